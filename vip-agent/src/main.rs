@@ -1,6 +1,6 @@
 //! The `vip-agent` command line.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -56,7 +56,11 @@ struct RunArgs {
 #[derive(Debug, Args)]
 struct CheckConfigArgs {
     /// Configuration file (keepalived.conf syntax).
-    #[arg(long, value_name = "FILE", default_value = "/etc/vip-agent/keepalived.conf")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/etc/vip-agent/keepalived.conf"
+    )]
     config: PathBuf,
     /// Print the normalized configuration as JSON.
     #[arg(long)]
@@ -69,7 +73,11 @@ struct CheckConfigArgs {
 #[derive(Debug, Args)]
 struct StatusArgs {
     /// Control socket of the running agent.
-    #[arg(long, value_name = "PATH", default_value = "/run/vip-agent/control.sock")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/run/vip-agent/control.sock"
+    )]
     control_socket: PathBuf,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -79,7 +87,11 @@ struct StatusArgs {
 #[derive(Debug, Args)]
 struct ReloadArgs {
     /// Control socket of the running agent.
-    #[arg(long, value_name = "PATH", default_value = "/run/vip-agent/control.sock")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/run/vip-agent/control.sock"
+    )]
     control_socket: PathBuf,
 }
 
@@ -88,6 +100,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match cli.command {
         Command::Run(args) => run(args),

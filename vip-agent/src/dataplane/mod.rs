@@ -106,13 +106,13 @@ pub fn remove_stale_pins(pin_dir: &Path) -> Result<Vec<PathBuf>, DataplaneError>
 /// Pins only work on bpffs; say so before the kernel answers with a bare
 /// EPERM/EINVAL. Checks the nearest existing ancestor of `pin_dir`.
 fn ensure_on_bpffs(pin_dir: &Path) -> Result<(), DataplaneError> {
-    const BPF_FS_MAGIC: i64 = 0xCAFE_4A11;
+    const BPF_FS_MAGIC: nix::sys::statfs::FsType = nix::sys::statfs::FsType(0xCAFE_4A11);
     let existing = pin_dir
         .ancestors()
         .find(|p| p.exists())
         .unwrap_or(Path::new("/"));
     let on_bpffs = nix::sys::statfs::statfs(existing)
-        .map(|fs| fs.filesystem_type().0 as i64 == BPF_FS_MAGIC)
+        .map(|fs| fs.filesystem_type() == BPF_FS_MAGIC)
         .unwrap_or(false);
     if on_bpffs {
         Ok(())
@@ -193,11 +193,12 @@ impl Dataplane {
                     error = %err,
                     "native XDP is not available here; using skb (generic) mode"
                 );
-                let link = attempt(XdpModeChoice::Skb).map_err(|source| DataplaneError::Attach {
-                    interface: interface.to_string(),
-                    mode: XdpModeChoice::Skb,
-                    source,
-                })?;
+                let link =
+                    attempt(XdpModeChoice::Skb).map_err(|source| DataplaneError::Attach {
+                        interface: interface.to_string(),
+                        mode: XdpModeChoice::Skb,
+                        source,
+                    })?;
                 (XdpModeChoice::Skb, link)
             }
             Err(source) => {

@@ -1,0 +1,115 @@
+//! `cargo xtask test`: the whole check, in the order CI runs it.
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::{ebpf_build, workspace_root};
+
+fn step(title: &str, cmd: &mut Command) -> Result<()> {
+    println!("==> {title}");
+    let status = cmd
+        .current_dir(workspace_root())
+        .status()
+        .with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{title}: failed ({status})");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
+}
+
+/// clippy for the XDP program on its own target, with the toolchain that
+/// builds it (Debian's cargo-clippy must win over rustup's proxy on PATH).
+fn clippy_ebpf() -> Result<()> {
+    let toolchain = ebpf_build::select_toolchain().map_err(anyhow::Error::msg)?;
+    let mut cmd = match toolchain {
+        ebpf_build::Toolchain::Nightly => {
+            let mut cmd = Command::new("rustup");
+            cmd.args(["run", "nightly", "cargo", "clippy", "-Z", "build-std=core"]);
+            cmd
+        }
+        ebpf_build::Toolchain::Debian => {
+            let mut cmd = Command::new("/usr/bin/cargo");
+            let path = format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default());
+            cmd.arg("clippy")
+                .env("PATH", path)
+                .env("RUSTC", "/usr/bin/rustc")
+                .env("RUSTC_BOOTSTRAP", "1");
+            cmd
+        }
+    };
+    cmd.args([
+        "--package",
+        ebpf_build::EBPF_PACKAGE,
+        "--release",
+        "--locked",
+    ])
+    .args(["--target", ebpf_build::EBPF_TARGET])
+    .arg("--target-dir")
+    .arg(workspace_root().join("target/bpf-clippy"))
+    .args(["--", "-D", "warnings"]);
+    step("clippy (XDP program, bpfel-unknown-none)", &mut cmd)
+}
+
+pub fn run(unit_only: bool, filter: Option<&str>) -> Result<()> {
+    step("rustfmt", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    step(
+        "clippy (host crates)",
+        cargo().args([
+            "clippy",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    step(
+        "clippy (pure parts of the XDP crate, host)",
+        cargo().args([
+            "clippy",
+            "-p",
+            ebpf_build::EBPF_PACKAGE,
+            "--lib",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    clippy_ebpf()?;
+    step(
+        "unit tests",
+        cargo().args(["test", "--locked", "--workspace", "--exclude", "tests"]),
+    )?;
+    step(
+        "unit tests (pure parts of the XDP crate)",
+        cargo().args(["test", "--locked", "-p", ebpf_build::EBPF_PACKAGE, "--lib"]),
+    )?;
+    if unit_only {
+        println!("==> integration tests: not run (--unit-only)");
+        return Ok(());
+    }
+    if !nix::unistd::geteuid().is_root() {
+        bail!(
+            "the integration tests create network namespaces and need root: \
+             run `sudo cargo xtask test` (or `--unit-only`)"
+        );
+    }
+    step(
+        "build vip-agent for the integration tests",
+        cargo().args(["build", "--locked", "-p", "vip-agent", "--bin", "vip-agent"]),
+    )?;
+    let agent = workspace_root().join("target/debug/vip-agent");
+    let mut cmd = cargo();
+    cmd.args(["test", "--locked", "-p", "tests", "--"])
+        .args(filter)
+        // Namespace tests share the machine's two cores and its timers: one at a time.
+        .args(["--test-threads=1", "--nocapture"])
+        .env("VIP_AGENT_BIN", agent);
+    step("integration tests (root, network namespaces)", &mut cmd)
+}
