@@ -1,0 +1,244 @@
+//! `vip-agent check-config`: reads a configuration and reports on it.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use super::model::{Command, Config, InitialState, VrrpInstance};
+use super::{load, Diagnostic, LoadOptions};
+
+/// What the command prints and how it exits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOutcome {
+    /// 0 when the configuration is valid, 1 otherwise.
+    pub exit_code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Checks `path`: on success prints a summary (or with `json` the normalized
+/// configuration) on stdout; every warning and error goes to stderr as
+/// `file:line:col: message`.
+pub fn check_config(path: &Path, strict: bool, json: bool) -> CheckOutcome {
+    match load(path, LoadOptions { strict }) {
+        Ok(loaded) => {
+            let stderr = diagnostics_text(&loaded.warnings);
+            let stdout = if json {
+                match serde_json::to_string_pretty(&loaded.config) {
+                    Ok(text) => text + "\n",
+                    Err(error) => {
+                        return CheckOutcome {
+                            exit_code: 1,
+                            stdout: String::new(),
+                            stderr: format!(
+                                "{stderr}cannot write the configuration as JSON: {error}\n"
+                            ),
+                        }
+                    }
+                }
+            } else {
+                summary(path, &loaded.config, loaded.warnings.len())
+            };
+            CheckOutcome {
+                exit_code: 0,
+                stdout,
+                stderr,
+            }
+        }
+        Err(diagnostics) => {
+            let errors = diagnostics
+                .iter()
+                .filter(|diagnostic| diagnostic.is_error())
+                .count();
+            let mut stderr = diagnostics_text(&diagnostics);
+            let _ = writeln!(
+                stderr,
+                "{}: configuration is not valid ({errors} error{})",
+                path.display(),
+                if errors == 1 { "" } else { "s" }
+            );
+            CheckOutcome {
+                exit_code: 1,
+                stdout: String::new(),
+                stderr,
+            }
+        }
+    }
+}
+
+fn diagnostics_text(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(|diagnostic| diagnostic.with_severity() + "\n")
+        .collect()
+}
+
+/// A human-readable overview of what the agent would run.
+pub fn summary(path: &Path, config: &Config, warnings: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: configuration OK ({} instance{}, {} script{}, {} sync group{}, {warnings} warning{})",
+        path.display(),
+        config.instances.len(),
+        plural(config.instances.len()),
+        config.scripts.len(),
+        plural(config.scripts.len()),
+        config.sync_groups.len(),
+        plural(config.sync_groups.len()),
+        plural(warnings),
+    );
+    let global = &config.global;
+    let _ = writeln!(
+        out,
+        "global: router_id {}, default VRRP version {}, multicast {} / {}{}",
+        global.router_id.as_deref().unwrap_or("(host name)"),
+        global.vrrp_version,
+        global.mcast_group4,
+        global.mcast_group6,
+        if global.vrrp_strict { ", strict" } else { "" },
+    );
+    for instance in &config.instances {
+        instance_summary(&mut out, config, instance);
+    }
+    for script in &config.scripts {
+        let _ = writeln!(
+            out,
+            "vrrp_script {}: '{}' every {} s, timeout {} s, weight {}, rise {}, fall {}",
+            script.name,
+            script.script,
+            script.interval_s,
+            script.timeout_s,
+            script.weight,
+            script.rise,
+            script.fall
+        );
+    }
+    for group in &config.sync_groups {
+        let _ = writeln!(
+            out,
+            "vrrp_sync_group {}: {}",
+            group.name,
+            group.instances.join(", ")
+        );
+    }
+    out
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn instance_summary(out: &mut String, config: &Config, instance: &VrrpInstance) {
+    let state = match instance.state {
+        InitialState::Master => "MASTER",
+        InitialState::Backup => "BACKUP",
+    };
+    let _ = writeln!(
+        out,
+        "vrrp_instance {}: interface {}, vrid {}, {} VRRPv{}, priority {}, state {}, advert_int {} ms",
+        instance.name,
+        instance.interface,
+        instance.virtual_router_id,
+        instance.family,
+        instance.version,
+        instance.priority,
+        state,
+        instance.advert_int_ms,
+    );
+    let vips: Vec<String> = instance
+        .virtual_ipaddresses
+        .iter()
+        .map(|vip| {
+            let mut text = format!("{}/{}", vip.address, vip.prefix_len);
+            if let Some(dev) = &vip.dev {
+                let _ = write!(text, " dev {dev}");
+            }
+            if let Some(label) = &vip.label {
+                let _ = write!(text, " label {label}");
+            }
+            text
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "  VIPs: {}",
+        if vips.is_empty() {
+            "(none)".into()
+        } else {
+            vips.join(", ")
+        }
+    );
+    if !instance.virtual_ipaddresses_excluded.is_empty() {
+        let excluded: Vec<String> = instance
+            .virtual_ipaddresses_excluded
+            .iter()
+            .map(|vip| format!("{}/{}", vip.address, vip.prefix_len))
+            .collect();
+        let _ = writeln!(out, "  excluded VIPs: {}", excluded.join(", "));
+    }
+    if instance.unicast_peers.is_empty() {
+        let group = match instance.family {
+            super::AddressFamily::Ipv4 => config.global.mcast_group4.to_string(),
+            super::AddressFamily::Ipv6 => config.global.mcast_group6.to_string(),
+        };
+        let _ = writeln!(out, "  adverts: multicast to {group}");
+    } else {
+        let peers: Vec<String> = instance
+            .unicast_peers
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let source = instance
+            .unicast_src_ip
+            .map(|source| format!(" from {source}"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  adverts: unicast{source} to {}", peers.join(", "));
+    }
+    let preempt = if instance.nopreempt {
+        "no".to_string()
+    } else if instance.preempt_delay_ms > 0 {
+        format!("after {} ms", instance.preempt_delay_ms)
+    } else {
+        "yes".to_string()
+    };
+    let _ = writeln!(
+        out,
+        "  preempt: {preempt}, accept: {}, authentication: {}",
+        if instance.accept { "yes" } else { "no" },
+        if instance.auth_pass.is_some() {
+            "PASS"
+        } else {
+            "none"
+        },
+    );
+    for track in &instance.track_interfaces {
+        let _ = writeln!(
+            out,
+            "  tracks interface {} (weight {})",
+            track.name, track.weight
+        );
+    }
+    for track in &instance.track_scripts {
+        let _ = writeln!(
+            out,
+            "  tracks script {} (weight {})",
+            track.name, track.weight
+        );
+    }
+    let notifies: [(&str, &Option<Command>); 5] = [
+        ("master", &instance.notify.master),
+        ("backup", &instance.notify.backup),
+        ("fault", &instance.notify.fault),
+        ("stop", &instance.notify.stop),
+        ("any", &instance.notify.any),
+    ];
+    for (event, command) in notifies {
+        if let Some(command) = command {
+            let _ = writeln!(out, "  notify {event}: {}", command.command);
+        }
+    }
+}

@@ -1,0 +1,1101 @@
+//! Gives the statement tree its keepalived meaning: reads the sections vip-agent
+//! implements into raw (not yet defaulted) values and warns about the rest.
+
+use std::net::IpAddr;
+
+use super::diagnostic::{Diagnostics, Location};
+use super::model::{Command, GlobalDefs, InitialState, ScriptUser, VirtualAddress, VrrpScript};
+use super::parser::{Statement, Word};
+use super::values;
+
+/// Top-level sections keepalived knows that vip-agent does not implement.
+const IGNORED_TOP_LEVEL: &[&str] = &[
+    "virtual_server",
+    "virtual_server_group",
+    "vrrp_track_file",
+    "track_file",
+    "vrrp_track_process",
+    "bfd_instance",
+    "static_ipaddress",
+    "static_routes",
+    "static_rules",
+    "garp_group",
+    "linkbeat_interfaces",
+    "linkbeat_use_polling",
+    "net_namespace",
+    "net_namespace_ipvs",
+    "namespace_with_ipsets",
+    "instance",
+    "use_pid_dir",
+];
+
+/// `global_defs` keywords keepalived knows that vip-agent does not implement.
+const IGNORED_GLOBAL: &[&str] = &[
+    "notification_email",
+    "notification_email_from",
+    "smtp_server",
+    "smtp_connect_timeout",
+    "smtp_helo_name",
+    "smtp_alert",
+    "smtp_alert_vrrp",
+    "smtp_alert_checker",
+    "no_email_faults",
+    "email_faults",
+    "default_interface",
+    "lvs_sync_daemon",
+    "lvs_timeouts",
+    "lvs_flush",
+    "lvs_flush_on_stop",
+    "vrrp_garp_lower_prio_delay",
+    "vrrp_garp_lower_prio_repeat",
+    "vrrp_down_timer_adverts",
+    "vrrp_min_garp",
+    "vrrp_garp_extra_if",
+    "vrrp_garp_extra_if_vmac",
+    "vrrp_lower_prio_no_advert",
+    "vrrp_higher_prio_send_advert",
+    "vrrp_iptables",
+    "vrrp_ipsets",
+    "vrrp_nftables",
+    "nftables_priority",
+    "nftables_ifindex",
+    "nftables_counters",
+    "vrrp_check_unicast_src",
+    "vrrp_skip_check_adv_addr",
+    "vrrp_notify_priority_changes",
+    "dbus_service_name",
+    "notify_fifo",
+    "notify_fifo_script",
+    "vrrp_notify_fifo",
+    "vrrp_notify_fifo_script",
+    "lvs_notify_fifo",
+    "lvs_notify_fifo_script",
+    "vrrp_priority",
+    "checker_priority",
+    "bfd_priority",
+    "vrrp_no_swap",
+    "checker_no_swap",
+    "bfd_no_swap",
+    "vrrp_rt_priority",
+    "checker_rt_priority",
+    "bfd_rt_priority",
+    "vrrp_rlimit_rttime",
+    "checker_rlimit_rttime",
+    "bfd_rlimit_rttime",
+    "vrrp_cpu_affinity",
+    "checker_cpu_affinity",
+    "bfd_cpu_affinity",
+    "snmp_socket",
+    "enable_snmp_vrrp",
+    "enable_snmp_keepalived",
+    "enable_snmp_checker",
+    "enable_snmp_rfc",
+    "enable_snmp_rfcv2",
+    "enable_snmp_rfcv3",
+    "enable_traps",
+    "enable_dbus",
+    "process_names",
+    "process_name",
+    "vrrp_process_name",
+    "checker_process_name",
+    "bfd_process_name",
+    "linkbeat_use_polling",
+    "net_namespace",
+    "net_namespace_ipvs",
+    "namespace_with_ipsets",
+    "instance",
+    "use_pid_dir",
+    "max_auto_priority",
+    "min_auto_priority_delay",
+    "dynamic_interfaces",
+    "no_checker_emails",
+    "vrrp_netlink_cmd_rcv_bufs",
+    "vrrp_netlink_cmd_rcv_bufs_force",
+    "vrrp_netlink_monitor_rcv_bufs",
+    "vrrp_netlink_monitor_rcv_bufs_force",
+    "lvs_netlink_cmd_rcv_bufs",
+    "lvs_netlink_cmd_rcv_bufs_force",
+    "lvs_netlink_monitor_rcv_bufs",
+    "lvs_netlink_monitor_rcv_bufs_force",
+    "process_monitor_rcv_bufs",
+    "process_monitor_rcv_bufs_force",
+    "vrrp_rx_bufs_policy",
+    "vrrp_rx_bufs_multiplier",
+    "rs_init_notifies",
+    "vrrp_startup_delay",
+    "log_unknown_vrids",
+    "umask",
+    "random_seed",
+    "reload_time_file",
+    "reload_repeat",
+    "reload_file",
+    "include_check",
+    "config_save_dir",
+    "tmp_config_directory",
+    "data_use_instance",
+    "startup_script",
+    "startup_script_timeout",
+    "shutdown_script",
+    "shutdown_script_timeout",
+    "vrrp_track_process",
+];
+
+/// `vrrp_instance` keywords keepalived knows that vip-agent does not implement.
+const IGNORED_INSTANCE: &[&str] = &[
+    "use_vmac",
+    "use_vmac_addr",
+    "vmac_xmit_base",
+    "use_ipvlan",
+    "native_ipv6",
+    "vrf",
+    "track_file",
+    "track_process",
+    "track_bfd",
+    "mcast_src_ip",
+    "mcast_dst_ip",
+    "track_src_ip",
+    "check_unicast_src",
+    "unicast_fault_no_peer",
+    "unicast_ttl",
+    "old_unicast_checksum",
+    "garp_lower_prio_delay",
+    "garp_lower_prio_repeat",
+    "garp_extra_if",
+    "garp_extra_if_vmac",
+    "down_timer_adverts",
+    "lower_prio_no_advert",
+    "higher_prio_send_advert",
+    "promote_secondaries",
+    "virtual_routes",
+    "virtual_rules",
+    "skip_check_adv_addr",
+    "strict_mode",
+    "debug",
+    "notify_deleted",
+    "notify_master_rx_lower_pri",
+    "notify_priority_changes",
+    "smtp_alert",
+    "kernel_rx_buf_size",
+    "linkbeat_use_polling",
+];
+
+/// `vrrp_sync_group` keywords keepalived knows that vip-agent does not implement.
+const IGNORED_SYNC_GROUP: &[&str] = &[
+    "track_file",
+    "track_process",
+    "track_bfd",
+    "global_tracking",
+    "sync_group_tracking_weight",
+    "notify_priority_changes",
+    "smtp_alert",
+];
+
+/// Options of a virtual address line that vip-agent does not apply, with
+/// whether they take a value.
+const IGNORED_ADDRESS_OPTIONS: &[(&str, bool)] = &[
+    ("brd", true),
+    ("broadcast", true),
+    ("scope", true),
+    ("peer", true),
+    ("preferred_lft", true),
+    ("track_group", true),
+    ("home", false),
+    ("-nodad", false),
+    ("nodad", false),
+    ("mngtmpaddr", false),
+    ("noprefixroute", false),
+    ("autojoin", false),
+    ("no_track", false),
+    ("use_vmac", false),
+];
+
+/// A value as written, with where it was written (for later validation).
+#[derive(Debug, Clone)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub at: Location,
+}
+
+#[derive(Debug, Default)]
+pub struct RawGlobal {
+    pub router_id: Option<String>,
+    pub vrrp_version: Option<u8>,
+    pub garp_master_delay: Option<u32>,
+    pub garp_master_repeat: Option<u32>,
+    pub garp_master_refresh: Option<u32>,
+    pub garp_master_refresh_repeat: Option<u32>,
+    pub garp_interval_us: Option<u64>,
+    pub gna_interval_us: Option<u64>,
+    pub mcast_group4: Option<std::net::Ipv4Addr>,
+    pub mcast_group6: Option<std::net::Ipv6Addr>,
+    pub vrrp_strict: bool,
+    pub v3_checksum_as_v2: bool,
+    pub enable_script_security: bool,
+    pub script_user: Option<ScriptUser>,
+}
+
+impl RawGlobal {
+    pub fn resolve(&self) -> GlobalDefs {
+        let defaults = GlobalDefs::default();
+        GlobalDefs {
+            router_id: self.router_id.clone(),
+            vrrp_version: self.vrrp_version.unwrap_or(defaults.vrrp_version),
+            garp: super::model::GarpSettings {
+                master_delay_s: self
+                    .garp_master_delay
+                    .unwrap_or(defaults.garp.master_delay_s),
+                master_repeat: self
+                    .garp_master_repeat
+                    .unwrap_or(defaults.garp.master_repeat),
+                master_refresh_s: self
+                    .garp_master_refresh
+                    .unwrap_or(defaults.garp.master_refresh_s),
+                master_refresh_repeat: self
+                    .garp_master_refresh_repeat
+                    .unwrap_or(defaults.garp.master_refresh_repeat),
+            },
+            garp_interval_us: self.garp_interval_us.unwrap_or(defaults.garp_interval_us),
+            gna_interval_us: self.gna_interval_us.unwrap_or(defaults.gna_interval_us),
+            mcast_group4: self.mcast_group4.unwrap_or(defaults.mcast_group4),
+            mcast_group6: self.mcast_group6.unwrap_or(defaults.mcast_group6),
+            vrrp_strict: self.vrrp_strict,
+            v3_checksum_as_v2: self.v3_checksum_as_v2,
+            enable_script_security: self.enable_script_security,
+            script_user: self.script_user.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RawTrack {
+    pub name: String,
+    pub weight: Option<i32>,
+    pub reverse: bool,
+    pub at: Location,
+}
+
+#[derive(Debug, Clone)]
+pub struct RawAuth {
+    pub pass: Option<String>,
+    pub at: Location,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct RawNotify {
+    pub master: Option<Command>,
+    pub backup: Option<Command>,
+    pub fault: Option<Command>,
+    pub stop: Option<Command>,
+    pub any: Option<Command>,
+}
+
+#[derive(Debug)]
+pub struct RawInstance {
+    pub name: String,
+    pub at: Location,
+    pub state: Option<Spanned<InitialState>>,
+    pub interface: Option<Spanned<String>>,
+    pub virtual_router_id: Option<Spanned<u8>>,
+    pub priority: Option<Spanned<u8>>,
+    pub advert_int_us: Option<Spanned<u64>>,
+    pub nopreempt: Option<Location>,
+    pub preempt_delay_us: Option<Spanned<u64>>,
+    pub version: Option<Spanned<u8>>,
+    pub unicast_src_ip: Option<Spanned<IpAddr>>,
+    pub unicast_peers: Vec<Spanned<IpAddr>>,
+    pub authentication: Option<RawAuth>,
+    pub virtual_ipaddresses: Vec<Spanned<VirtualAddress>>,
+    pub virtual_ipaddresses_excluded: Vec<Spanned<VirtualAddress>>,
+    pub track_interfaces: Vec<RawTrack>,
+    pub track_scripts: Vec<RawTrack>,
+    pub notify: RawNotify,
+    pub garp_master_delay: Option<u32>,
+    pub garp_master_repeat: Option<u32>,
+    pub garp_master_refresh: Option<u32>,
+    pub garp_master_refresh_repeat: Option<u32>,
+    pub accept: Option<Spanned<bool>>,
+    pub dont_track_primary: bool,
+}
+
+#[derive(Debug)]
+pub struct RawSyncGroup {
+    pub name: String,
+    pub at: Location,
+    pub members: Vec<Spanned<String>>,
+    pub track_interfaces: Vec<RawTrack>,
+    pub track_scripts: Vec<RawTrack>,
+    pub notify: RawNotify,
+}
+
+#[derive(Debug, Default)]
+pub struct RawConfig {
+    pub global: RawGlobal,
+    pub scripts: Vec<Spanned<VrrpScript>>,
+    pub instances: Vec<RawInstance>,
+    pub sync_groups: Vec<RawSyncGroup>,
+}
+
+pub fn interpret(statements: &[Statement], diagnostics: &mut Diagnostics) -> RawConfig {
+    let mut reader = Reader { diagnostics };
+    let mut raw = RawConfig::default();
+    for statement in statements {
+        match statement.name() {
+            "global_defs" => {
+                reader.no_args(statement);
+                if let Some(block) = reader.block(statement) {
+                    reader.global_defs(block, &mut raw.global);
+                }
+            }
+            "vrrp_instance" => {
+                if let (Some(name), Some(block)) =
+                    (reader.section_name(statement), reader.block(statement))
+                {
+                    let instance = reader.instance(name, block);
+                    raw.instances.push(instance);
+                }
+            }
+            "vrrp_script" => {
+                if let (Some(name), Some(block)) =
+                    (reader.section_name(statement), reader.block(statement))
+                {
+                    if let Some(script) = reader.script(name, block) {
+                        raw.scripts.push(script);
+                    }
+                }
+            }
+            "vrrp_sync_group" => {
+                if let (Some(name), Some(block)) =
+                    (reader.section_name(statement), reader.block(statement))
+                {
+                    let group = reader.sync_group(name, block);
+                    raw.sync_groups.push(group);
+                }
+            }
+            other if IGNORED_TOP_LEVEL.contains(&other) => reader.ignored(statement),
+            _ => reader.unknown(statement),
+        }
+    }
+    raw
+}
+
+struct Reader<'d> {
+    diagnostics: &'d mut Diagnostics,
+}
+
+impl Reader<'_> {
+    fn ignored(&mut self, statement: &Statement) {
+        let skipped = if statement.block.is_some() {
+            " (its block is skipped)"
+        } else {
+            ""
+        };
+        self.diagnostics.warning(
+            statement.at(),
+            format!(
+                "'{}' is not supported by vip-agent and is ignored{skipped}",
+                statement.name()
+            ),
+        );
+    }
+
+    fn unknown(&mut self, statement: &Statement) {
+        self.diagnostics.warning(
+            statement.at(),
+            format!("unknown keyword '{}' is ignored", statement.name()),
+        );
+    }
+
+    fn block<'s>(&mut self, statement: &'s Statement) -> Option<&'s [Statement]> {
+        if statement.block.is_none() {
+            self.diagnostics.error(
+                statement.at(),
+                format!("'{}' needs a block {{ ... }}", statement.name()),
+            );
+        }
+        statement.block.as_deref()
+    }
+
+    /// Reports a block given to a keyword that takes none; keepalived would
+    /// read its content as statements of the enclosing section.
+    fn no_block(&mut self, statement: &Statement) {
+        if statement.block.is_some() {
+            self.diagnostics.error(
+                statement.at(),
+                format!("'{}' does not take a block", statement.name()),
+            );
+        }
+    }
+
+    fn extra_args(&mut self, statement: &Statement, used: usize) {
+        if let Some(extra) = statement.args.get(used) {
+            // keepalived silently ignores the rest of a line, so `state MASTER
+            // interface eth0` on one line does not set the interface there either.
+            self.diagnostics.warning(
+                &extra.at,
+                format!(
+                    "'{}' ignores the words from '{}' to the end of the line (one statement per line)",
+                    statement.name(),
+                    extra.text
+                ),
+            );
+        }
+    }
+
+    fn no_args(&mut self, statement: &Statement) {
+        self.extra_args(statement, 0);
+    }
+
+    fn section_name<'s>(&mut self, statement: &'s Statement) -> Option<&'s Word> {
+        let name = statement.args.first();
+        if name.is_none() {
+            self.diagnostics.error(
+                statement.at(),
+                format!("'{}' needs a name", statement.name()),
+            );
+        }
+        self.extra_args(statement, 1);
+        name
+    }
+
+    /// The single value of `keyword VALUE`.
+    fn value<'s>(&mut self, statement: &'s Statement) -> Option<&'s Word> {
+        self.no_block(statement);
+        let value = statement.args.first();
+        if value.is_none() {
+            self.diagnostics.error(
+                statement.at(),
+                format!("'{}' needs a value", statement.name()),
+            );
+        }
+        self.extra_args(statement, 1);
+        value
+    }
+
+    fn parsed<T>(
+        &mut self,
+        statement: &Statement,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<Spanned<T>> {
+        let word = self.value(statement)?;
+        match parse(&word.text) {
+            Ok(value) => Some(Spanned {
+                value,
+                at: word.at.clone(),
+            }),
+            Err(message) => {
+                self.diagnostics
+                    .error(&word.at, format!("{}: {message}", statement.name()));
+                None
+            }
+        }
+    }
+
+    fn integer<T: TryFrom<i64>>(&mut self, statement: &Statement, min: i64, max: i64) -> Option<T> {
+        self.parsed(statement, |text| values::integer(text, min, max))
+            .map(|spanned| spanned.value)
+    }
+
+    /// A flag keyword, optionally followed by a <BOOL>.
+    fn flag(&mut self, statement: &Statement) -> bool {
+        self.no_block(statement);
+        match statement.args.first() {
+            None => true,
+            Some(word) => {
+                self.extra_args(statement, 1);
+                match values::boolean(&word.text) {
+                    Ok(value) => value,
+                    Err(message) => {
+                        self.diagnostics
+                            .error(&word.at, format!("{}: {message}", statement.name()));
+                        true
+                    }
+                }
+            }
+        }
+    }
+
+    fn global_defs(&mut self, block: &[Statement], global: &mut RawGlobal) {
+        for statement in block {
+            match statement.name() {
+                "router_id" => {
+                    global.router_id = self.value(statement).map(|word| word.text.clone())
+                }
+                "vrrp_version" => global.vrrp_version = self.integer(statement, 2, 3),
+                "vrrp_garp_master_delay" => {
+                    global.garp_master_delay = self.integer(statement, 0, 86400)
+                }
+                "vrrp_garp_master_repeat" => {
+                    global.garp_master_repeat = self.integer(statement, 0, 1_000_000)
+                }
+                "vrrp_garp_master_refresh" => {
+                    global.garp_master_refresh = self.integer(statement, 0, 86400)
+                }
+                "vrrp_garp_master_refresh_repeat" => {
+                    global.garp_master_refresh_repeat = self.integer(statement, 0, 1_000_000)
+                }
+                "vrrp_garp_interval" => {
+                    global.garp_interval_us = self
+                        .parsed(statement, values::seconds_as_micros)
+                        .map(|s| s.value)
+                }
+                "vrrp_gna_interval" => {
+                    global.gna_interval_us = self
+                        .parsed(statement, values::seconds_as_micros)
+                        .map(|s| s.value)
+                }
+                "vrrp_mcast_group4" => {
+                    global.mcast_group4 = self
+                        .parsed(statement, |text| match values::address(text)? {
+                            IpAddr::V4(address) if address.is_multicast() => Ok(address),
+                            _ => Err(format!("'{text}' is not an IPv4 multicast address")),
+                        })
+                        .map(|s| s.value)
+                }
+                "vrrp_mcast_group6" => {
+                    global.mcast_group6 = self
+                        .parsed(statement, |text| match values::address(text)? {
+                            IpAddr::V6(address) if address.is_multicast() => Ok(address),
+                            _ => Err(format!("'{text}' is not an IPv6 multicast address")),
+                        })
+                        .map(|s| s.value)
+                }
+                "vrrp_strict" => global.vrrp_strict = self.flag(statement),
+                "v3_checksum_as_v2" => global.v3_checksum_as_v2 = self.flag(statement),
+                "enable_script_security" => global.enable_script_security = self.flag(statement),
+                "script_user" => {
+                    self.no_block(statement);
+                    match statement.args.first() {
+                        None => self
+                            .diagnostics
+                            .error(statement.at(), "'script_user' needs a user name"),
+                        Some(user) => {
+                            global.script_user = Some(ScriptUser {
+                                user: user.text.clone(),
+                                group: statement.args.get(1).map(|word| word.text.clone()),
+                            });
+                            self.extra_args(statement, 2);
+                        }
+                    }
+                }
+                other if IGNORED_GLOBAL.contains(&other) => self.ignored(statement),
+                _ => self.unknown(statement),
+            }
+        }
+    }
+
+    fn instance(&mut self, name: &Word, block: &[Statement]) -> RawInstance {
+        let mut instance = RawInstance {
+            name: name.text.clone(),
+            at: name.at.clone(),
+            state: None,
+            interface: None,
+            virtual_router_id: None,
+            priority: None,
+            advert_int_us: None,
+            nopreempt: None,
+            preempt_delay_us: None,
+            version: None,
+            unicast_src_ip: None,
+            unicast_peers: Vec::new(),
+            authentication: None,
+            virtual_ipaddresses: Vec::new(),
+            virtual_ipaddresses_excluded: Vec::new(),
+            track_interfaces: Vec::new(),
+            track_scripts: Vec::new(),
+            notify: RawNotify::default(),
+            garp_master_delay: None,
+            garp_master_repeat: None,
+            garp_master_refresh: None,
+            garp_master_refresh_repeat: None,
+            accept: None,
+            dont_track_primary: false,
+        };
+        for statement in block {
+            match statement.name() {
+                "state" => {
+                    instance.state = self.parsed(statement, |text| match text {
+                        "MASTER" => Ok(InitialState::Master),
+                        "BACKUP" => Ok(InitialState::Backup),
+                        _ => Err(format!("'{text}' is neither MASTER nor BACKUP")),
+                    })
+                }
+                "interface" => {
+                    instance.interface = self.parsed(statement, |text| Ok(text.to_string()))
+                }
+                "virtual_router_id" => {
+                    instance.virtual_router_id =
+                        self.parsed(statement, |text| values::integer(text, 1, 255))
+                }
+                "priority" => {
+                    instance.priority = self.parsed(statement, |text| values::integer(text, 1, 255))
+                }
+                "advert_int" => {
+                    instance.advert_int_us = self.parsed(statement, values::seconds_as_micros)
+                }
+                "nopreempt" => {
+                    self.no_args(statement);
+                    self.no_block(statement);
+                    instance.nopreempt = Some(statement.at().clone());
+                }
+                "preempt" => {
+                    // keepalived keeps it for old configurations; preempting is the default.
+                    self.no_args(statement);
+                    self.no_block(statement);
+                    instance.nopreempt = None;
+                }
+                "preempt_delay" => {
+                    instance.preempt_delay_us = self.parsed(statement, |text| {
+                        let micros = values::seconds_as_micros(text)?;
+                        if micros > 1000 * 1_000_000 {
+                            return Err(format!("{text} is outside the range 0..1000 seconds"));
+                        }
+                        Ok(micros)
+                    })
+                }
+                "version" => {
+                    instance.version = self.parsed(statement, |text| values::integer(text, 2, 3))
+                }
+                "unicast_src_ip" => {
+                    instance.unicast_src_ip = self.parsed(statement, values::address)
+                }
+                "unicast_peer" => {
+                    self.no_args(statement);
+                    if let Some(block) = self.block(statement) {
+                        for peer in block {
+                            self.no_block(peer);
+                            self.extra_args(peer, 0);
+                            match values::address(peer.name()) {
+                                Ok(address) => instance.unicast_peers.push(Spanned {
+                                    value: address,
+                                    at: peer.at().clone(),
+                                }),
+                                Err(message) => self
+                                    .diagnostics
+                                    .error(peer.at(), format!("unicast_peer: {message}")),
+                            }
+                        }
+                    }
+                }
+                "authentication" => {
+                    self.no_args(statement);
+                    if let Some(block) = self.block(statement) {
+                        instance.authentication = self.authentication(statement.at(), block);
+                    }
+                }
+                "virtual_ipaddress" => {
+                    self.no_args(statement);
+                    if let Some(block) = self.block(statement) {
+                        instance.virtual_ipaddresses = self.virtual_addresses(block);
+                    }
+                }
+                "virtual_ipaddress_excluded" => {
+                    self.no_args(statement);
+                    if let Some(block) = self.block(statement) {
+                        instance.virtual_ipaddresses_excluded = self.virtual_addresses(block);
+                    }
+                }
+                "track_interface" => {
+                    self.no_args(statement);
+                    if let Some(block) = self.block(statement) {
+                        instance.track_interfaces = self.tracks(block, 253);
+                    }
+                }
+                "track_script" => {
+                    self.no_args(statement);
+                    if let Some(block) = self.block(statement) {
+                        instance.track_scripts = self.tracks(block, 253);
+                    }
+                }
+                "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+                    self.notify(statement, &mut instance.notify)
+                }
+                "garp_master_delay" => {
+                    instance.garp_master_delay = self.integer(statement, 0, 86400)
+                }
+                "garp_master_repeat" => {
+                    instance.garp_master_repeat = self.integer(statement, 0, 1_000_000)
+                }
+                "garp_master_refresh" => {
+                    instance.garp_master_refresh = self.integer(statement, 0, 86400)
+                }
+                "garp_master_refresh_repeat" => {
+                    instance.garp_master_refresh_repeat = self.integer(statement, 0, 1_000_000)
+                }
+                "accept" | "no_accept" => {
+                    self.no_args(statement);
+                    self.no_block(statement);
+                    instance.accept = Some(Spanned {
+                        value: statement.name() == "accept",
+                        at: statement.at().clone(),
+                    });
+                }
+                "dont_track_primary" => {
+                    self.no_args(statement);
+                    self.no_block(statement);
+                    instance.dont_track_primary = true;
+                }
+                "auth_type" | "auth_pass" => self.diagnostics.error(
+                    statement.at(),
+                    format!(
+                        "'{}' belongs inside an authentication {{ ... }} block",
+                        statement.name()
+                    ),
+                ),
+                other if IGNORED_INSTANCE.contains(&other) => self.ignored(statement),
+                _ => self.unknown(statement),
+            }
+        }
+        instance
+    }
+
+    fn authentication(&mut self, at: &Location, block: &[Statement]) -> Option<RawAuth> {
+        let mut pass = None;
+        let mut is_pass = false;
+        let mut failed = false;
+        for statement in block {
+            match statement.name() {
+                "auth_type" => match self.value(statement) {
+                    Some(word) if word.text == "PASS" => is_pass = true,
+                    Some(word) if word.text == "AH" => {
+                        failed = true;
+                        self.diagnostics.error(
+                            &word.at,
+                            "auth_type AH (IPsec authentication header) is not supported by vip-agent; \
+                             use PASS or no authentication",
+                        );
+                    }
+                    Some(word) => {
+                        failed = true;
+                        self.diagnostics.error(
+                            &word.at,
+                            format!("auth_type: '{}' is neither PASS nor AH", word.text),
+                        );
+                    }
+                    None => failed = true,
+                },
+                "auth_pass" => {
+                    if let Some(word) = self.value(statement) {
+                        let mut password = word.text.clone();
+                        if password.len() > 8 {
+                            let mut cut = 8;
+                            while !password.is_char_boundary(cut) {
+                                cut -= 1;
+                            }
+                            password.truncate(cut);
+                            self.diagnostics.warning(
+                                &word.at,
+                                format!("auth_pass is longer than 8 bytes; only '{password}' is used, as keepalived does"),
+                            );
+                        }
+                        pass = Some(password);
+                    }
+                }
+                _ => self.unknown(statement),
+            }
+        }
+        if failed {
+            return None;
+        }
+        if !is_pass {
+            self.diagnostics
+                .error(at, "authentication needs 'auth_type PASS'");
+            return None;
+        }
+        if pass.is_none() {
+            self.diagnostics
+                .error(at, "authentication with auth_type PASS needs 'auth_pass'");
+            return None;
+        }
+        Some(RawAuth {
+            pass,
+            at: at.clone(),
+        })
+    }
+
+    fn virtual_addresses(&mut self, block: &[Statement]) -> Vec<Spanned<VirtualAddress>> {
+        let mut addresses = Vec::new();
+        for line in block {
+            self.no_block(line);
+            let (address, prefix_len) = match values::address_with_prefix(line.name()) {
+                Ok(parsed) => parsed,
+                Err(message) => {
+                    self.diagnostics
+                        .error(line.at(), format!("virtual address: {message}"));
+                    continue;
+                }
+            };
+            let mut virtual_address = VirtualAddress {
+                address,
+                prefix_len,
+                dev: None,
+                label: None,
+            };
+            let mut index = 0;
+            while index < line.args.len() {
+                let option = &line.args[index];
+                let value = line.args.get(index + 1);
+                match option.text.as_str() {
+                    "dev" | "label" => {
+                        let Some(value) = value else {
+                            self.diagnostics
+                                .error(&option.at, format!("'{}' needs a value", option.text));
+                            break;
+                        };
+                        if option.text == "dev" {
+                            virtual_address.dev = Some(value.text.clone());
+                        } else {
+                            virtual_address.label = Some(value.text.clone());
+                        }
+                        index += 2;
+                    }
+                    text => match IGNORED_ADDRESS_OPTIONS
+                        .iter()
+                        .find(|(name, _)| *name == text)
+                    {
+                        Some((name, takes_value)) => {
+                            self.diagnostics.warning(
+                                &option.at,
+                                format!("virtual address option '{name}' is not supported by vip-agent and is ignored"),
+                            );
+                            index += if *takes_value { 2 } else { 1 };
+                        }
+                        None => {
+                            // keepalived stops reading the line here too.
+                            self.diagnostics.warning(
+                                &option.at,
+                                format!(
+                                    "unknown virtual address option '{text}'; the rest of the line is ignored \
+                                     (one address per line)"
+                                ),
+                            );
+                            break;
+                        }
+                    },
+                }
+            }
+            addresses.push(Spanned {
+                value: virtual_address,
+                at: line.at().clone(),
+            });
+        }
+        addresses
+    }
+
+    /// Lines `NAME [weight N] [reverse|noreverse|no_reverse]`.
+    fn tracks(&mut self, block: &[Statement], max_weight: i64) -> Vec<RawTrack> {
+        let mut tracks = Vec::new();
+        for line in block {
+            self.no_block(line);
+            let mut track = RawTrack {
+                name: line.name().to_string(),
+                weight: None,
+                reverse: false,
+                at: line.at().clone(),
+            };
+            let mut index = 0;
+            while index < line.args.len() {
+                let option = &line.args[index];
+                match option.text.as_str() {
+                    "weight" => {
+                        match line.args.get(index + 1) {
+                            None => self.diagnostics.error(&option.at, "'weight' needs a value"),
+                            Some(value) => {
+                                match values::integer(&value.text, -max_weight, max_weight) {
+                                    Ok(weight) => track.weight = Some(weight),
+                                    Err(message) => self
+                                        .diagnostics
+                                        .error(&value.at, format!("weight: {message}")),
+                                }
+                            }
+                        }
+                        index += 2;
+                    }
+                    "reverse" => {
+                        track.reverse = true;
+                        index += 1;
+                    }
+                    "noreverse" | "no_reverse" => {
+                        track.reverse = false;
+                        index += 1;
+                    }
+                    other => {
+                        self.diagnostics.warning(
+                            &option.at,
+                            format!("unknown tracking option '{other}'; the rest of the line is ignored"),
+                        );
+                        break;
+                    }
+                }
+            }
+            tracks.push(track);
+        }
+        tracks
+    }
+
+    fn command(&mut self, statement: &Statement) -> Option<Command> {
+        self.no_block(statement);
+        let command = statement.args.first();
+        if command.is_none() {
+            self.diagnostics.error(
+                statement.at(),
+                format!("'{}' needs a script", statement.name()),
+            );
+        }
+        self.extra_args(statement, 3);
+        Some(Command {
+            command: command?.text.clone(),
+            user: statement.args.get(1).map(|word| word.text.clone()),
+            group: statement.args.get(2).map(|word| word.text.clone()),
+        })
+    }
+
+    fn notify(&mut self, statement: &Statement, notify: &mut RawNotify) {
+        let command = self.command(statement);
+        let slot = match statement.name() {
+            "notify_master" => &mut notify.master,
+            "notify_backup" => &mut notify.backup,
+            "notify_fault" => &mut notify.fault,
+            "notify_stop" => &mut notify.stop,
+            _ => &mut notify.any,
+        };
+        *slot = command;
+    }
+
+    fn script(&mut self, name: &Word, block: &[Statement]) -> Option<Spanned<VrrpScript>> {
+        let mut script = VrrpScript {
+            name: name.text.clone(),
+            script: String::new(),
+            interval_s: 1,
+            timeout_s: 0,
+            weight: 0,
+            weight_reverse: false,
+            rise: 1,
+            fall: 1,
+            user: None,
+            group: None,
+            init_fail: false,
+        };
+        let mut has_script = false;
+        let mut timeout = None;
+        for statement in block {
+            match statement.name() {
+                "script" => {
+                    if let Some(word) = self.value(statement) {
+                        script.script = word.text.clone();
+                        has_script = true;
+                    }
+                }
+                "interval" => {
+                    script.interval_s = self
+                        .integer(statement, 1, 86400)
+                        .unwrap_or(script.interval_s)
+                }
+                "timeout" => timeout = self.integer(statement, 1, 86400),
+                "weight" => {
+                    self.no_block(statement);
+                    match statement.args.first() {
+                        None => self
+                            .diagnostics
+                            .error(statement.at(), "'weight' needs a value"),
+                        Some(word) => match values::integer(&word.text, -253, 253) {
+                            Ok(weight) => script.weight = weight,
+                            Err(message) => self
+                                .diagnostics
+                                .error(&word.at, format!("weight: {message}")),
+                        },
+                    }
+                    match statement.args.get(1).map(|word| word.text.as_str()) {
+                        Some("reverse") => script.weight_reverse = true,
+                        Some("noreverse" | "no_reverse") => script.weight_reverse = false,
+                        Some(_) => self.extra_args(statement, 1),
+                        None => {}
+                    }
+                    self.extra_args(statement, 2);
+                }
+                "rise" => {
+                    script.rise = self.integer(statement, 1, 1_000_000).unwrap_or(script.rise)
+                }
+                "fall" => {
+                    script.fall = self.integer(statement, 1, 1_000_000).unwrap_or(script.fall)
+                }
+                "user" => {
+                    self.no_block(statement);
+                    script.user = statement.args.first().map(|word| word.text.clone());
+                    script.group = statement.args.get(1).map(|word| word.text.clone());
+                    if script.user.is_none() {
+                        self.diagnostics
+                            .error(statement.at(), "'user' needs a user name");
+                    }
+                    self.extra_args(statement, 2);
+                }
+                "init_fail" => {
+                    self.no_args(statement);
+                    self.no_block(statement);
+                    script.init_fail = true;
+                }
+                _ => self.unknown(statement),
+            }
+        }
+        // keepalived lets a check run for a whole interval before calling it failed.
+        script.timeout_s = timeout.unwrap_or(script.interval_s);
+        if !has_script {
+            self.diagnostics.error(
+                &name.at,
+                format!("vrrp_script {} has no 'script'", name.text),
+            );
+            return None;
+        }
+        Some(Spanned {
+            value: script,
+            at: name.at.clone(),
+        })
+    }
+
+    fn sync_group(&mut self, name: &Word, block: &[Statement]) -> RawSyncGroup {
+        let mut group = RawSyncGroup {
+            name: name.text.clone(),
+            at: name.at.clone(),
+            members: Vec::new(),
+            track_interfaces: Vec::new(),
+            track_scripts: Vec::new(),
+            notify: RawNotify::default(),
+        };
+        for statement in block {
+            match statement.name() {
+                "group" => {
+                    self.no_args(statement);
+                    if let Some(members) = self.block(statement) {
+                        for member in members {
+                            self.no_block(member);
+                            // keepalived accepts several names on one line here.
+                            for word in std::iter::once(&member.keyword).chain(&member.args) {
+                                group.members.push(Spanned {
+                                    value: word.text.clone(),
+                                    at: word.at.clone(),
+                                });
+                            }
+                        }
+                    }
+                }
+                "track_interface" => {
+                    self.no_args(statement);
+                    if let Some(block) = self.block(statement) {
+                        group.track_interfaces = self.tracks(block, 253);
+                    }
+                }
+                "track_script" => {
+                    self.no_args(statement);
+                    if let Some(block) = self.block(statement) {
+                        group.track_scripts = self.tracks(block, 253);
+                    }
+                }
+                "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+                    self.notify(statement, &mut group.notify)
+                }
+                other if IGNORED_SYNC_GROUP.contains(&other) => self.ignored(statement),
+                _ => self.unknown(statement),
+            }
+        }
+        group
+    }
+}

@@ -1,0 +1,303 @@
+//! Splits keepalived.conf text into words, braces and line ends.
+//!
+//! keepalived's rules: `#` and `!` start a comment anywhere outside quotes;
+//! `"` and `'` quote, the quotes are removed and the quoted part may hold
+//! whitespace and shell-like escapes; quoted and unquoted parts that touch
+//! form one word; an unquoted `{` or `}` is always a token of its own.
+//! Line ends are kept because keepalived reads one statement per line.
+
+use std::sync::Arc;
+
+use super::diagnostic::{Diagnostics, Location};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A word; `quoted` is true when any part of it was quoted, so that a
+    /// quoted `"{"` or `"include"` is never mistaken for syntax.
+    Word {
+        text: String,
+        quoted: bool,
+    },
+    Open,
+    Close,
+    LineEnd,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub kind: TokenKind,
+    pub at: Location,
+}
+
+impl Token {
+    pub fn word(&self) -> Option<&str> {
+        match &self.kind {
+            TokenKind::Word { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    pub fn is_plain_word(&self, expected: &str) -> bool {
+        matches!(&self.kind, TokenKind::Word { text, quoted: false } if text == expected)
+    }
+}
+
+/// Tokenizes one file's text. Problems (an unterminated quote, a conditional
+/// `@` line) are reported into `diagnostics`; the rest of the text is still read.
+pub fn tokenize(text: &str, file: &Arc<str>, diagnostics: &mut Diagnostics) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line_number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        tokenize_line(line, line_number, file, &mut tokens, diagnostics);
+        tokens.push(Token {
+            kind: TokenKind::LineEnd,
+            at: Location::new(file.clone(), line_number, column_of(line, line.len())),
+        });
+    }
+    tokens
+}
+
+fn column_of(line: &str, byte_offset: usize) -> u32 {
+    u32::try_from(line[..byte_offset].chars().count() + 1).unwrap_or(u32::MAX)
+}
+
+fn tokenize_line(
+    line: &str,
+    line_number: u32,
+    file: &Arc<str>,
+    tokens: &mut Vec<Token>,
+    diagnostics: &mut Diagnostics,
+) {
+    let at = |offset: usize| Location::new(file.clone(), line_number, column_of(line, offset));
+    let trimmed_start = line.len() - line.trim_start().len();
+    let rest = &line[trimmed_start..];
+    if rest.starts_with('@') {
+        // keepalived's `@id` lines apply only on the node whose config-id
+        // matches; silently taking or dropping them would change meaning.
+        diagnostics.error(
+            &at(trimmed_start),
+            "conditional configuration lines ('@ID ...') are not supported; \
+             write one file per node instead",
+        );
+        return;
+    }
+    if rest.starts_with('$') {
+        diagnostics.error(
+            &at(trimmed_start),
+            "parameter definitions and substitution ('$NAME') are not supported",
+        );
+        return;
+    }
+
+    let chars: Vec<(usize, char)> = line.char_indices().collect();
+    let mut position = 0;
+    while position < chars.len() {
+        let (offset, c) = chars[position];
+        if c.is_whitespace() {
+            position += 1;
+            continue;
+        }
+        if c == '#' || c == '!' {
+            return;
+        }
+        if c == '{' || c == '}' {
+            let kind = if c == '{' {
+                TokenKind::Open
+            } else {
+                TokenKind::Close
+            };
+            tokens.push(Token {
+                kind,
+                at: at(offset),
+            });
+            position += 1;
+            continue;
+        }
+        let start = offset;
+        let mut text = String::new();
+        let mut quoted = false;
+        let mut ends_line = false;
+        while position < chars.len() {
+            let (offset, c) = chars[position];
+            if c.is_whitespace() || c == '{' || c == '}' {
+                break;
+            }
+            if c == '#' || c == '!' {
+                ends_line = true;
+                break;
+            }
+            if c == '"' || c == '\'' {
+                quoted = true;
+                match read_quoted(&chars, position, c, &mut text) {
+                    Some(next) => position = next,
+                    None => {
+                        diagnostics.error(&at(offset), format!("unterminated quote {c}"));
+                        position = chars.len();
+                    }
+                }
+                continue;
+            }
+            text.push(c);
+            position += 1;
+        }
+        tokens.push(Token {
+            kind: TokenKind::Word { text, quoted },
+            at: at(start),
+        });
+        if ends_line {
+            return;
+        }
+    }
+}
+
+/// Reads a quoted part starting at the opening quote; returns the index after
+/// the closing quote, or None when the line ends first.
+fn read_quoted(
+    chars: &[(usize, char)],
+    open: usize,
+    quote: char,
+    out: &mut String,
+) -> Option<usize> {
+    let mut position = open + 1;
+    while position < chars.len() {
+        let c = chars[position].1;
+        if c == quote {
+            return Some(position + 1);
+        }
+        if c == '\\' && position + 1 < chars.len() {
+            position = read_escape(chars, position + 1, out);
+            continue;
+        }
+        out.push(c);
+        position += 1;
+    }
+    None
+}
+
+/// Decodes the escape whose letter is at `position`; returns the next index.
+fn read_escape(chars: &[(usize, char)], position: usize, out: &mut String) -> usize {
+    let c = chars[position].1;
+    let simple = match c {
+        'a' => Some('\x07'),
+        'b' => Some('\x08'),
+        'E' => Some('\x1b'),
+        'f' => Some('\x0c'),
+        'n' => Some('\n'),
+        'r' => Some('\r'),
+        't' => Some('\t'),
+        'v' => Some('\x0b'),
+        _ => None,
+    };
+    if let Some(decoded) = simple {
+        out.push(decoded);
+        return position + 1;
+    }
+    if c.is_digit(8) {
+        let mut value = 0u32;
+        let mut next = position;
+        while next < chars.len() && next < position + 3 && chars[next].1.is_digit(8) {
+            value = value * 8 + chars[next].1.to_digit(8).unwrap_or(0);
+            next += 1;
+        }
+        out.push(char::from_u32(value).unwrap_or('\u{fffd}'));
+        return next;
+    }
+    if c == 'x' {
+        let mut value = 0u32;
+        let mut next = position + 1;
+        while next < chars.len() && chars[next].1.is_ascii_hexdigit() {
+            value = (value * 16 + chars[next].1.to_digit(16).unwrap_or(0)) & 0xff;
+            next += 1;
+        }
+        if next == position + 1 {
+            out.push('x');
+        } else {
+            out.push(char::from_u32(value).unwrap_or('\u{fffd}'));
+        }
+        return next;
+    }
+    if c == 'c' && position + 1 < chars.len() {
+        let control = (chars[position + 1].1 as u32) & 0x1f;
+        out.push(char::from_u32(control).unwrap_or('\u{fffd}'));
+        return position + 2;
+    }
+    out.push(c);
+    position + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<String> {
+        let mut diagnostics = Diagnostics::default();
+        let tokens = tokenize(text, &Arc::from("t.conf"), &mut diagnostics);
+        assert!(diagnostics.items.is_empty(), "{:?}", diagnostics.items);
+        tokens
+            .iter()
+            .map(|token| match &token.kind {
+                TokenKind::Word { text, .. } => text.clone(),
+                TokenKind::Open => "{".into(),
+                TokenKind::Close => "}".into(),
+                TokenKind::LineEnd => "\\n".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn comments_end_the_line_anywhere() {
+        assert_eq!(
+            words("a b # c d\n! e\nf!g"),
+            ["a", "b", "\\n", "\\n", "f", "\\n"]
+        );
+    }
+
+    #[test]
+    fn quotes_keep_whitespace_and_join_touching_parts() {
+        assert_eq!(
+            words(r#"abcd" efg h jkl "mnop"#),
+            ["abcd efg h jkl mnop", "\\n"]
+        );
+        assert_eq!(
+            words(r#"abcd "efg h jkl" mnop"#),
+            ["abcd", "efg h jkl", "mnop", "\\n"]
+        );
+        assert_eq!(words(r#"'a # b' "{}""#), ["a # b", "{}", "\\n"]);
+    }
+
+    #[test]
+    fn escapes_inside_quotes() {
+        assert_eq!(words(r#""a\"b\\c\t\x41\101""#), ["a\"b\\c\tAA", "\\n"]);
+    }
+
+    #[test]
+    fn braces_are_tokens_even_when_touching_words() {
+        assert_eq!(words("x{y}"), ["x", "{", "y", "}", "\\n"]);
+    }
+
+    #[test]
+    fn trailing_whitespace_and_columns() {
+        let mut diagnostics = Diagnostics::default();
+        let tokens = tokenize("  router_id  X  \n", &Arc::from("t.conf"), &mut diagnostics);
+        assert_eq!(tokens[0].at.col, 3);
+        assert_eq!(tokens[1].at.col, 14);
+        assert_eq!(tokens[1].word(), Some("X"));
+        assert_eq!(tokens.len(), 3);
+    }
+
+    #[test]
+    fn unterminated_quote_and_conditionals_are_errors() {
+        let mut diagnostics = Diagnostics::default();
+        tokenize(
+            "a \"b\n  @node1 priority 1\n",
+            &Arc::from("t.conf"),
+            &mut diagnostics,
+        );
+        let found: Vec<String> = diagnostics.items.iter().map(ToString::to_string).collect();
+        assert!(
+            found[0].starts_with("t.conf:1:3: unterminated quote"),
+            "{found:?}"
+        );
+        assert!(found[1].starts_with("t.conf:2:3: conditional"), "{found:?}");
+    }
+}

@@ -1,0 +1,92 @@
+//! keepalived.conf reader: lexer, parser, typed configuration, validation.
+//!
+//! The `vrrp_*` sections and `global_defs` are read as keepalived 2.2.7 reads
+//! them; everything else keepalived knows is skipped with a warning. See
+//! `docs/configuration.md` for the keyword reference.
+
+pub mod check;
+pub mod cli;
+mod diagnostic;
+mod interpret;
+mod lexer;
+mod model;
+mod parser;
+mod printer;
+mod resolve;
+mod source;
+mod values;
+
+use std::path::Path;
+
+pub use diagnostic::{Diagnostic, Location, Severity};
+pub use model::{
+    AddressFamily, Command, Config, GarpSettings, GlobalDefs, InitialState, NotifyScripts,
+    ScriptUser, SyncGroup, TrackedInterface, TrackedScript, VirtualAddress, VrrpInstance,
+    VrrpScript,
+};
+
+use diagnostic::Diagnostics;
+use lexer::Token;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Turn every warning (ignored or unknown keyword, rounded value...) into an error.
+    pub strict: bool,
+}
+
+/// A configuration that was read without errors, and what was noticed on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Reads a keepalived.conf file (and what it includes). On failure the list
+/// holds every error found, and the warnings as well, ordered by place.
+pub fn load(path: &Path, options: LoadOptions) -> Result<Loaded, Vec<Diagnostic>> {
+    let mut diagnostics = Diagnostics::default();
+    let tokens = source::read_tokens(path, &mut diagnostics);
+    let top = Location::whole(&path.display().to_string());
+    finish(&tokens, &top, diagnostics, options)
+}
+
+/// Reads configuration text; `name` stands for the file in diagnostics.
+/// `include` is not honoured since there is no directory to resolve it in.
+pub fn load_str(text: &str, name: &str, options: LoadOptions) -> Result<Loaded, Vec<Diagnostic>> {
+    let mut diagnostics = Diagnostics::default();
+    let tokens = source::read_text(text, name, &mut diagnostics);
+    finish(&tokens, &Location::whole(name), diagnostics, options)
+}
+
+fn finish(
+    tokens: &[Token],
+    top: &Location,
+    mut diagnostics: Diagnostics,
+    options: LoadOptions,
+) -> Result<Loaded, Vec<Diagnostic>> {
+    let statements = parser::parse(tokens, &mut diagnostics);
+    let raw = interpret::interpret(&statements, &mut diagnostics);
+    let config = resolve::resolve(&raw, top, &mut diagnostics);
+    let mut items = diagnostics.items;
+    if options.strict {
+        for item in &mut items {
+            item.severity = Severity::Error;
+        }
+    }
+    items.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+    items.dedup();
+    if items.iter().any(Diagnostic::is_error) {
+        return Err(items);
+    }
+    Ok(Loaded {
+        config,
+        warnings: items,
+    })
+}
+
+impl Config {
+    /// The configuration in keepalived syntax, every effective value written out.
+    pub fn to_keepalived_string(&self) -> String {
+        printer::to_keepalived_string(self)
+    }
+}

@@ -1,0 +1,238 @@
+//! The typed configuration. Every value is the effective one: defaults and
+//! values inherited from `global_defs` are already filled in, so the rest of
+//! the agent never needs to know keepalived's defaulting rules.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Config {
+    pub global: GlobalDefs,
+    pub scripts: Vec<VrrpScript>,
+    pub instances: Vec<VrrpInstance>,
+    pub sync_groups: Vec<SyncGroup>,
+}
+
+impl Config {
+    pub fn instance(&self, name: &str) -> Option<&VrrpInstance> {
+        self.instances.iter().find(|instance| instance.name == name)
+    }
+
+    pub fn script(&self, name: &str) -> Option<&VrrpScript> {
+        self.scripts.iter().find(|script| script.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalDefs {
+    /// keepalived uses the host name when unset; resolving it is left to the agent.
+    pub router_id: Option<String>,
+    /// Default VRRP version of instances (2 or 3).
+    pub vrrp_version: u8,
+    pub garp: GarpSettings,
+    /// Delay between gratuitous ARPs sent on one interface, microseconds.
+    pub garp_interval_us: u64,
+    /// Delay between unsolicited neighbour advertisements on one interface, microseconds.
+    pub gna_interval_us: u64,
+    pub mcast_group4: Ipv4Addr,
+    pub mcast_group6: Ipv6Addr,
+    pub vrrp_strict: bool,
+    /// Compute the VRRPv3 IPv4 checksum without the pseudo-header, as VRRPv2 does.
+    pub v3_checksum_as_v2: bool,
+    pub enable_script_security: bool,
+    pub script_user: Option<ScriptUser>,
+}
+
+impl Default for GlobalDefs {
+    fn default() -> Self {
+        GlobalDefs {
+            router_id: None,
+            vrrp_version: 2,
+            garp: GarpSettings::default(),
+            garp_interval_us: 0,
+            gna_interval_us: 0,
+            mcast_group4: Ipv4Addr::new(224, 0, 0, 18),
+            mcast_group6: Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12),
+            vrrp_strict: false,
+            v3_checksum_as_v2: false,
+            enable_script_security: false,
+            script_user: None,
+        }
+    }
+}
+
+/// Gratuitous ARP / unsolicited NA behaviour of a master.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GarpSettings {
+    /// Seconds after becoming master before the second burst; 0 = no second burst.
+    pub master_delay_s: u32,
+    /// Messages per burst when becoming master.
+    pub master_repeat: u32,
+    /// Seconds between refresh bursts while master; 0 = no refresh.
+    pub master_refresh_s: u32,
+    /// Messages per refresh burst.
+    pub master_refresh_repeat: u32,
+}
+
+impl Default for GarpSettings {
+    fn default() -> Self {
+        GarpSettings {
+            master_delay_s: 5,
+            master_repeat: 5,
+            master_refresh_s: 0,
+            master_refresh_repeat: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptUser {
+    pub user: String,
+    pub group: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressFamily {
+    Ipv4,
+    Ipv6,
+}
+
+impl AddressFamily {
+    pub fn of(address: &IpAddr) -> Self {
+        match address {
+            IpAddr::V4(_) => AddressFamily::Ipv4,
+            IpAddr::V6(_) => AddressFamily::Ipv6,
+        }
+    }
+
+    pub fn max_prefix_len(self) -> u8 {
+        match self {
+            AddressFamily::Ipv4 => 32,
+            AddressFamily::Ipv6 => 128,
+        }
+    }
+}
+
+impl std::fmt::Display for AddressFamily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AddressFamily::Ipv4 => "IPv4",
+            AddressFamily::Ipv6 => "IPv6",
+        })
+    }
+}
+
+/// The state an instance starts in (keepalived's `state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum InitialState {
+    Master,
+    Backup,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VrrpInstance {
+    pub name: String,
+    pub interface: String,
+    pub virtual_router_id: u8,
+    pub family: AddressFamily,
+    /// 2 or 3; IPv6 instances are always 3.
+    pub version: u8,
+    pub state: InitialState,
+    pub priority: u8,
+    /// Advertisement interval in milliseconds: whole seconds for VRRPv2,
+    /// a multiple of 10 ms between 10 and 40950 for VRRPv3.
+    pub advert_int_ms: u32,
+    pub nopreempt: bool,
+    pub preempt_delay_ms: u32,
+    /// Whether a backup-turned-master accepts packets addressed to the VIPs.
+    pub accept: bool,
+    pub unicast_src_ip: Option<IpAddr>,
+    /// Unicast peers; empty means multicast.
+    pub unicast_peers: Vec<IpAddr>,
+    /// PASS authentication password, at most 8 bytes; only with VRRPv2.
+    pub auth_pass: Option<String>,
+    pub virtual_ipaddresses: Vec<VirtualAddress>,
+    pub virtual_ipaddresses_excluded: Vec<VirtualAddress>,
+    pub track_interfaces: Vec<TrackedInterface>,
+    pub track_scripts: Vec<TrackedScript>,
+    pub notify: NotifyScripts,
+    pub garp: GarpSettings,
+    /// Ignore faults of the instance's own interface.
+    pub dont_track_primary: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualAddress {
+    pub address: IpAddr,
+    pub prefix_len: u8,
+    /// Interface to put the address on; None = the instance's interface.
+    pub dev: Option<String>,
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedInterface {
+    pub name: String,
+    /// 0: the instance goes to FAULT while the interface is down; otherwise
+    /// the priority is adjusted by this amount.
+    pub weight: i32,
+    pub reverse: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedScript {
+    pub name: String,
+    /// Effective weight: the one written here, else the script's own.
+    pub weight: i32,
+    pub reverse: bool,
+}
+
+/// A program to run with its user and group (keepalived's
+/// `notify_* COMMAND [USER [GROUP]]`). The command is split on spaces when run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    pub command: String,
+    pub user: Option<String>,
+    pub group: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct NotifyScripts {
+    pub master: Option<Command>,
+    pub backup: Option<Command>,
+    pub fault: Option<Command>,
+    pub stop: Option<Command>,
+    /// Run on every transition with TYPE NAME STATE PRIORITY appended.
+    pub any: Option<Command>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VrrpScript {
+    pub name: String,
+    pub script: String,
+    pub interval_s: u32,
+    /// Seconds after which a running check counts as failed; defaults to the interval.
+    pub timeout_s: u32,
+    pub weight: i32,
+    pub weight_reverse: bool,
+    /// Successes needed to become up.
+    pub rise: u32,
+    /// Failures needed to become down.
+    pub fall: u32,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    /// Start in the failed state instead of up.
+    pub init_fail: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncGroup {
+    pub name: String,
+    pub instances: Vec<String>,
+    pub track_interfaces: Vec<TrackedInterface>,
+    pub track_scripts: Vec<TrackedScript>,
+    pub notify: NotifyScripts,
+}

@@ -1,0 +1,559 @@
+//! Fills in defaults (keepalived 2.2.7's), inherits global values and checks
+//! the configuration as a whole. Every problem is reported; nothing stops at
+//! the first one.
+
+use std::collections::{HashMap, HashSet};
+
+use super::diagnostic::{Diagnostics, Location};
+use super::interpret::{RawConfig, RawInstance, RawNotify, RawSyncGroup, RawTrack};
+use super::model::{
+    AddressFamily, Config, GarpSettings, GlobalDefs, InitialState, NotifyScripts, SyncGroup,
+    TrackedInterface, TrackedScript, VrrpInstance, VrrpScript,
+};
+
+const DEFAULT_PRIORITY: u8 = 100;
+const DEFAULT_ADVERT_INT_US: u64 = 1_000_000;
+const PRIORITY_OWNER: u8 = 255;
+
+pub fn resolve(raw: &RawConfig, top: &Location, diagnostics: &mut Diagnostics) -> Config {
+    let global = raw.global.resolve();
+
+    let mut scripts: Vec<VrrpScript> = Vec::new();
+    for script in &raw.scripts {
+        if scripts.iter().any(|known| known.name == script.value.name) {
+            diagnostics.error(
+                &script.at,
+                format!("vrrp_script {} is defined twice", script.value.name),
+            );
+            continue;
+        }
+        scripts.push(script.value.clone());
+    }
+
+    let mut instances = Vec::new();
+    for raw_instance in &raw.instances {
+        if raw
+            .instances
+            .iter()
+            .take_while(|other| !std::ptr::eq(*other, raw_instance))
+            .any(|other| other.name == raw_instance.name)
+        {
+            diagnostics.error(
+                &raw_instance.at,
+                format!("vrrp_instance {} is defined twice", raw_instance.name),
+            );
+            continue;
+        }
+        if let Some(instance) = resolve_instance(raw_instance, &global, &scripts, diagnostics) {
+            instances.push((raw_instance, instance));
+        }
+    }
+    check_duplicate_vrids(&instances, diagnostics);
+
+    let mut sync_groups = Vec::new();
+    let mut group_of_instance: HashMap<String, String> = HashMap::new();
+    for raw_group in &raw.sync_groups {
+        if sync_groups
+            .iter()
+            .any(|group: &SyncGroup| group.name == raw_group.name)
+        {
+            diagnostics.error(
+                &raw_group.at,
+                format!("vrrp_sync_group {} is defined twice", raw_group.name),
+            );
+            continue;
+        }
+        let group = resolve_sync_group(
+            raw_group,
+            raw,
+            &scripts,
+            &mut group_of_instance,
+            diagnostics,
+        );
+        sync_groups.push(group);
+    }
+
+    if raw.instances.is_empty() {
+        diagnostics.warning(top, "no vrrp_instance is configured");
+    }
+
+    Config {
+        global,
+        scripts,
+        instances: instances
+            .into_iter()
+            .map(|(_, instance)| instance)
+            .collect(),
+        sync_groups,
+    }
+}
+
+fn resolve_instance(
+    raw: &RawInstance,
+    global: &GlobalDefs,
+    scripts: &[VrrpScript],
+    diagnostics: &mut Diagnostics,
+) -> Option<VrrpInstance> {
+    let name = &raw.name;
+    let mut valid = true;
+    if raw.interface.is_none() {
+        diagnostics.error(&raw.at, format!("vrrp_instance {name} has no 'interface'"));
+        valid = false;
+    }
+    if raw.virtual_router_id.is_none() {
+        diagnostics.error(
+            &raw.at,
+            format!("vrrp_instance {name} has no 'virtual_router_id'"),
+        );
+        valid = false;
+    }
+
+    let family = raw
+        .virtual_ipaddresses
+        .first()
+        .map(|vip| AddressFamily::of(&vip.value.address))
+        .or_else(|| {
+            raw.unicast_src_ip
+                .as_ref()
+                .map(|source| AddressFamily::of(&source.value))
+        })
+        .or_else(|| {
+            raw.unicast_peers
+                .first()
+                .map(|peer| AddressFamily::of(&peer.value))
+        })
+        .unwrap_or(AddressFamily::Ipv4);
+    for vip in &raw.virtual_ipaddresses {
+        if AddressFamily::of(&vip.value.address) != family {
+            diagnostics.error(
+                &vip.at,
+                format!(
+                    "vrrp_instance {name}: {} is an {} address but the instance is {family} \
+                     (all of virtual_ipaddress must be one family; use virtual_ipaddress_excluded to mix)",
+                    vip.value.address,
+                    AddressFamily::of(&vip.value.address)
+                ),
+            );
+            valid = false;
+        }
+    }
+    if raw.virtual_ipaddresses.is_empty() {
+        diagnostics.warning(
+            &raw.at,
+            format!("vrrp_instance {name} has no virtual_ipaddress"),
+        );
+    }
+    warn_duplicate_addresses(name, raw, diagnostics);
+
+    let mut version = raw
+        .version
+        .as_ref()
+        .map(|version| version.value)
+        .unwrap_or(global.vrrp_version);
+    if family == AddressFamily::Ipv6 && version == 2 {
+        if let Some(configured) = &raw.version {
+            diagnostics.warning(
+                &configured.at,
+                format!("vrrp_instance {name}: IPv6 instances use VRRP version 3; 'version 2' is ignored"),
+            );
+        }
+        version = 3;
+    }
+
+    let state = raw
+        .state
+        .as_ref()
+        .map(|state| state.value)
+        .unwrap_or(InitialState::Backup);
+    let priority = raw
+        .priority
+        .as_ref()
+        .map(|priority| priority.value)
+        .unwrap_or(DEFAULT_PRIORITY);
+    let advert_int_ms = resolve_advert_int(raw, version, diagnostics).unwrap_or_else(|| {
+        valid = false;
+        0
+    });
+
+    let mut nopreempt = raw.nopreempt.is_some();
+    if let Some(at) = &raw.nopreempt {
+        if state == InitialState::Master {
+            // keepalived 2.2.7 does the same: a node that starts as master
+            // would take the address at once, so nopreempt cannot hold.
+            diagnostics.warning(
+                at,
+                format!("vrrp_instance {name}: nopreempt does not work with 'state MASTER' and is cleared, as keepalived does"),
+            );
+            nopreempt = false;
+        }
+    }
+
+    let mut auth_pass = raw
+        .authentication
+        .as_ref()
+        .and_then(|auth| auth.pass.clone());
+    if let (Some(auth), 3) = (&raw.authentication, version) {
+        diagnostics.warning(
+            &auth.at,
+            format!("vrrp_instance {name}: VRRP version 3 has no authentication; it is ignored, as keepalived does"),
+        );
+        auth_pass = None;
+    }
+
+    for peer in &raw.unicast_peers {
+        if AddressFamily::of(&peer.value) != family {
+            diagnostics.error(
+                &peer.at,
+                format!("vrrp_instance {name}: unicast peer {} is not an {family} address like the instance", peer.value),
+            );
+            valid = false;
+        }
+        if let Some(vip) = raw
+            .virtual_ipaddresses
+            .iter()
+            .find(|vip| vip.value.address == peer.value)
+        {
+            diagnostics.error(
+                &vip.at,
+                format!(
+                    "vrrp_instance {name}: virtual address {} is also a unicast peer",
+                    peer.value
+                ),
+            );
+            valid = false;
+        }
+    }
+    if let Some(source) = &raw.unicast_src_ip {
+        if raw.unicast_peers.is_empty() {
+            diagnostics.error(
+                &source.at,
+                format!("vrrp_instance {name}: unicast_src_ip is set but there is no unicast_peer"),
+            );
+            valid = false;
+        }
+        if AddressFamily::of(&source.value) != family {
+            diagnostics.error(
+                &source.at,
+                format!("vrrp_instance {name}: unicast_src_ip {} is not an {family} address like the instance", source.value),
+            );
+            valid = false;
+        }
+    }
+
+    let track_interfaces = raw
+        .track_interfaces
+        .iter()
+        .map(|track| TrackedInterface {
+            name: track.name.clone(),
+            weight: track.weight.unwrap_or(0),
+            reverse: track.reverse,
+        })
+        .collect::<Vec<_>>();
+    let track_scripts = resolve_tracked_scripts(
+        name,
+        "vrrp_instance",
+        &raw.track_scripts,
+        scripts,
+        diagnostics,
+        &mut valid,
+    );
+    if priority == PRIORITY_OWNER {
+        let weighted = raw
+            .track_interfaces
+            .iter()
+            .zip(&track_interfaces)
+            .map(|(raw_track, track)| (raw_track, track.weight))
+            .chain(
+                raw.track_scripts
+                    .iter()
+                    .zip(&track_scripts)
+                    .map(|(raw_track, track)| (raw_track, track.weight)),
+            );
+        for (raw_track, weight) in weighted {
+            if weight != 0 {
+                diagnostics.error(
+                    &raw_track.at,
+                    format!(
+                        "vrrp_instance {name}: priority 255 (address owner) cannot change, \
+                         so the weight of tracked {} would have no effect",
+                        raw_track.name
+                    ),
+                );
+                valid = false;
+            }
+        }
+    }
+
+    let accept = match &raw.accept {
+        Some(accept) => accept.value,
+        // keepalived: strict mode accepts only as address owner, otherwise accept.
+        None => !global.vrrp_strict || priority == PRIORITY_OWNER,
+    };
+
+    if !valid {
+        return None;
+    }
+    Some(VrrpInstance {
+        name: name.clone(),
+        interface: raw.interface.as_ref()?.value.clone(),
+        virtual_router_id: raw.virtual_router_id.as_ref()?.value,
+        family,
+        version,
+        state,
+        priority,
+        advert_int_ms,
+        nopreempt,
+        preempt_delay_ms: raw
+            .preempt_delay_us
+            .as_ref()
+            .map(|delay| u32::try_from(delay.value / 1000).unwrap_or(u32::MAX))
+            .unwrap_or(0),
+        accept,
+        unicast_src_ip: raw.unicast_src_ip.as_ref().map(|source| source.value),
+        unicast_peers: raw.unicast_peers.iter().map(|peer| peer.value).collect(),
+        auth_pass,
+        virtual_ipaddresses: raw
+            .virtual_ipaddresses
+            .iter()
+            .map(|vip| vip.value.clone())
+            .collect(),
+        virtual_ipaddresses_excluded: raw
+            .virtual_ipaddresses_excluded
+            .iter()
+            .map(|vip| vip.value.clone())
+            .collect(),
+        track_interfaces,
+        track_scripts,
+        notify: resolve_notify(&raw.notify),
+        garp: GarpSettings {
+            master_delay_s: raw.garp_master_delay.unwrap_or(global.garp.master_delay_s),
+            master_repeat: raw.garp_master_repeat.unwrap_or(global.garp.master_repeat),
+            master_refresh_s: raw
+                .garp_master_refresh
+                .unwrap_or(global.garp.master_refresh_s),
+            master_refresh_repeat: raw
+                .garp_master_refresh_repeat
+                .unwrap_or(global.garp.master_refresh_repeat),
+        },
+        dont_track_primary: raw.dont_track_primary,
+    })
+}
+
+/// VRRPv2 carries the interval in whole seconds (1..255), VRRPv3 in
+/// centiseconds (1..4095); keepalived rounds other values with a warning.
+fn resolve_advert_int(
+    raw: &RawInstance,
+    version: u8,
+    diagnostics: &mut Diagnostics,
+) -> Option<u32> {
+    let name = &raw.name;
+    let Some(configured) = &raw.advert_int_us else {
+        return Some((DEFAULT_ADVERT_INT_US / 1000) as u32);
+    };
+    let micros = configured.value;
+    let (unit, min, max) = if version == 2 {
+        (1_000_000, 1_000_000, 255_000_000)
+    } else {
+        (10_000, 10_000, 40_950_000)
+    };
+    let mut rounded = (micros + unit / 2) / unit * unit;
+    if rounded != micros {
+        let unit_text = if version == 2 {
+            "whole seconds"
+        } else {
+            "units of 10 ms"
+        };
+        rounded = rounded.max(min);
+        diagnostics.warning(
+            &configured.at,
+            format!(
+                "vrrp_instance {name}: VRRPv{version} advert_int is in {unit_text}; {} s is used",
+                format_seconds(rounded)
+            ),
+        );
+    }
+    if rounded < min || rounded > max {
+        diagnostics.error(
+            &configured.at,
+            format!(
+                "vrrp_instance {name}: advert_int must be between {} and {} s for VRRPv{version}",
+                format_seconds(min),
+                format_seconds(max)
+            ),
+        );
+        return None;
+    }
+    Some((rounded / 1000) as u32)
+}
+
+fn format_seconds(micros: u64) -> String {
+    let text = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn warn_duplicate_addresses(name: &str, raw: &RawInstance, diagnostics: &mut Diagnostics) {
+    let mut seen = HashSet::new();
+    for vip in raw
+        .virtual_ipaddresses
+        .iter()
+        .chain(&raw.virtual_ipaddresses_excluded)
+    {
+        if !seen.insert(vip.value.address) {
+            diagnostics.warning(
+                &vip.at,
+                format!(
+                    "vrrp_instance {name}: virtual address {} is listed twice",
+                    vip.value.address
+                ),
+            );
+        }
+    }
+}
+
+fn resolve_tracked_scripts(
+    owner: &str,
+    owner_kind: &str,
+    tracks: &[RawTrack],
+    scripts: &[VrrpScript],
+    diagnostics: &mut Diagnostics,
+    valid: &mut bool,
+) -> Vec<TrackedScript> {
+    let mut resolved = Vec::new();
+    for track in tracks {
+        let Some(script) = scripts.iter().find(|script| script.name == track.name) else {
+            diagnostics.error(
+                &track.at,
+                format!(
+                    "{owner_kind} {owner}: track_script names {}, but there is no vrrp_script {}",
+                    track.name, track.name
+                ),
+            );
+            *valid = false;
+            continue;
+        };
+        resolved.push(TrackedScript {
+            name: track.name.clone(),
+            weight: track.weight.unwrap_or(script.weight),
+            reverse: if track.weight.is_some() {
+                track.reverse
+            } else {
+                track.reverse || script.weight_reverse
+            },
+        });
+    }
+    resolved
+}
+
+fn resolve_notify(raw: &RawNotify) -> NotifyScripts {
+    NotifyScripts {
+        master: raw.master.clone(),
+        backup: raw.backup.clone(),
+        fault: raw.fault.clone(),
+        stop: raw.stop.clone(),
+        any: raw.any.clone(),
+    }
+}
+
+/// Two instances clash when they would share one socket: same interface,
+/// family and VRID, both multicast, or unicast with a peer in common.
+fn check_duplicate_vrids(
+    instances: &[(&RawInstance, VrrpInstance)],
+    diagnostics: &mut Diagnostics,
+) {
+    for (index, (raw, instance)) in instances.iter().enumerate() {
+        let earlier = instances[..index].iter().find(|(_, other)| {
+            other.interface == instance.interface
+                && other.family == instance.family
+                && other.virtual_router_id == instance.virtual_router_id
+                && (other.unicast_peers.is_empty() == instance.unicast_peers.is_empty())
+                && (instance.unicast_peers.is_empty()
+                    || instance
+                        .unicast_peers
+                        .iter()
+                        .any(|peer| other.unicast_peers.contains(peer)))
+        });
+        if let Some((_, other)) = earlier {
+            let at = raw
+                .virtual_router_id
+                .as_ref()
+                .map(|vrid| &vrid.at)
+                .unwrap_or(&raw.at);
+            diagnostics.error(
+                at,
+                format!(
+                    "vrrp_instance {}: virtual_router_id {} is already used by vrrp_instance {} on {} ({})",
+                    instance.name, instance.virtual_router_id, other.name, instance.interface, instance.family
+                ),
+            );
+        }
+    }
+}
+
+fn resolve_sync_group(
+    raw_group: &RawSyncGroup,
+    raw: &RawConfig,
+    scripts: &[VrrpScript],
+    group_of_instance: &mut HashMap<String, String>,
+    diagnostics: &mut Diagnostics,
+) -> SyncGroup {
+    let name = &raw_group.name;
+    let mut instances = Vec::new();
+    for member in &raw_group.members {
+        if !raw
+            .instances
+            .iter()
+            .any(|instance| instance.name == member.value)
+        {
+            diagnostics.error(
+                &member.at,
+                format!(
+                    "vrrp_sync_group {name}: there is no vrrp_instance {}",
+                    member.value
+                ),
+            );
+            continue;
+        }
+        if let Some(previous) = group_of_instance.insert(member.value.clone(), name.clone()) {
+            diagnostics.error(
+                &member.at,
+                format!("vrrp_sync_group {name}: vrrp_instance {} is already in vrrp_sync_group {previous}", member.value),
+            );
+            continue;
+        }
+        instances.push(member.value.clone());
+    }
+    if raw_group.members.is_empty() {
+        diagnostics.error(
+            &raw_group.at,
+            format!("vrrp_sync_group {name} has no 'group {{ ... }}' of instances"),
+        );
+    } else if instances.len() == 1 {
+        diagnostics.warning(
+            &raw_group.at,
+            format!("vrrp_sync_group {name} has only one instance"),
+        );
+    }
+    let mut valid = true;
+    SyncGroup {
+        name: name.clone(),
+        instances,
+        track_interfaces: raw_group
+            .track_interfaces
+            .iter()
+            .map(|track| TrackedInterface {
+                name: track.name.clone(),
+                weight: track.weight.unwrap_or(0),
+                reverse: track.reverse,
+            })
+            .collect(),
+        track_scripts: resolve_tracked_scripts(
+            name,
+            "vrrp_sync_group",
+            &raw_group.track_scripts,
+            scripts,
+            diagnostics,
+            &mut valid,
+        ),
+        notify: resolve_notify(&raw_group.notify),
+    }
+}
