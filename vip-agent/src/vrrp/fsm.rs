@@ -1,0 +1,665 @@
+//! The VRRP state machine of one virtual router instance (RFC 5798 section 6,
+//! RFC 3768 section 6 for VRRPv2 timers), without I/O and without a clock.
+//!
+//! The caller feeds [`Event`]s with the current time (a [`Duration`] since any
+//! fixed epoch: the daemon uses its start time, tests a virtual clock) and
+//! carries out the returned [`Action`]s in order. Timer deadlines are absolute
+//! times on that same scale; the caller fires [`Event::TimerFired`] when one
+//! is reached. A timer that fires after it was re-armed or cancelled is
+//! ignored, so the caller need not be exact about cancellation.
+//!
+//! Where the RFCs leave room, the machine does what keepalived 2.2.7 does, as
+//! observed against the real daemon (see the `keepalived_*` tests below and
+//! `tests/fixtures/vrrp/keepalived-behaviour/`):
+//! - `state MASTER` with a priority below 255 starts in Backup and waits a full
+//!   Master_Down_Interval, like `state BACKUP`.
+//! - `state MASTER` together with `nopreempt` clears `nopreempt`
+//!   ("nopreempt will not work with initial state MASTER - clearing").
+//! - a Master that receives an advertisement of lower priority sends its own
+//!   advertisement at once and restarts its Adver_Timer ("forcing new
+//!   election").
+//! - `preempt_delay`: a Backup with preemption tolerates a lower-priority
+//!   Master for `preempt_delay` after it first sees it, then preempts.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::packet::{check_ttl, Advertisement, Auth, DecodeError, Version, V3_MAX_ADVER_INT_CS};
+
+/// Protocol version of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolVersion {
+    /// RFC 3768.
+    V2,
+    /// RFC 5798 / RFC 9568.
+    V3,
+}
+
+impl ProtocolVersion {
+    fn number(self) -> u8 {
+        match self {
+            ProtocolVersion::V2 => 2,
+            ProtocolVersion::V3 => 3,
+        }
+    }
+}
+
+/// keepalived's `state MASTER` / `state BACKUP`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InitialState {
+    #[default]
+    Backup,
+    Master,
+}
+
+/// Everything the state machine needs from the configuration of one
+/// `vrrp_instance`; the daemon maps its parsed configuration into this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Params {
+    /// Virtual Router Identifier, 1..=255.
+    pub vrid: u8,
+    pub version: ProtocolVersion,
+    /// Configured priority, 1..=255; 255 means this node owns the addresses.
+    pub priority: u8,
+    /// Advertisement_Interval: whole seconds (1..=255) for VRRPv2, a multiple
+    /// of 10 ms (10 ms..=40.95 s) for VRRPv3.
+    pub adver_int: Duration,
+    /// Preempt_Mode (keepalived: true unless `nopreempt`).
+    pub preempt: bool,
+    /// keepalived's `preempt_delay`; zero preempts at once.
+    pub preempt_delay: Duration,
+    /// Accept_Mode (RFC 5798 section 6.1): a non-owner Master accepts packets
+    /// addressed to the virtual addresses.
+    pub accept_mode: bool,
+    /// This node's primary address on the interface: the source of its
+    /// advertisements and the tie-breaker between equal priorities.
+    pub primary_address: IpAddr,
+    /// The virtual addresses, all of the family of `primary_address`.
+    pub vips: Vec<IpAddr>,
+    /// keepalived's `state`.
+    pub initial_state: InitialState,
+    /// VRRPv2 authentication; must be [`Auth::None`] for VRRPv3.
+    pub auth: Auth,
+}
+
+/// Why [`Params`] are rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsError {
+    #[error("virtual_router_id must be 1..=255")]
+    ZeroVrid,
+    #[error("priority must be 1..=255")]
+    ZeroPriority,
+    #[error("advert interval {0:?} is not whole seconds in 1..=255 (VRRPv2)")]
+    BadV2Interval(Duration),
+    #[error("advert interval {0:?} is not a multiple of 10 ms in 10 ms..=40.95 s (VRRPv3)")]
+    BadV3Interval(Duration),
+    #[error("VRRPv2 runs over IPv4 only")]
+    V2OverIpv6,
+    #[error("virtual address {0} is not of the family of the primary address")]
+    MixedFamilies(IpAddr),
+    #[error("VRRPv3 has no authentication")]
+    AuthWithV3,
+}
+
+/// Protocol state (RFC 5798 section 6.4) plus keepalived's Fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Initialize,
+    Backup,
+    Master,
+    /// A tracked interface or script failed: not participating.
+    Fault,
+}
+
+/// The two timers of RFC 5798 section 6.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Timer {
+    /// Master: time to send the next advertisement.
+    Adver,
+    /// Backup: the Master is declared down when it fires.
+    MasterDown,
+}
+
+/// Inputs of the state machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// RFC 5798 section 6.4.1 "Startup".
+    Start,
+    /// A decoded advertisement, with the IP source and TTL/hop limit it came with.
+    Advert {
+        advert: Advertisement,
+        src: IpAddr,
+        ttl: u8,
+    },
+    /// A timer armed by [`Action::ArmTimer`] reached its deadline.
+    TimerFired(Timer),
+    /// RFC 5798 section 6.4 "Shutdown".
+    Shutdown,
+    /// The sum of the weights of the trackers currently applying (keepalived
+    /// `track_*` with `weight`); replaces the previous sum.
+    TrackerWeight(i32),
+    /// A tracked interface or script failed.
+    FaultRaised,
+    /// All tracked interfaces and scripts are healthy again.
+    FaultCleared,
+}
+
+/// Why an advertisement was dropped before reaching the protocol rules
+/// (RFC 5798 section 7.1, RFC 3768 section 7.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiscardReason {
+    /// TTL, version or authentication check failed.
+    Invalid(DecodeError),
+    /// Another virtual router's advertisement.
+    WrongVrid(u8),
+    /// VRRPv2: the advertised interval differs from ours.
+    IntervalMismatch { ours_s: u8, theirs_s: u8 },
+    /// Our own advertisement looped back.
+    OwnAdvert,
+    /// Not participating (Initialize or Fault).
+    NotRunning,
+}
+
+/// Why the state changed, for logs and notify scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransitionReason {
+    /// Initialize -> Backup at startup.
+    Startup,
+    /// Initialize -> Master at startup: priority 255 owns the addresses.
+    AddressOwner,
+    /// Backup -> Master: no advertisement within Master_Down_Interval.
+    MasterDown,
+    /// Master -> Backup: an advertisement of higher priority (or equal
+    /// priority from a higher primary address).
+    HigherPriorityMaster,
+    Shutdown,
+    FaultRaised,
+    FaultCleared,
+}
+
+/// Outputs of the state machine, to be carried out in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send this advertisement (to the multicast group or unicast peers, from
+    /// the primary address, TTL 255).
+    SendAdvert(Advertisement),
+    /// (Re)arm a timer; replaces any earlier deadline of the same timer.
+    ArmTimer {
+        timer: Timer,
+        deadline: Duration,
+    },
+    CancelTimer(Timer),
+    /// Install the virtual addresses (netlink, XDP ownership). `accept` is
+    /// false when a non-owner Master without Accept_Mode must drop packets
+    /// addressed to them (RFC 5798 section 6.4.3).
+    AddVips {
+        addresses: Vec<IpAddr>,
+        accept: bool,
+    },
+    RemoveVips(Vec<IpAddr>),
+    /// Gratuitous ARP (IPv4) / unsolicited Neighbor Advertisement (IPv6) for
+    /// each address, with the virtual router MAC.
+    AnnounceVips(Vec<IpAddr>),
+    /// The state changed.
+    Notify {
+        from: State,
+        to: State,
+        reason: TransitionReason,
+    },
+    /// A received advertisement was dropped.
+    Discard(DiscardReason),
+}
+
+/// One VRRP instance (virtual router) on one interface.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    params: Params,
+    state: State,
+    tracker_weight: i32,
+    fault: bool,
+    /// Master_Adver_Interval: the interval the current Master advertises
+    /// (VRRPv3 learns it; VRRPv2 always uses its own).
+    master_adver_int: Duration,
+    adver_deadline: Option<Duration>,
+    master_down_deadline: Option<Duration>,
+    /// While a lower-priority Master is tolerated under `preempt_delay`: the
+    /// time preemption becomes allowed.
+    preempt_allowed_at: Option<Duration>,
+}
+
+impl Instance {
+    /// Validates the parameters and builds an instance in Initialize.
+    pub fn new(mut params: Params) -> Result<Instance, ParamsError> {
+        if params.vrid == 0 {
+            return Err(ParamsError::ZeroVrid);
+        }
+        if params.priority == 0 {
+            return Err(ParamsError::ZeroPriority);
+        }
+        let family_v6 = params.primary_address.is_ipv6();
+        match params.version {
+            ProtocolVersion::V2 => {
+                let secs = params.adver_int.as_secs();
+                if params.adver_int.subsec_nanos() != 0 || !(1..=255).contains(&secs) {
+                    return Err(ParamsError::BadV2Interval(params.adver_int));
+                }
+                if family_v6 {
+                    return Err(ParamsError::V2OverIpv6);
+                }
+            }
+            ProtocolVersion::V3 => {
+                let nanos = params.adver_int.as_nanos();
+                let cs = nanos / 10_000_000;
+                if !nanos.is_multiple_of(10_000_000)
+                    || cs == 0
+                    || cs > u128::from(V3_MAX_ADVER_INT_CS)
+                {
+                    return Err(ParamsError::BadV3Interval(params.adver_int));
+                }
+                if params.auth != Auth::None {
+                    return Err(ParamsError::AuthWithV3);
+                }
+            }
+        }
+        if let Some(vip) = params.vips.iter().find(|v| v.is_ipv6() != family_v6) {
+            return Err(ParamsError::MixedFamilies(*vip));
+        }
+        // keepalived 2.2.7: "nopreempt will not work with initial state
+        // MASTER - clearing" -- the instance then preempts (observed).
+        if params.initial_state == InitialState::Master {
+            params.preempt = true;
+        }
+        Ok(Instance {
+            master_adver_int: params.adver_int,
+            params,
+            state: State::Initialize,
+            tracker_weight: 0,
+            fault: false,
+            adver_deadline: None,
+            master_down_deadline: None,
+            preempt_allowed_at: None,
+        })
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The parameters in force (after keepalived's normalisation).
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Priority after trackers: base + weights clamped to 1..=254, except
+    /// that an owner (255) stays 255 whatever the trackers say (keepalived).
+    pub fn effective_priority(&self) -> u8 {
+        if self.params.priority == 255 {
+            return 255;
+        }
+        (i32::from(self.params.priority) + self.tracker_weight).clamp(1, 254) as u8
+    }
+
+    /// Master_Adver_Interval (RFC 5798 section 6.1).
+    pub fn master_adver_interval(&self) -> Duration {
+        self.master_adver_int
+    }
+
+    /// Skew_Time: RFC 3768 section 6.1 `(256 - Priority) / 256` seconds for
+    /// VRRPv2; RFC 5798 section 6.1 `((256 - Priority) * Master_Adver_Interval)
+    /// / 256` for VRRPv3.
+    pub fn skew_time(&self) -> Duration {
+        let weight = 256 - u32::from(self.effective_priority());
+        match self.params.version {
+            ProtocolVersion::V2 => Duration::from_secs(1) * weight / 256,
+            ProtocolVersion::V3 => self.master_adver_int * weight / 256,
+        }
+    }
+
+    /// Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time
+    /// (RFC 5798 section 6.1; RFC 3768 section 6.1 with Advertisement_Interval).
+    pub fn master_down_interval(&self) -> Duration {
+        self.master_adver_int * 3 + self.skew_time()
+    }
+
+    /// The deadline of a timer while it is armed.
+    pub fn timer_deadline(&self, timer: Timer) -> Option<Duration> {
+        match timer {
+            Timer::Adver => self.adver_deadline,
+            Timer::MasterDown => self.master_down_deadline,
+        }
+    }
+
+    /// Feeds one event at time `now`; returns the actions to carry out.
+    pub fn handle(&mut self, event: Event, now: Duration) -> Vec<Action> {
+        let mut out = Vec::new();
+        match event {
+            Event::Start => self.on_start(now, &mut out),
+            Event::Advert { advert, src, ttl } => self.on_advert(&advert, src, ttl, now, &mut out),
+            Event::TimerFired(timer) => self.on_timer(timer, now, &mut out),
+            Event::Shutdown => self.on_shutdown(&mut out),
+            Event::TrackerWeight(weight) => self.tracker_weight = weight,
+            Event::FaultRaised => self.on_fault_raised(&mut out),
+            Event::FaultCleared => self.on_fault_cleared(now, &mut out),
+        }
+        out
+    }
+
+    /// RFC 5798 section 6.4.1 (Initialize, "Startup"); RFC 3768 section 6.4.1.
+    fn on_start(&mut self, now: Duration, out: &mut Vec<Action>) {
+        if self.state != State::Initialize {
+            return;
+        }
+        if self.fault {
+            self.transition(State::Fault, TransitionReason::FaultRaised, out);
+            return;
+        }
+        self.enter_from_init(now, TransitionReason::Startup, out);
+    }
+
+    /// The common part of startup and fault recovery: the owner becomes Master,
+    /// everybody else Backup with Master_Down_Timer = Master_Down_Interval.
+    fn enter_from_init(&mut self, now: Duration, reason: TransitionReason, out: &mut Vec<Action>) {
+        if self.params.priority == 255 {
+            // "If the Priority = 255 ... Send an ADVERTISEMENT, broadcast a
+            // gratuitous ARP ..., set the Adver_Timer ..., transition to Master"
+            let reason = if reason == TransitionReason::Startup {
+                TransitionReason::AddressOwner
+            } else {
+                reason
+            };
+            self.become_master(now, reason, out);
+        } else {
+            // "Set Master_Adver_Interval to Advertisement_Interval, set the
+            // Master_Down_Timer to Master_Down_Interval, transition to Backup"
+            self.master_adver_int = self.params.adver_int;
+            self.preempt_allowed_at = None;
+            self.arm_master_down(now + self.master_down_interval(), out);
+            self.transition(State::Backup, reason, out);
+        }
+    }
+
+    /// RFC 5798 section 7.1 / RFC 3768 section 7.1 receive checks, then the
+    /// per-state rules of sections 6.4.2 and 6.4.3.
+    fn on_advert(
+        &mut self,
+        advert: &Advertisement,
+        src: IpAddr,
+        ttl: u8,
+        now: Duration,
+        out: &mut Vec<Action>,
+    ) {
+        if let Err(reason) = self.validate(advert, src, ttl) {
+            out.push(Action::Discard(reason));
+            return;
+        }
+        match self.state {
+            State::Backup => self.backup_on_advert(advert, now, out),
+            State::Master => self.master_on_advert(advert, src, now, out),
+            State::Initialize | State::Fault => {
+                out.push(Action::Discard(DiscardReason::NotRunning))
+            }
+        }
+    }
+
+    /// RFC 5798 section 7.1 (TTL 255, version, VRID) and RFC 3768 section 7.1
+    /// (authentication, Adver Int equal to ours).
+    fn validate(&self, advert: &Advertisement, src: IpAddr, ttl: u8) -> Result<(), DiscardReason> {
+        check_ttl(ttl).map_err(DiscardReason::Invalid)?;
+        advert
+            .verify_version(self.params.version.number())
+            .map_err(DiscardReason::Invalid)?;
+        if advert.vrid != self.params.vrid {
+            return Err(DiscardReason::WrongVrid(advert.vrid));
+        }
+        advert
+            .verify_auth(&self.params.auth)
+            .map_err(DiscardReason::Invalid)?;
+        if let Version::V2 { adver_int_s, .. } = advert.version {
+            let ours_s = self.params.adver_int.as_secs() as u8;
+            if adver_int_s != ours_s {
+                return Err(DiscardReason::IntervalMismatch {
+                    ours_s,
+                    theirs_s: adver_int_s,
+                });
+            }
+        }
+        if src == self.params.primary_address {
+            return Err(DiscardReason::OwnAdvert);
+        }
+        Ok(())
+    }
+
+    /// RFC 5798 section 6.4.2 (Backup), "If an ADVERTISEMENT is received".
+    fn backup_on_advert(&mut self, advert: &Advertisement, now: Duration, out: &mut Vec<Action>) {
+        let local = self.effective_priority();
+        if advert.priority == 0 {
+            // "If the Priority in the ADVERTISEMENT is zero, then: Set the
+            // Master_Down_Timer to Skew_Time"
+            self.arm_master_down(now + self.skew_time(), out);
+            return;
+        }
+        let accept = if !self.params.preempt || advert.priority >= local {
+            self.preempt_allowed_at = None;
+            true
+        } else if !self.params.preempt_delay.is_zero() {
+            // keepalived's preempt_delay: tolerate the lower-priority Master
+            // for preempt_delay after first seeing it.
+            let allowed_at = *self
+                .preempt_allowed_at
+                .get_or_insert(now + self.params.preempt_delay);
+            now < allowed_at
+        } else {
+            false
+        };
+        if accept {
+            // "Set Master_Adver_Interval to Adver Interval contained in the
+            // ADVERTISEMENT, recompute the Skew_Time, recompute the
+            // Master_Down_Interval, reset the Master_Down_Timer"
+            self.learn_master_interval(advert);
+            self.arm_master_down(now + self.master_down_interval(), out);
+        }
+        // Otherwise "discard the ADVERTISEMENT": the Master_Down_Timer keeps
+        // running and this node preempts when it fires.
+    }
+
+    /// RFC 5798 section 6.4.3 (Master), "If an ADVERTISEMENT is received".
+    fn master_on_advert(
+        &mut self,
+        advert: &Advertisement,
+        src: IpAddr,
+        now: Duration,
+        out: &mut Vec<Action>,
+    ) {
+        let local = self.effective_priority();
+        if advert.priority == 0 {
+            // "If the Priority in the ADVERTISEMENT is zero, then: Send an
+            // ADVERTISEMENT, reset the Adver_Timer to Advertisement_Interval"
+            self.send_advert(local, out);
+            self.arm_adver(now + self.params.adver_int, out);
+            return;
+        }
+        let sender_wins = advert.priority > local
+            || (advert.priority == local && address_greater(src, self.params.primary_address));
+        if sender_wins {
+            // "Cancel Adver_Timer, set Master_Adver_Interval to Adver Interval
+            // contained in the ADVERTISEMENT, recompute the Skew_Time and
+            // Master_Down_Interval, set Master_Down_Timer to
+            // Master_Down_Interval, transition to the Backup state"
+            self.cancel_adver(out);
+            out.push(Action::RemoveVips(self.params.vips.clone()));
+            self.learn_master_interval(advert);
+            self.preempt_allowed_at = None;
+            self.arm_master_down(now + self.master_down_interval(), out);
+            self.transition(State::Backup, TransitionReason::HigherPriorityMaster, out);
+        } else if advert.priority < local {
+            // The RFC discards it. keepalived 2.2.7 sends an advertisement at
+            // once and restarts its Adver_Timer ("forcing new election"), so
+            // the lower-priority sender steps down without waiting.
+            self.send_advert(local, out);
+            self.arm_adver(now + self.params.adver_int, out);
+        }
+        // Equal priority from a lower primary address: discarded.
+    }
+
+    /// VRRPv3 Backups adopt the Master's advertised interval (RFC 5798
+    /// section 6.4.2); VRRPv2 intervals are equal by the section 7.1 check.
+    fn learn_master_interval(&mut self, advert: &Advertisement) {
+        if let Version::V3 { max_adver_int_cs } = advert.version {
+            // A zero interval would make Master_Down_Interval zero and the
+            // timer spin; one centisecond is the smallest that can be sent.
+            self.master_adver_int = Duration::from_millis(10 * u64::from(max_adver_int_cs.max(1)));
+        }
+    }
+
+    /// RFC 5798 sections 6.4.2 ("If the Master_Down_Timer fires") and 6.4.3
+    /// ("If the Adver_Timer fires"). Stale timers are ignored.
+    fn on_timer(&mut self, timer: Timer, now: Duration, out: &mut Vec<Action>) {
+        match (timer, self.state) {
+            (Timer::MasterDown, State::Backup)
+                if self.master_down_deadline.is_some_and(|d| d <= now) =>
+            {
+                self.master_down_deadline = None;
+                self.become_master(now, TransitionReason::MasterDown, out);
+            }
+            (Timer::Adver, State::Master) if self.adver_deadline.is_some_and(|d| d <= now) => {
+                // "Send an ADVERTISEMENT, reset the Adver_Timer to
+                // Advertisement_Interval"
+                self.send_advert(self.effective_priority(), out);
+                self.arm_adver(now + self.params.adver_int, out);
+            }
+            _ => {}
+        }
+    }
+
+    /// RFC 5798 sections 6.4.2 and 6.4.3, "If a Shutdown event is received".
+    fn on_shutdown(&mut self, out: &mut Vec<Action>) {
+        match self.state {
+            State::Master => {
+                // "Cancel the Adver_Timer, send an ADVERTISEMENT with Priority
+                // = 0, transition to the Initialize state"
+                self.cancel_adver(out);
+                self.send_advert(0, out);
+                out.push(Action::RemoveVips(self.params.vips.clone()));
+            }
+            State::Backup => self.cancel_master_down(out),
+            State::Fault | State::Initialize => {}
+        }
+        if self.state != State::Initialize {
+            self.transition(State::Initialize, TransitionReason::Shutdown, out);
+        }
+    }
+
+    /// keepalived's FAULT state: a Master resigns with a priority-0
+    /// advertisement (like a shutdown, so a Backup takes over after
+    /// Skew_Time); every timer stops until the fault clears.
+    fn on_fault_raised(&mut self, out: &mut Vec<Action>) {
+        self.fault = true;
+        match self.state {
+            State::Master => {
+                self.cancel_adver(out);
+                self.send_advert(0, out);
+                out.push(Action::RemoveVips(self.params.vips.clone()));
+            }
+            State::Backup => self.cancel_master_down(out),
+            State::Fault | State::Initialize => return,
+        }
+        self.transition(State::Fault, TransitionReason::FaultRaised, out);
+    }
+
+    /// Leaving Fault is a restart: section 6.4.1 again.
+    fn on_fault_cleared(&mut self, now: Duration, out: &mut Vec<Action>) {
+        self.fault = false;
+        if self.state == State::Fault {
+            self.enter_from_init(now, TransitionReason::FaultCleared, out);
+        }
+    }
+
+    /// RFC 5798 sections 6.4.1 and 6.4.2: "Send an ADVERTISEMENT, broadcast a
+    /// gratuitous ARP request / unsolicited ND Neighbor Advertisement for each
+    /// IP address, set the Adver_Timer to Advertisement_Interval, transition
+    /// to the Master state". The addresses go in before they are announced.
+    fn become_master(&mut self, now: Duration, reason: TransitionReason, out: &mut Vec<Action>) {
+        self.cancel_master_down(out);
+        self.master_adver_int = self.params.adver_int;
+        self.preempt_allowed_at = None;
+        out.push(Action::AddVips {
+            addresses: self.params.vips.clone(),
+            accept: self.params.priority == 255 || self.params.accept_mode,
+        });
+        self.send_advert(self.effective_priority(), out);
+        out.push(Action::AnnounceVips(self.params.vips.clone()));
+        self.arm_adver(now + self.params.adver_int, out);
+        self.transition(State::Master, reason, out);
+    }
+
+    fn transition(&mut self, to: State, reason: TransitionReason, out: &mut Vec<Action>) {
+        let from = self.state;
+        self.state = to;
+        out.push(Action::Notify { from, to, reason });
+    }
+
+    /// The advertisement this instance sends with `priority`.
+    pub fn advertisement(&self, priority: u8) -> Advertisement {
+        let version = match self.params.version {
+            ProtocolVersion::V2 => Version::V2 {
+                adver_int_s: self.params.adver_int.as_secs() as u8,
+                auth: self.params.auth,
+            },
+            ProtocolVersion::V3 => Version::V3 {
+                max_adver_int_cs: (self.params.adver_int.as_millis() / 10) as u16,
+            },
+        };
+        Advertisement {
+            version,
+            vrid: self.params.vrid,
+            priority,
+            addresses: self.params.vips.clone(),
+        }
+    }
+
+    fn send_advert(&self, priority: u8, out: &mut Vec<Action>) {
+        out.push(Action::SendAdvert(self.advertisement(priority)));
+    }
+
+    fn arm_adver(&mut self, deadline: Duration, out: &mut Vec<Action>) {
+        self.adver_deadline = Some(deadline);
+        out.push(Action::ArmTimer {
+            timer: Timer::Adver,
+            deadline,
+        });
+    }
+
+    fn cancel_adver(&mut self, out: &mut Vec<Action>) {
+        if self.adver_deadline.take().is_some() {
+            out.push(Action::CancelTimer(Timer::Adver));
+        }
+    }
+
+    fn arm_master_down(&mut self, deadline: Duration, out: &mut Vec<Action>) {
+        self.master_down_deadline = Some(deadline);
+        out.push(Action::ArmTimer {
+            timer: Timer::MasterDown,
+            deadline,
+        });
+    }
+
+    fn cancel_master_down(&mut self, out: &mut Vec<Action>) {
+        if self.master_down_deadline.take().is_some() {
+            out.push(Action::CancelTimer(Timer::MasterDown));
+        }
+    }
+}
+
+/// RFC 5798 section 6.4.3: the tie-break compares primary addresses as
+/// unsigned integers in network byte order. Addresses of different families
+/// never compare greater.
+fn address_greater(a: IpAddr, b: IpAddr) -> bool {
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => u32::from(a) > u32::from(b),
+        (IpAddr::V6(a), IpAddr::V6(b)) => u128::from(a) > u128::from(b),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

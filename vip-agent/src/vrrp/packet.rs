@@ -1,0 +1,619 @@
+//! VRRP advertisement codec: VRRPv2 (RFC 3768) and VRRPv3 (RFC 5798, updated
+//! by RFC 9568), IPv4 and IPv6.
+//!
+//! The codec works on the VRRP message itself (the IP payload). The source and
+//! destination addresses of the enclosing IP packet are passed in because the
+//! VRRPv3 checksum covers a pseudo-header built from them. Helpers at the end
+//! build and parse whole IPv4/IPv6 packets and Ethernet frames, for tests and
+//! for raw sockets that see the IP header.
+//!
+//! Nothing here panics on any input: every length is checked before use.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// IP protocol number of VRRP (both versions, both families).
+pub const IPPROTO_VRRP: u8 = 112;
+/// TTL / hop limit every VRRP packet is sent with and must arrive with
+/// (RFC 3768 section 7.1, RFC 5798 section 7.1).
+pub const VRRP_TTL: u8 = 255;
+/// IPv4 multicast group of VRRP (RFC 5798 section 5.1.1.2).
+pub const VRRP_MULTICAST_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+/// IPv6 multicast group of VRRP (RFC 5798 section 5.1.2.2).
+pub const VRRP_MULTICAST_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+/// The only VRRP message type: ADVERTISEMENT.
+pub const VRRP_TYPE_ADVERTISEMENT: u8 = 1;
+/// Length of the fixed part of the header, both versions.
+pub const HEADER_LEN: usize = 8;
+/// Length of the VRRPv2 authentication data trailer.
+pub const V2_AUTH_DATA_LEN: usize = 8;
+/// Largest VRRPv3 Max Adver Int (12 bits), in centiseconds.
+pub const V3_MAX_ADVER_INT_CS: u16 = 0x0fff;
+
+/// Why a received VRRP message is dropped. The same reasons are counted by the
+/// XDP program, per (ifindex, vrid).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The version nibble is neither 2 nor 3.
+    #[error("bad VRRP version {0}")]
+    BadVersion(u8),
+    /// The version is valid but not the one configured for this instance.
+    #[error("VRRP version {received} received, version {expected} configured")]
+    VersionMismatch { expected: u8, received: u8 },
+    /// The type nibble is not 1 (ADVERTISEMENT).
+    #[error("bad VRRP type {0}")]
+    BadType(u8),
+    /// Shorter than the fixed 8-byte header.
+    #[error("truncated VRRP message: {len} bytes")]
+    Truncated { len: usize },
+    /// The length does not match the address count (and auth trailer for v2).
+    #[error(
+        "VRRP message of {len} bytes does not match {count} addresses (expected {expected} bytes)"
+    )]
+    LengthMismatch {
+        count: u8,
+        len: usize,
+        expected: usize,
+    },
+    /// Neither checksum form verifies.
+    #[error("bad VRRP checksum {received:#06x}")]
+    BadChecksum { received: u16 },
+    /// The authentication type differs from the configured one (VRRPv2).
+    #[error("authentication type {received} received, {expected} configured")]
+    AuthTypeMismatch { expected: u8, received: u8 },
+    /// The simple text password differs from the configured one (VRRPv2).
+    #[error("authentication data mismatch")]
+    AuthMismatch,
+    /// TTL / hop limit is not 255: the packet crossed a router.
+    #[error("TTL/hop limit {0} is not 255")]
+    BadTtl(u8),
+    /// Source and destination families differ, or VRRPv2 over IPv6.
+    #[error("address family mismatch")]
+    AddressFamilyMismatch,
+    /// The enclosing IP packet or frame is malformed or not VRRP.
+    #[error("not a VRRP packet: {0}")]
+    NotVrrp(&'static str),
+}
+
+/// Why an advertisement cannot be encoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    #[error("more than 255 addresses")]
+    TooManyAddresses,
+    #[error("addresses of both families, or of another family than the packet")]
+    AddressFamilyMismatch,
+    #[error("VRRPv2 carries IPv4 only")]
+    V2OverIpv6,
+    #[error("VRRPv3 Max Adver Int {0} cs does not fit 12 bits")]
+    IntervalTooLarge(u16),
+}
+
+/// VRRPv2 authentication (RFC 3768 section 5.3.6; type 1 comes from RFC 2338
+/// and is what keepalived's `auth_type PASS` sends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// Type 0: no authentication; the 8 data bytes are zero.
+    None,
+    /// Type 1: simple text password, NUL-padded to 8 bytes.
+    SimpleText([u8; 8]),
+    /// Any other type (2 is the historical IP AH), kept as received.
+    Other { auth_type: u8, data: [u8; 8] },
+}
+
+impl Auth {
+    /// A simple text password as keepalived stores it: the first 8 bytes,
+    /// NUL-padded (keepalived warns "Truncating auth_pass to 8 characters").
+    pub fn simple_text(password: &str) -> Auth {
+        let mut data = [0u8; 8];
+        for (slot, byte) in data.iter_mut().zip(password.bytes()) {
+            *slot = byte;
+        }
+        Auth::SimpleText(data)
+    }
+
+    /// The Auth Type field value.
+    pub fn auth_type(&self) -> u8 {
+        match self {
+            Auth::None => 0,
+            Auth::SimpleText(_) => 1,
+            Auth::Other { auth_type, .. } => *auth_type,
+        }
+    }
+
+    fn data(&self) -> [u8; 8] {
+        match self {
+            Auth::None => [0; 8],
+            Auth::SimpleText(data) | Auth::Other { data, .. } => *data,
+        }
+    }
+}
+
+/// The version-specific fields of an advertisement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// RFC 3768: interval in whole seconds, authentication trailer.
+    V2 { adver_int_s: u8, auth: Auth },
+    /// RFC 5798: 12-bit interval in centiseconds, no authentication.
+    V3 { max_adver_int_cs: u16 },
+}
+
+impl Version {
+    /// The value of the version nibble.
+    pub fn number(&self) -> u8 {
+        match self {
+            Version::V2 { .. } => 2,
+            Version::V3 { .. } => 3,
+        }
+    }
+
+    /// The advertised interval in centiseconds, whatever the version.
+    pub fn interval_cs(&self) -> u32 {
+        match self {
+            Version::V2 { adver_int_s, .. } => u32::from(*adver_int_s) * 100,
+            Version::V3 { max_adver_int_cs } => u32::from(*max_adver_int_cs),
+        }
+    }
+}
+
+/// Which checksum form verified on receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumKind {
+    /// Over the VRRP message only (VRRPv2, or VRRPv3/IPv4 from a sender in
+    /// keepalived's `vrrp_checksum_compatibility` mode).
+    MessageOnly,
+    /// Over the IP pseudo-header plus the message (VRRPv3 as RFC 5798 says).
+    PseudoHeader,
+}
+
+/// How to compute the checksum when sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChecksumMode {
+    /// What the RFC says: message only for VRRPv2, pseudo-header for VRRPv3
+    /// (keepalived 2.2.7's default).
+    #[default]
+    Standard,
+    /// VRRPv3 over IPv4 without the pseudo-header, like VRRPv2
+    /// (`v3_checksum_as_v2`, keepalived's `vrrp_checksum_compatibility`).
+    /// IPv6 always uses the pseudo-header: its checksum is mandatory there.
+    V3AsV2,
+}
+
+//  VRRPv2 advertisement (RFC 3768 section 5.1), after the IPv4 header:
+//
+//   0                   1                   2                   3
+//   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//  +-------+-------+---------------+---------------+---------------+
+//  |Ver = 2|Type= 1| Virtual Rtr ID|   Priority    | Count IP Addrs|
+//  +-------+-------+---------------+---------------+---------------+
+//  |   Auth Type   | Adver Int (s) |           Checksum            |
+//  +---------------+---------------+-------------------------------+
+//  |                  IPv4 Address (1) ... (Count)                 |
+//  +---------------------------------------------------------------+
+//  |                Authentication Data (bytes 0-3)                |
+//  +---------------------------------------------------------------+
+//  |                Authentication Data (bytes 4-7)                |
+//  +---------------------------------------------------------------+
+//
+//  Checksum: 16-bit one's complement of the one's complement sum of the
+//  VRRP message, starting with the version field.
+//
+//  VRRPv3 advertisement (RFC 5798 section 5.1, RFC 9568 section 5.1):
+//
+//   0                   1                   2                   3
+//   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//  +-------+-------+---------------+---------------+---------------+
+//  |Ver = 3|Type= 1| Virtual Rtr ID|   Priority    |Count IPvX Addr|
+//  +-------+-------+---------------+---------------+---------------+
+//  | Rsvd  |  Max Adver Int (cs, 12 bits)  |       Checksum        |
+//  +-------+-------------------------------+-----------------------+
+//  |       IPvX Address (1) ... (Count): 4 bytes each for IPv4,    |
+//  |       16 bytes each for IPv6, same family as the packet       |
+//  +---------------------------------------------------------------+
+//
+//  Checksum: as above, but over the IPv4 or IPv6 pseudo-header (source,
+//  destination, upper-layer length, protocol 112) followed by the message.
+
+/// One VRRP advertisement, either version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advertisement {
+    /// Version and the fields that differ between versions.
+    pub version: Version,
+    /// Virtual Router Identifier, 1..=255.
+    pub vrid: u8,
+    /// Sender's priority: 255 address owner, 0 Master resigning.
+    pub priority: u8,
+    /// The virtual addresses; all of the packet's family.
+    pub addresses: Vec<IpAddr>,
+}
+
+impl Advertisement {
+    /// Encodes the VRRP message (the IP payload). `src` and `dst` are the IP
+    /// addresses the packet is sent with (for the VRRPv3 pseudo-header).
+    pub fn encode(
+        &self,
+        src: IpAddr,
+        dst: IpAddr,
+        mode: ChecksumMode,
+    ) -> Result<Vec<u8>, EncodeError> {
+        let count =
+            u8::try_from(self.addresses.len()).map_err(|_| EncodeError::TooManyAddresses)?;
+        let ipv6 = match (src, dst) {
+            (IpAddr::V4(_), IpAddr::V4(_)) => false,
+            (IpAddr::V6(_), IpAddr::V6(_)) => true,
+            _ => return Err(EncodeError::AddressFamilyMismatch),
+        };
+        if self.addresses.iter().any(|a| a.is_ipv6() != ipv6) {
+            return Err(EncodeError::AddressFamilyMismatch);
+        }
+        let mut buf = Vec::with_capacity(HEADER_LEN + 16 * self.addresses.len() + 8);
+        buf.push((self.version.number() << 4) | VRRP_TYPE_ADVERTISEMENT);
+        buf.push(self.vrid);
+        buf.push(self.priority);
+        buf.push(count);
+        match self.version {
+            Version::V2 { adver_int_s, auth } => {
+                if ipv6 {
+                    return Err(EncodeError::V2OverIpv6);
+                }
+                buf.push(auth.auth_type());
+                buf.push(adver_int_s);
+            }
+            Version::V3 { max_adver_int_cs } => {
+                if max_adver_int_cs > V3_MAX_ADVER_INT_CS {
+                    return Err(EncodeError::IntervalTooLarge(max_adver_int_cs));
+                }
+                buf.extend_from_slice(&max_adver_int_cs.to_be_bytes());
+            }
+        }
+        buf.extend_from_slice(&[0, 0]);
+        for address in &self.addresses {
+            match address {
+                IpAddr::V4(a) => buf.extend_from_slice(&a.octets()),
+                IpAddr::V6(a) => buf.extend_from_slice(&a.octets()),
+            }
+        }
+        if let Version::V2 { auth, .. } = self.version {
+            buf.extend_from_slice(&auth.data());
+        }
+        let use_pseudo = match self.version {
+            Version::V2 { .. } => false,
+            Version::V3 { .. } => ipv6 || mode == ChecksumMode::Standard,
+        };
+        let sum = if use_pseudo {
+            checksum(&[&pseudo_header(src, dst, buf.len()), &buf])
+        } else {
+            checksum(&[&buf])
+        };
+        buf[6..8].copy_from_slice(&sum.to_be_bytes());
+        Ok(buf)
+    }
+
+    /// Decodes and checksums a VRRP message (the IP payload) received from
+    /// `src` to `dst`. TTL and authentication are separate checks
+    /// ([`check_ttl`], [`Advertisement::verify_auth`]).
+    pub fn decode(
+        bytes: &[u8],
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Result<(Advertisement, ChecksumKind), DecodeError> {
+        if bytes.len() < HEADER_LEN {
+            return Err(DecodeError::Truncated { len: bytes.len() });
+        }
+        let version = bytes[0] >> 4;
+        let kind = bytes[0] & 0x0f;
+        if version != 2 && version != 3 {
+            return Err(DecodeError::BadVersion(version));
+        }
+        if kind != VRRP_TYPE_ADVERTISEMENT {
+            return Err(DecodeError::BadType(kind));
+        }
+        let ipv6 = match (src, dst) {
+            (IpAddr::V4(_), IpAddr::V4(_)) => false,
+            (IpAddr::V6(_), IpAddr::V6(_)) => true,
+            _ => return Err(DecodeError::AddressFamilyMismatch),
+        };
+        if version == 2 && ipv6 {
+            return Err(DecodeError::AddressFamilyMismatch);
+        }
+        let vrid = bytes[1];
+        let priority = bytes[2];
+        let count = bytes[3];
+        let address_len = if ipv6 { 16 } else { 4 };
+        let trailer = if version == 2 { V2_AUTH_DATA_LEN } else { 0 };
+        let expected = HEADER_LEN + usize::from(count) * address_len + trailer;
+        if bytes.len() != expected {
+            return Err(DecodeError::LengthMismatch {
+                count,
+                len: bytes.len(),
+                expected,
+            });
+        }
+        let received = u16::from_be_bytes([bytes[6], bytes[7]]);
+        let checksum_kind = if checksum(&[bytes]) == 0 && version == 2 {
+            ChecksumKind::MessageOnly
+        } else if version == 3 && checksum(&[&pseudo_header(src, dst, bytes.len()), bytes]) == 0 {
+            ChecksumKind::PseudoHeader
+        } else if version == 3 && !ipv6 && checksum(&[bytes]) == 0 {
+            ChecksumKind::MessageOnly
+        } else {
+            return Err(DecodeError::BadChecksum { received });
+        };
+        let body = &bytes[HEADER_LEN..HEADER_LEN + usize::from(count) * address_len];
+        let addresses = body
+            .chunks_exact(address_len)
+            .map(|chunk| match <[u8; 16]>::try_from(chunk) {
+                Ok(octets) => IpAddr::V6(Ipv6Addr::from(octets)),
+                Err(_) => IpAddr::V4(Ipv4Addr::new(chunk[0], chunk[1], chunk[2], chunk[3])),
+            })
+            .collect();
+        let version = if version == 2 {
+            let mut data = [0u8; 8];
+            data.copy_from_slice(&bytes[expected - V2_AUTH_DATA_LEN..]);
+            let auth = match bytes[4] {
+                0 => Auth::None,
+                1 => Auth::SimpleText(data),
+                auth_type => Auth::Other { auth_type, data },
+            };
+            Version::V2 {
+                adver_int_s: bytes[5],
+                auth,
+            }
+        } else {
+            Version::V3 {
+                max_adver_int_cs: u16::from_be_bytes([bytes[4], bytes[5]]) & V3_MAX_ADVER_INT_CS,
+            }
+        };
+        Ok((
+            Advertisement {
+                version,
+                vrid,
+                priority,
+                addresses,
+            },
+            checksum_kind,
+        ))
+    }
+
+    /// RFC 3768 section 7.1 / RFC 2338 section 10: the authentication type
+    /// must be the configured one, and for type 1 the password must match.
+    /// VRRPv3 has no authentication: it always passes.
+    pub fn verify_auth(&self, configured: &Auth) -> Result<(), DecodeError> {
+        let Version::V2 { auth, .. } = &self.version else {
+            return Ok(());
+        };
+        if auth.auth_type() != configured.auth_type() {
+            return Err(DecodeError::AuthTypeMismatch {
+                expected: configured.auth_type(),
+                received: auth.auth_type(),
+            });
+        }
+        match (auth, configured) {
+            (Auth::None, Auth::None) => Ok(()),
+            _ if auth.data() == configured.data() => Ok(()),
+            _ => Err(DecodeError::AuthMismatch),
+        }
+    }
+
+    /// RFC 5798 section 7.1: the version must be the configured one.
+    pub fn verify_version(&self, configured: u8) -> Result<(), DecodeError> {
+        if self.version.number() == configured {
+            Ok(())
+        } else {
+            Err(DecodeError::VersionMismatch {
+                expected: configured,
+                received: self.version.number(),
+            })
+        }
+    }
+}
+
+/// RFC 3768 / RFC 5798 section 7.1: a VRRP packet whose TTL (hop limit) is not
+/// 255 may have been forwarded by a router and must be discarded.
+pub fn check_ttl(ttl: u8) -> Result<(), DecodeError> {
+    if ttl == VRRP_TTL {
+        Ok(())
+    } else {
+        Err(DecodeError::BadTtl(ttl))
+    }
+}
+
+/// The IPv4 (RFC 791/768 style) or IPv6 (RFC 8200 section 8.1) pseudo-header
+/// for an upper-layer message of `len` bytes of protocol 112.
+fn pseudo_header(src: IpAddr, dst: IpAddr, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(40);
+    match (src, dst) {
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            out.extend_from_slice(&s.octets());
+            out.extend_from_slice(&d.octets());
+            out.extend_from_slice(&(len as u32).to_be_bytes());
+            out.extend_from_slice(&[0, 0, 0, IPPROTO_VRRP]);
+        }
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            out.extend_from_slice(&s.octets());
+            out.extend_from_slice(&d.octets());
+            out.extend_from_slice(&[0, IPPROTO_VRRP]);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        // Callers check the families first; an empty pseudo-header cannot verify.
+        _ => {}
+    }
+    out
+}
+
+/// Internet checksum (RFC 1071) over the concatenation of `parts`: the value
+/// to store when the checksum field is zero, and 0 when verifying a message
+/// whose checksum field is filled in. Each part must have even length except
+/// the last.
+fn checksum(parts: &[&[u8]]) -> u16 {
+    let mut sum: u32 = 0;
+    for part in parts {
+        let mut chunks = part.chunks_exact(2);
+        for pair in &mut chunks {
+            sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
+        }
+        if let [last] = chunks.remainder() {
+            sum += u32::from(*last) << 8;
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+    }
+    !(sum as u16)
+}
+
+// ---------------------------------------------------------------------------
+// Whole packets and frames.
+
+/// A VRRP message with the IP fields the receive path needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpPacket<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// TTL (IPv4) or hop limit (IPv6).
+    pub ttl: u8,
+    /// The IP payload (the VRRP message), without link padding.
+    pub payload: &'a [u8],
+}
+
+/// Builds an IPv4 packet carrying `payload` as protocol 112, with the header
+/// fields keepalived uses (TOS 0xc0 "internetwork control", no options).
+pub fn build_ipv4_packet(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    id: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let total = 20 + payload.len();
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&[0x45, 0xc0]);
+    out.extend_from_slice(&(total as u16).to_be_bytes());
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&[0, 0, ttl, IPPROTO_VRRP, 0, 0]);
+    out.extend_from_slice(&src.octets());
+    out.extend_from_slice(&dst.octets());
+    let sum = checksum(&[&out]);
+    out[10..12].copy_from_slice(&sum.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Builds an IPv6 packet carrying `payload` as next header 112, traffic class
+/// 0xc0 like keepalived, no extension headers.
+pub fn build_ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(40 + payload.len());
+    out.extend_from_slice(&[0x6c, 0x00, 0x00, 0x00]);
+    out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    out.extend_from_slice(&[IPPROTO_VRRP, hop_limit]);
+    out.extend_from_slice(&src.octets());
+    out.extend_from_slice(&dst.octets());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Parses an IPv4 or IPv6 packet carrying VRRP (IPv4 options are skipped;
+/// IPv6 extension headers are not, VRRP must be the first next header).
+pub fn parse_ip_packet(bytes: &[u8]) -> Result<IpPacket<'_>, DecodeError> {
+    match bytes.first().map(|b| b >> 4) {
+        Some(4) => {
+            if bytes.len() < 20 {
+                return Err(DecodeError::NotVrrp("truncated IPv4 header"));
+            }
+            let ihl = usize::from(bytes[0] & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
+            if ihl < 20 || total < ihl || total > bytes.len() {
+                return Err(DecodeError::NotVrrp("bad IPv4 lengths"));
+            }
+            if bytes[9] != IPPROTO_VRRP {
+                return Err(DecodeError::NotVrrp("IPv4 protocol is not 112"));
+            }
+            let src = Ipv4Addr::new(bytes[12], bytes[13], bytes[14], bytes[15]);
+            let dst = Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]);
+            Ok(IpPacket {
+                src: src.into(),
+                dst: dst.into(),
+                ttl: bytes[8],
+                payload: &bytes[ihl..total],
+            })
+        }
+        Some(6) => {
+            if bytes.len() < 40 {
+                return Err(DecodeError::NotVrrp("truncated IPv6 header"));
+            }
+            let len = usize::from(u16::from_be_bytes([bytes[4], bytes[5]]));
+            if 40 + len > bytes.len() {
+                return Err(DecodeError::NotVrrp("bad IPv6 payload length"));
+            }
+            if bytes[6] != IPPROTO_VRRP {
+                return Err(DecodeError::NotVrrp("IPv6 next header is not 112"));
+            }
+            let mut src = [0u8; 16];
+            let mut dst = [0u8; 16];
+            src.copy_from_slice(&bytes[8..24]);
+            dst.copy_from_slice(&bytes[24..40]);
+            Ok(IpPacket {
+                src: Ipv6Addr::from(src).into(),
+                dst: Ipv6Addr::from(dst).into(),
+                ttl: bytes[7],
+                payload: &bytes[40..40 + len],
+            })
+        }
+        _ => Err(DecodeError::NotVrrp("not IPv4 or IPv6")),
+    }
+}
+
+/// The virtual router MAC address (RFC 5798 section 7.3):
+/// 00-00-5E-00-01-{VRID} for IPv4, 00-00-5E-00-02-{VRID} for IPv6.
+pub fn virtual_mac(vrid: u8, ipv6: bool) -> [u8; 6] {
+    [0x00, 0x00, 0x5e, 0x00, if ipv6 { 0x02 } else { 0x01 }, vrid]
+}
+
+/// The Ethernet multicast address of an IP multicast group
+/// (RFC 1112 section 6.4, RFC 2464 section 7); for unicast destinations
+/// the caller knows the peer's MAC and builds the frame itself.
+pub fn multicast_mac(dst: IpAddr) -> [u8; 6] {
+    match dst {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
+        }
+        IpAddr::V6(a) => {
+            let o = a.octets();
+            [0x33, 0x33, o[12], o[13], o[14], o[15]]
+        }
+    }
+}
+
+/// Wraps an IP packet in an Ethernet II frame (no VLAN tag).
+pub fn build_ethernet_frame(dst_mac: [u8; 6], src_mac: [u8; 6], ip_packet: &[u8]) -> Vec<u8> {
+    let ethertype: u16 = if ip_packet.first().map(|b| b >> 4) == Some(6) {
+        0x86dd
+    } else {
+        0x0800
+    };
+    let mut out = Vec::with_capacity(14 + ip_packet.len());
+    out.extend_from_slice(&dst_mac);
+    out.extend_from_slice(&src_mac);
+    out.extend_from_slice(&ethertype.to_be_bytes());
+    out.extend_from_slice(ip_packet);
+    out
+}
+
+/// Parses an Ethernet II frame (optionally one 802.1Q tag) carrying VRRP.
+pub fn parse_ethernet_frame(frame: &[u8]) -> Result<IpPacket<'_>, DecodeError> {
+    if frame.len() < 14 {
+        return Err(DecodeError::NotVrrp("truncated Ethernet header"));
+    }
+    let mut offset = 12;
+    let mut ethertype = u16::from_be_bytes([frame[12], frame[13]]);
+    if ethertype == 0x8100 {
+        if frame.len() < 18 {
+            return Err(DecodeError::NotVrrp("truncated VLAN tag"));
+        }
+        offset = 16;
+        ethertype = u16::from_be_bytes([frame[16], frame[17]]);
+    }
+    match ethertype {
+        0x0800 | 0x86dd => parse_ip_packet(&frame[offset + 2..]),
+        _ => Err(DecodeError::NotVrrp("ethertype is not IPv4 or IPv6")),
+    }
+}
