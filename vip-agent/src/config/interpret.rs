@@ -315,6 +315,9 @@ pub struct RawInstance {
     pub garp_master_refresh_repeat: Option<u32>,
     pub accept: Option<Spanned<bool>>,
     pub dont_track_primary: bool,
+    /// Keywords written in the block, valid or not, so that an invalid value
+    /// is not reported a second time as a missing one.
+    pub written: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -609,8 +612,10 @@ impl Reader<'_> {
             garp_master_refresh_repeat: None,
             accept: None,
             dont_track_primary: false,
+            written: Vec::new(),
         };
         for statement in block {
+            instance.written.push(statement.name().to_string());
             match statement.name() {
                 "state" => {
                     instance.state = self.parsed(statement, |text| match text {

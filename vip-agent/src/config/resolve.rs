@@ -96,11 +96,12 @@ fn resolve_instance(
 ) -> Option<VrrpInstance> {
     let name = &raw.name;
     let mut valid = true;
-    if raw.interface.is_none() {
+    let written = |keyword: &str| raw.written.iter().any(|seen| seen == keyword);
+    if raw.interface.is_none() && !written("interface") {
         diagnostics.error(&raw.at, format!("vrrp_instance {name} has no 'interface'"));
         valid = false;
     }
-    if raw.virtual_router_id.is_none() {
+    if raw.virtual_router_id.is_none() && !written("virtual_router_id") {
         diagnostics.error(
             &raw.at,
             format!("vrrp_instance {name} has no 'virtual_router_id'"),
@@ -137,7 +138,7 @@ fn resolve_instance(
             valid = false;
         }
     }
-    if raw.virtual_ipaddresses.is_empty() {
+    if raw.virtual_ipaddresses.is_empty() && !written("virtual_ipaddress") {
         diagnostics.warning(
             &raw.at,
             format!("vrrp_instance {name} has no virtual_ipaddress"),
@@ -290,7 +291,7 @@ fn resolve_instance(
         None => !global.vrrp_strict || priority == PRIORITY_OWNER,
     };
 
-    if !valid {
+    if !valid || raw.interface.is_none() || raw.virtual_router_id.is_none() {
         return None;
     }
     Some(VrrpInstance {

@@ -1,0 +1,348 @@
+//! Printing a typed configuration in keepalived syntax and reading it back
+//! gives the same configuration.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use proptest::collection::{btree_set, vec};
+use proptest::option;
+use proptest::prelude::*;
+use vip_agent::config::{
+    load_str, AddressFamily, Command, Config, GarpSettings, GlobalDefs, InitialState, LoadOptions,
+    NotifyScripts, ScriptUser, SyncGroup, TrackedInterface, TrackedScript, VirtualAddress,
+    VrrpInstance, VrrpScript,
+};
+
+fn name() -> impl Strategy<Value = String> {
+    "[A-Za-z_][A-Za-z0-9_.:-]{0,8}"
+}
+
+/// Free text as found in script commands: spaces, quotes, comment and brace
+/// characters, backslashes, tabs, non-ASCII.
+fn free_text() -> impl Strategy<Value = String> {
+    "[a-zA-Z0-9/ ._'\"#!{}\\\\\t$@é-]{1,24}"
+}
+
+fn command() -> impl Strategy<Value = Command> {
+    (free_text(), option::of((name(), option::of(name())))).prop_map(|(command, user)| Command {
+        command,
+        user: user.as_ref().map(|(user, _)| user.clone()),
+        group: user.and_then(|(_, group)| group),
+    })
+}
+
+fn notify() -> impl Strategy<Value = NotifyScripts> {
+    (
+        option::of(command()),
+        option::of(command()),
+        option::of(command()),
+        option::of(command()),
+        option::of(command()),
+    )
+        .prop_map(|(master, backup, fault, stop, any)| NotifyScripts {
+            master,
+            backup,
+            fault,
+            stop,
+            any,
+        })
+}
+
+fn garp() -> impl Strategy<Value = GarpSettings> {
+    (0u32..100, 0u32..10, 0u32..100, 0u32..10).prop_map(
+        |(master_delay_s, master_repeat, master_refresh_s, master_refresh_repeat)| GarpSettings {
+            master_delay_s,
+            master_repeat,
+            master_refresh_s,
+            master_refresh_repeat,
+        },
+    )
+}
+
+fn global() -> impl Strategy<Value = GlobalDefs> {
+    (
+        option::of(name()),
+        2u8..=3,
+        garp(),
+        0u64..3_000_000,
+        0u64..3_000_000,
+        (0u8..=255, 1u16..0xff),
+        any::<[bool; 4]>(),
+        option::of((name(), option::of(name()))),
+    )
+        .prop_map(
+            |(
+                router_id,
+                vrrp_version,
+                garp,
+                garp_interval_us,
+                gna_interval_us,
+                (group4, group6),
+                flags,
+                script_user,
+            )| {
+                GlobalDefs {
+                    router_id,
+                    vrrp_version,
+                    garp,
+                    garp_interval_us,
+                    gna_interval_us,
+                    mcast_group4: Ipv4Addr::new(224, 0, 0, group4),
+                    mcast_group6: Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, group6),
+                    vrrp_strict: flags[0],
+                    v3_checksum_as_v2: flags[1],
+                    enable_script_security: flags[2],
+                    script_user: script_user.map(|(user, group)| ScriptUser { user, group }),
+                }
+            },
+        )
+}
+
+fn script(index: usize) -> impl Strategy<Value = VrrpScript> {
+    (
+        free_text(),
+        1u32..100,
+        1u32..100,
+        -253i32..=253,
+        any::<bool>(),
+        1u32..10,
+        1u32..10,
+        option::of((name(), option::of(name()))),
+        any::<bool>(),
+    )
+        .prop_map(
+            move |(
+                script,
+                interval_s,
+                timeout_s,
+                weight,
+                weight_reverse,
+                rise,
+                fall,
+                user,
+                init_fail,
+            )| VrrpScript {
+                name: format!("chk{index}"),
+                script,
+                interval_s,
+                timeout_s,
+                weight,
+                weight_reverse,
+                rise,
+                fall,
+                user: user.as_ref().map(|(user, _)| user.clone()),
+                group: user.and_then(|(_, group)| group),
+                init_fail,
+            },
+        )
+}
+
+/// Addresses of one family; `block` keeps VIPs and peers apart.
+fn address(family: AddressFamily, block: u8) -> impl Strategy<Value = IpAddr> {
+    any::<u16>().prop_map(move |host| match family {
+        AddressFamily::Ipv4 => IpAddr::V4(Ipv4Addr::new(10, block, (host >> 8) as u8, host as u8)),
+        AddressFamily::Ipv6 => IpAddr::V6(Ipv6Addr::new(
+            0x2001,
+            0xdb8,
+            u16::from(block),
+            0,
+            0,
+            0,
+            0,
+            host,
+        )),
+    })
+}
+
+fn virtual_address(family: AddressFamily, block: u8) -> impl Strategy<Value = VirtualAddress> {
+    (
+        address(family, block),
+        0..=family.max_prefix_len(),
+        option::of(name()),
+        option::of(name()),
+    )
+        .prop_map(|(address, prefix_len, dev, label)| VirtualAddress {
+            address,
+            prefix_len,
+            dev,
+            label,
+        })
+}
+
+fn any_family() -> impl Strategy<Value = AddressFamily> {
+    prop_oneof![Just(AddressFamily::Ipv4), Just(AddressFamily::Ipv6)]
+}
+
+fn instance(index: usize, script_count: usize) -> impl Strategy<Value = VrrpInstance> {
+    (any_family(), any_family()).prop_flat_map(move |(family, excluded_family)| {
+        let identity = (
+            prop_oneof![
+                Just("eth0".to_string()),
+                Just("bond0.10".to_string()),
+                name()
+            ],
+            prop_oneof![Just(2u8), Just(3u8)],
+            prop_oneof![Just(InitialState::Master), Just(InitialState::Backup)],
+            1u8..=254,
+            1u32..=255,
+            1u32..=4095,
+            any::<[bool; 3]>(),
+            0u32..1_000_000,
+        );
+        let addresses = (
+            btree_set(address(family, 2), 0..3),
+            any::<bool>(),
+            option::of("[a-zA-Z0-9 #!\"]{1,8}"),
+            vec(virtual_address(family, 1), 1..4),
+            vec(virtual_address(excluded_family, 3), 0..3),
+        );
+        let tracking = (
+            vec((name(), -253i32..=253, any::<bool>()), 0..3),
+            vec(
+                (0..script_count.max(1), -253i32..=253, any::<bool>()),
+                0..=script_count.min(3),
+            ),
+            notify(),
+            garp(),
+        );
+        (identity, addresses, tracking).prop_map(
+            move |(
+                (interface, version, state, priority, advert_s, advert_cs, flags, preempt_delay_ms),
+                (peers, with_source, password, vips, excluded),
+                (track_interfaces, track_scripts, notify, garp),
+            )| {
+                let version = if family == AddressFamily::Ipv6 {
+                    3
+                } else {
+                    version
+                };
+                let unicast_peers: Vec<IpAddr> = peers.into_iter().collect();
+                let unicast_src_ip =
+                    (with_source && !unicast_peers.is_empty()).then(|| match family {
+                        AddressFamily::Ipv4 => IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9)),
+                        AddressFamily::Ipv6 => {
+                            IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 9))
+                        }
+                    });
+                VrrpInstance {
+                    name: format!("VI_{index}"),
+                    interface,
+                    virtual_router_id: u8::try_from(index + 1).unwrap_or(255),
+                    family,
+                    version,
+                    state,
+                    priority,
+                    advert_int_ms: if version == 2 {
+                        advert_s * 1000
+                    } else {
+                        advert_cs * 10
+                    },
+                    // keepalived clears nopreempt on a MASTER, so only a BACKUP keeps it.
+                    nopreempt: flags[0] && state == InitialState::Backup,
+                    preempt_delay_ms,
+                    accept: flags[1],
+                    unicast_src_ip,
+                    unicast_peers,
+                    auth_pass: if version == 2 { password } else { None },
+                    virtual_ipaddresses: vips,
+                    virtual_ipaddresses_excluded: excluded,
+                    track_interfaces: track_interfaces
+                        .into_iter()
+                        .map(|(name, weight, reverse)| TrackedInterface {
+                            name,
+                            weight,
+                            reverse,
+                        })
+                        .collect(),
+                    track_scripts: if script_count == 0 {
+                        Vec::new()
+                    } else {
+                        track_scripts
+                            .into_iter()
+                            .map(|(script, weight, reverse)| TrackedScript {
+                                name: format!("chk{script}"),
+                                weight,
+                                reverse,
+                            })
+                            .collect()
+                    },
+                    notify,
+                    garp,
+                    dont_track_primary: flags[2],
+                }
+            },
+        )
+    })
+}
+
+fn config() -> impl Strategy<Value = Config> {
+    (0usize..3, 1usize..4).prop_flat_map(|(script_count, instance_count)| {
+        let scripts: Vec<_> = (0..script_count).map(script).collect();
+        let instances: Vec<_> = (0..instance_count)
+            .map(|index| instance(index, script_count))
+            .collect();
+        (
+            global(),
+            scripts,
+            instances,
+            any::<bool>(),
+            notify(),
+            vec((name(), -253i32..=253, any::<bool>()), 0..2),
+        )
+            .prop_map(
+                move |(global, scripts, instances, with_group, group_notify, group_tracks)| {
+                    let sync_groups = if with_group {
+                        vec![SyncGroup {
+                            name: "G1".into(),
+                            instances: instances
+                                .iter()
+                                .map(|instance| instance.name.clone())
+                                .collect(),
+                            track_interfaces: group_tracks
+                                .into_iter()
+                                .map(|(name, weight, reverse)| TrackedInterface {
+                                    name,
+                                    weight,
+                                    reverse,
+                                })
+                                .collect(),
+                            track_scripts: scripts
+                                .iter()
+                                .take(1)
+                                .map(|script| TrackedScript {
+                                    name: script.name.clone(),
+                                    weight: 7,
+                                    reverse: false,
+                                })
+                                .collect(),
+                            notify: group_notify,
+                        }]
+                    } else {
+                        Vec::new()
+                    };
+                    Config {
+                        global,
+                        scripts,
+                        instances,
+                        sync_groups,
+                    }
+                },
+            )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn printed_configuration_reads_back_the_same(config in config()) {
+        let printed = config.to_keepalived_string();
+        let read = load_str(&printed, "printed.conf", LoadOptions::default());
+        let loaded = match read {
+            Ok(loaded) => loaded,
+            Err(errors) => panic!("{printed}\n{errors:#?}"),
+        };
+        prop_assert_eq!(&loaded.config, &config, "{}", printed);
+        // And the printed form is stable.
+        prop_assert_eq!(loaded.config.to_keepalived_string(), printed);
+    }
+}
