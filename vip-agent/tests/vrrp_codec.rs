@@ -93,7 +93,9 @@ fn keepalived_fixtures_decode_to_expected_fields_and_reencode_byte_for_byte() {
                 );
                 assert!(advert.priority == 100 || stopping);
                 assert_eq!(advert.addresses, vec![v4("192.0.2.20")]);
-                advert.verify_auth(&Auth::simple_text("mypassword")).unwrap();
+                advert
+                    .verify_auth(&Auth::simple_text("mypassword"))
+                    .unwrap();
                 assert_eq!(
                     advert.verify_auth(&Auth::simple_text("other")),
                     Err(DecodeError::AuthMismatch)
@@ -131,10 +133,7 @@ fn keepalived_fixtures_decode_to_expected_fields_and_reencode_byte_for_byte() {
                     }
                 );
                 assert!(advert.priority == 120 || stopping);
-                assert_eq!(
-                    advert.addresses,
-                    vec![v4("fe80::13"), v4("2001:db8::13")]
-                );
+                assert_eq!(advert.addresses, vec![v4("fe80::13"), v4("2001:db8::13")]);
                 assert_eq!(ip.dst, IpAddr::V6(VRRP_MULTICAST_V6));
                 assert!(matches!(ip.src, IpAddr::V6(a) if a.segments()[0] == 0xfe80));
             }
@@ -143,8 +142,14 @@ fn keepalived_fixtures_decode_to_expected_fields_and_reencode_byte_for_byte() {
     }
     // Every instance was captured both running and resigning (priority 0).
     for vrid in 10..=13 {
-        assert!(seen.contains_key(&(vrid, false)), "no advert for VRID {vrid}");
-        assert!(seen.contains_key(&(vrid, true)), "no priority 0 for VRID {vrid}");
+        assert!(
+            seen.contains_key(&(vrid, false)),
+            "no advert for VRID {vrid}"
+        );
+        assert!(
+            seen.contains_key(&(vrid, true)),
+            "no priority 0 for VRID {vrid}"
+        );
     }
 }
 
