@@ -90,7 +90,7 @@ pub(super) fn quote(word: &str) -> String {
 }
 
 fn seconds_from_ms(ms: u32) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         (ms / 1000).to_string()
     } else {
         let text = format!("{}.{:03}", ms / 1000, ms % 1000);
@@ -99,7 +99,7 @@ fn seconds_from_ms(ms: u32) -> String {
 }
 
 fn seconds_from_us(us: u64) -> String {
-    if us % 1_000_000 == 0 {
+    if us.is_multiple_of(1_000_000) {
         (us / 1_000_000).to_string()
     } else {
         let text = format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
