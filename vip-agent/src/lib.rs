@@ -3,5 +3,8 @@
 //! code; `dataplane` loads the XDP program; `agent` wires them to the kernel.
 
 pub mod config;
+pub mod agent;
+pub mod control;
 pub mod dataplane;
+pub mod net;
 pub mod vrrp;

@@ -1,10 +1,17 @@
 //! The `vip-agent` command line.
 
-use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use vip_agent::dataplane::{Dataplane, XdpModeChoice};
+use vip_agent::{
+    agent::RunOptions,
+    config::{self, cli::InstanceArgs, LoadOptions},
+    control,
+    dataplane::XdpModeChoice,
+};
+
+const DEFAULT_CONTROL_SOCKET: &str = "/run/vip-agent/control.sock";
 
 /// VRRP virtual-IP agent with an XDP fast path.
 ///
@@ -12,7 +19,7 @@ use vip_agent::dataplane::{Dataplane, XdpModeChoice};
 /// highest-priority live host holds it and another takes it within seconds
 /// when that host dies. Reads the `vrrp_*` sections of keepalived.conf.
 #[derive(Debug, Parser)]
-#[command(name = "vip-agent", version, propagate_version = true)]
+#[command(name = "vip-agent", version)]
 struct Cli {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `vip_agent=debug`.
     #[arg(long, global = true, env = "VIP_AGENT_LOG", default_value = "info")]
@@ -38,19 +45,52 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// Interface to attach the XDP program to.
-    #[arg(long, value_name = "IF")]
-    interface: String,
+    /// keepalived.conf to run (its `vrrp_*` sections and `global_defs`).
+    /// Ignored when the instance is given by flags (--interface, --vrid, ...).
+    #[arg(long, value_name = "FILE", default_value = "/etc/vip-agent/keepalived.conf")]
+    config: PathBuf,
 
-    /// bpffs directory where the program's maps are pinned (inspect them
-    /// with `bpftool map dump pinned DIR/VRRP_STATS`).
+    /// Treat configuration warnings (ignored or unknown keywords) as errors.
+    #[arg(long)]
+    strict: bool,
+
+    /// One instance without a configuration file.
+    #[command(flatten)]
+    instance: InstanceArgs,
+
+    /// Control socket that `vip-agent status` and `vip-agent reload` talk to.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONTROL_SOCKET)]
+    control_socket: PathBuf,
+
+    /// bpffs directory where the XDP program's maps are pinned (inspect them
+    /// with `bpftool map dump pinned DIR/<MAP>`).
     #[arg(long, value_name = "DIR", default_value = "/sys/fs/bpf/vip-agent")]
     bpffs_dir: PathBuf,
 
-    /// XDP attach mode: auto picks native where XDP_TX replies really leave
-    /// the interface (skb on veth), falling back to skb.
+    /// XDP attach mode. auto: native where XDP_TX replies really leave the
+    /// interface (skb on veth), falling back to skb; off: no XDP, the kernel
+    /// answers ARP/NS.
     #[arg(long, value_enum, default_value_t = XdpModeChoice::Auto)]
     xdp_mode: XdpModeChoice,
+
+    /// Replace an XDP program another tool attached to the interface.
+    #[arg(long)]
+    force: bool,
+
+    /// Valid lifetime of the VIPs the agent adds, in seconds. The Master
+    /// refreshes it; if the agent dies, the kernel removes the VIP after at
+    /// most this long.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(3..=86400))]
+    vip_lifetime: u64,
+
+    /// Fencing bound in milliseconds: when the agent has not refreshed its
+    /// heartbeat for this long (hung, stopped), XDP stops answering ARP/NS.
+    #[arg(long, value_name = "MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=600000))]
+    xdp_fence_ms: u64,
+
+    /// File to write the agent's pid to (removed on exit).
+    #[arg(long, value_name = "PATH", default_value = "/run/vip-agent/vip-agent.pid")]
+    pid_file: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -104,9 +144,9 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Run(args) => run(args),
-        Command::CheckConfig(_) | Command::Status(_) | Command::Reload(_) => {
-            Err(anyhow::anyhow!("not available in this build yet"))
-        }
+        Command::CheckConfig(args) => Ok(check_config(args)),
+        Command::Status(args) => status(args),
+        Command::Reload(args) => reload(args),
     };
     match result {
         Ok(code) => code,
@@ -117,31 +157,91 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: RunArgs) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let mut dataplane = Dataplane::load(&args.bpffs_dir).context("loading the XDP program")?;
-        if args.xdp_mode != XdpModeChoice::Off {
-            dataplane
-                .attach(&args.interface, args.xdp_mode)
-                .with_context(|| format!("attaching to {}", args.interface))?;
-        }
-        wait_for_shutdown_signal().await?;
-        dataplane.shutdown().context("detaching the XDP program")?;
-        Ok(ExitCode::SUCCESS)
-    })
+        .context("starting the async runtime")
 }
 
-async fn wait_for_shutdown_signal() -> Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+fn check_config(args: CheckConfigArgs) -> ExitCode {
+    let outcome = config::check::check_config(&args.config, args.strict, args.json);
+    print!("{}", outcome.stdout);
+    eprint!("{}", outcome.stderr);
+    ExitCode::from(outcome.exit_code.clamp(0, 255) as u8)
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    let (config, config_path) = if args.instance.is_given() {
+        match args.instance.to_config() {
+            Ok(config) => (config, None),
+            Err(diagnostics) => {
+                for d in &diagnostics {
+                    eprintln!("{d}");
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    } else {
+        match config::load(&args.config, LoadOptions { strict: args.strict }) {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    tracing::warn!("{warning}");
+                }
+                (loaded.config, Some(args.config.clone()))
+            }
+            Err(diagnostics) => {
+                for d in &diagnostics {
+                    eprintln!("{d}");
+                }
+                eprintln!("vip-agent: {} is not valid; not starting", args.config.display());
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    };
+    let options = RunOptions {
+        config_path,
+        strict: args.strict,
+        control_socket: args.control_socket,
+        bpffs_dir: args.bpffs_dir,
+        xdp_mode: args.xdp_mode,
+        force_xdp: args.force,
+        vip_lifetime: Duration::from_secs(args.vip_lifetime),
+        fence_bound: Duration::from_millis(args.xdp_fence_ms),
+    };
+    if let Some(dir) = args.pid_file.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    Ok(())
+    std::fs::write(&args.pid_file, format!("{}\n", std::process::id()))
+        .with_context(|| format!("writing {}", args.pid_file.display()))?;
+    let result = runtime()?.block_on(vip_agent::agent::run(options, config));
+    let _ = std::fs::remove_file(&args.pid_file);
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+fn status(args: StatusArgs) -> Result<ExitCode> {
+    let response = runtime()?.block_on(control::request(&args.control_socket, control::Command::Status))?;
+    let Some(status) = response.status else {
+        anyhow::bail!("the agent answered without a status: {}", response.errors.join("; "));
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", control::format_status(&status));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reload(args: ReloadArgs) -> Result<ExitCode> {
+    let response = runtime()?.block_on(control::request(&args.control_socket, control::Command::Reload))?;
+    if response.ok {
+        println!("configuration reloaded");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for error in &response.errors {
+            eprintln!("{error}");
+        }
+        eprintln!("vip-agent: reload rejected; the agent keeps its running configuration");
+        Ok(ExitCode::FAILURE)
+    }
 }

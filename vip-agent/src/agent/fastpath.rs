@@ -1,0 +1,122 @@
+//! The daemon's view of the XDP fast path: attach once per interface, push
+//! VRRP policy and VIP ownership, keep the liveness heartbeat fresh. With
+//! `--xdp-mode off` every call is a no-op and the kernel path does the work.
+
+use std::{collections::BTreeSet, net::IpAddr, path::Path, time::Duration};
+
+use anyhow::{Context, Result};
+
+use crate::dataplane::{Dataplane, Family, VrrpPolicy, XdpModeChoice};
+
+pub struct FastPath {
+    dataplane: Option<Dataplane>,
+    mode: XdpModeChoice,
+    force: bool,
+    attached: BTreeSet<String>,
+}
+
+impl FastPath {
+    pub fn start(pin_dir: &Path, mode: XdpModeChoice, force: bool, fence_bound: Duration) -> Result<Self> {
+        let dataplane = if mode == XdpModeChoice::Off {
+            None
+        } else {
+            let mut dataplane = Dataplane::load(pin_dir).context("loading the XDP program")?;
+            dataplane
+                .set_fence_bound(fence_bound)
+                .context("writing the XDP fencing bound")?;
+            dataplane.heartbeat().context("writing the XDP heartbeat")?;
+            Some(dataplane)
+        };
+        Ok(Self {
+            dataplane,
+            mode,
+            force,
+            attached: BTreeSet::new(),
+        })
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.dataplane.is_some()
+    }
+
+    /// Attaches to `interface` unless already attached there.
+    pub fn attach(&mut self, interface: &str) -> Result<()> {
+        let Some(dataplane) = &mut self.dataplane else {
+            return Ok(());
+        };
+        if self.attached.contains(interface) {
+            return Ok(());
+        }
+        dataplane
+            .attach(interface, self.mode, self.force)
+            .with_context(|| format!("attaching XDP to {interface}"))?;
+        self.attached.insert(interface.to_string());
+        Ok(())
+    }
+
+    /// The interface went away: its attachment died with it.
+    pub fn forget(&mut self, interface: &str) {
+        self.attached.remove(interface);
+    }
+
+    pub fn set_policy(&mut self, ifindex: u32, vrid: u8, ipv6: bool, policy: &VrrpPolicy) -> Result<()> {
+        if let Some(dataplane) = &mut self.dataplane {
+            dataplane.set_vrrp_policy(ifindex, vrid, family(ipv6), policy)?;
+        }
+        Ok(())
+    }
+
+    pub fn remove_policy(&mut self, ifindex: u32, vrid: u8, ipv6: bool) -> Result<()> {
+        if let Some(dataplane) = &mut self.dataplane {
+            dataplane.remove_vrrp_policy(ifindex, vrid, family(ipv6))?;
+        }
+        Ok(())
+    }
+
+    pub fn set_owned(&mut self, ifindex: u32, vip: IpAddr, mac: [u8; 6], vrid: u8) -> Result<()> {
+        if let Some(dataplane) = &mut self.dataplane {
+            dataplane.set_owned(ifindex, vip, mac, vrid)?;
+        }
+        Ok(())
+    }
+
+    pub fn clear_owned(&mut self, ifindex: u32, vip: IpAddr) -> Result<()> {
+        if let Some(dataplane) = &mut self.dataplane {
+            dataplane.clear_owned(ifindex, vip)?;
+        }
+        Ok(())
+    }
+
+    pub fn heartbeat(&mut self) -> Result<()> {
+        if let Some(dataplane) = &mut self.dataplane {
+            dataplane.heartbeat()?;
+        }
+        Ok(())
+    }
+
+    pub fn counters(&self) -> Option<serde_json::Value> {
+        let dataplane = self.dataplane.as_ref()?;
+        match dataplane.counters() {
+            Ok(counters) => serde_json::to_value(counters).ok(),
+            Err(err) => {
+                tracing::warn!(error = %err, "reading XDP counters");
+                None
+            }
+        }
+    }
+
+    pub fn shutdown(self) -> Result<()> {
+        if let Some(dataplane) = self.dataplane {
+            dataplane.shutdown().context("detaching the XDP program")?;
+        }
+        Ok(())
+    }
+}
+
+fn family(ipv6: bool) -> Family {
+    if ipv6 {
+        Family::V6
+    } else {
+        Family::V4
+    }
+}

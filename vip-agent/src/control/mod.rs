@@ -1,0 +1,139 @@
+//! The control socket: a Unix stream socket that speaks one JSON object per
+//! line. A client sends a [`Request`], the agent answers with one
+//! [`Response`] line. Unknown fields are ignored on both sides, and the
+//! request carries a protocol version, so either side can grow.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    net::UnixStream,
+};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// The state of every instance.
+    Status,
+    /// Re-read the configuration file (like SIGHUP).
+    Reload,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    pub version: u32,
+    #[serde(flatten)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Response {
+    pub ok: bool,
+    /// Errors (reload: every configuration error as file:line:col: message).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<AgentStatus>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AgentStatus {
+    pub pid: u32,
+    pub config: String,
+    pub xdp_mode: String,
+    pub instances: Vec<InstanceStatus>,
+    /// XDP counters as the dataplane reports them (absent with --xdp-mode off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xdp: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub interface: String,
+    pub ifindex: Option<u32>,
+    pub vrid: u8,
+    pub version: u8,
+    pub state: String,
+    pub priority: u8,
+    pub effective_priority: u8,
+    /// Address of the current Master, as far as this node knows.
+    pub master: Option<String>,
+    pub vips: Vec<String>,
+    pub holds_vips: bool,
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub adverts_discarded: u64,
+    pub became_master: u64,
+    /// Why the instance is not running, when it is not (missing interface...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Sends one request and reads the answer.
+pub async fn request(socket: &Path, command: Command) -> anyhow::Result<Response> {
+    use anyhow::Context;
+    let stream = UnixStream::connect(socket)
+        .await
+        .with_context(|| format!("connecting to the agent at {}", socket.display()))?;
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_string(&Request {
+        version: PROTOCOL_VERSION,
+        command,
+    })?;
+    line.push('\n');
+    write.write_all(line.as_bytes()).await?;
+    write.shutdown().await?;
+    let mut answer = String::new();
+    BufReader::new(read)
+        .read_line(&mut answer)
+        .await
+        .context("reading the agent's answer")?;
+    serde_json::from_str(&answer).with_context(|| format!("agent answered {answer:?}"))
+}
+
+/// Table view of a status, for humans.
+pub fn format_status(status: &AgentStatus) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "vip-agent pid {} config {} xdp {}",
+        status.pid, status.config, status.xdp_mode
+    );
+    let _ = writeln!(
+        out,
+        "{:<12} {:<10} {:>4} {:>3} {:<7} {:>8} {:<18} {:<5} VIPs",
+        "INSTANCE", "INTERFACE", "VRID", "VER", "STATE", "PRIO", "MASTER", "HOLDS"
+    );
+    for i in &status.instances {
+        let prio = if i.priority == i.effective_priority {
+            i.priority.to_string()
+        } else {
+            format!("{}({})", i.effective_priority, i.priority)
+        };
+        let _ = writeln!(
+            out,
+            "{:<12} {:<10} {:>4} {:>3} {:<7} {:>8} {:<18} {:<5} {}",
+            i.name,
+            i.interface,
+            i.vrid,
+            i.version,
+            i.state,
+            prio,
+            i.master.as_deref().unwrap_or("-"),
+            if i.holds_vips { "yes" } else { "no" },
+            i.vips.join(" ")
+        );
+        if let Some(note) = &i.note {
+            let _ = writeln!(out, "{:<12} note: {note}", "");
+        }
+    }
+    if let Some(xdp) = &status.xdp {
+        let _ = writeln!(out, "xdp counters: {xdp}");
+    }
+    out
+}

@@ -1,0 +1,258 @@
+//! Addresses and links through rtnetlink.
+//!
+//! VIPs are added with a finite lifetime that the Master refreshes: if the
+//! agent dies without removing them, the kernel removes them by itself once
+//! the lifetime runs out. The finite lifetime is also how a restarted agent
+//! recognises VIPs a crashed run left behind (an operator's static address
+//! has an infinite one).
+
+use std::{net::IpAddr, time::Duration};
+
+use futures::{StreamExt, TryStreamExt};
+use rtnetlink::{
+    packet_core::{NetlinkMessage, NetlinkPayload},
+    packet_route::{
+        address::{AddressAttribute, AddressFlags, AddressMessage, AddressScope, CacheInfo},
+        link::{LinkAttribute, LinkFlags, LinkMessage},
+        RouteNetlinkMessage,
+    },
+    Handle, MulticastGroup,
+};
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+/// Kernel value of an infinite address lifetime.
+const INFINITY_LIFE_TIME: u32 = u32::MAX;
+
+#[derive(Debug, Error)]
+pub enum NetlinkError {
+    #[error("netlink socket: {0}")]
+    Socket(#[from] std::io::Error),
+    #[error("netlink: {0}")]
+    Request(#[from] rtnetlink::Error),
+}
+
+/// What the agent needs to know of a link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub ifindex: u32,
+    pub name: String,
+    pub mac: [u8; 6],
+    /// Administratively up and with carrier.
+    pub up: bool,
+}
+
+/// One address on an interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Address {
+    pub ifindex: u32,
+    pub address: IpAddr,
+    pub prefix_len: u8,
+    pub label: Option<String>,
+    /// Seconds left, `None` for a permanent address.
+    pub valid_lft: Option<u32>,
+    pub link_scope: bool,
+    pub secondary: bool,
+}
+
+#[derive(Clone)]
+pub struct Netlink {
+    handle: Handle,
+}
+
+fn link_from_message(msg: &LinkMessage) -> Link {
+    let mut name = String::new();
+    let mut mac = [0u8; 6];
+    for attr in &msg.attributes {
+        match attr {
+            LinkAttribute::IfName(n) => name = n.clone(),
+            LinkAttribute::Address(a) if a.len() == 6 => mac.copy_from_slice(a),
+            _ => {}
+        }
+    }
+    let flags = msg.header.flags;
+    Link {
+        ifindex: msg.header.index,
+        name,
+        mac,
+        up: flags.contains(LinkFlags::Up) && flags.contains(LinkFlags::LowerUp),
+    }
+}
+
+fn address_from_message(msg: &AddressMessage) -> Option<Address> {
+    let mut address = None;
+    let mut local = None;
+    let mut label = None;
+    let mut valid_lft = None;
+    let mut flags = AddressFlags::from_bits_retain(u32::from(msg.header.flags.bits()));
+    for attr in &msg.attributes {
+        match attr {
+            AddressAttribute::Address(a) => address = Some(*a),
+            AddressAttribute::Local(a) => local = Some(*a),
+            AddressAttribute::Label(l) => label = Some(l.clone()),
+            AddressAttribute::CacheInfo(info) => {
+                valid_lft = (info.ifa_valid != INFINITY_LIFE_TIME).then_some(info.ifa_valid)
+            }
+            AddressAttribute::Flags(f) => flags = *f,
+            _ => {}
+        }
+    }
+    // IFA_LOCAL is the interface's own address on point-to-point links.
+    let address = local.or(address)?;
+    Some(Address {
+        ifindex: msg.header.index,
+        address,
+        prefix_len: msg.header.prefix_len,
+        label,
+        valid_lft,
+        link_scope: msg.header.scope == AddressScope::Link,
+        secondary: flags.contains(AddressFlags::Secondary),
+    })
+}
+
+impl Netlink {
+    /// Opens a request socket; its connection runs on the current runtime.
+    pub fn connect() -> Result<Self, NetlinkError> {
+        let (connection, handle, _) = rtnetlink::new_connection()?;
+        tokio::spawn(connection);
+        Ok(Self { handle })
+    }
+
+    pub async fn link_by_name(&self, name: &str) -> Result<Option<Link>, NetlinkError> {
+        let mut links = self.handle.link().get().match_name(name.to_string()).execute();
+        match links.try_next().await {
+            Ok(Some(msg)) => Ok(Some(link_from_message(&msg))),
+            Ok(None) => Ok(None),
+            // ENODEV: no such interface (yet).
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn addresses(&self, ifindex: u32) -> Result<Vec<Address>, NetlinkError> {
+        let messages: Vec<AddressMessage> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(ifindex)
+            .execute()
+            .try_collect()
+            .await?;
+        Ok(messages
+            .iter()
+            .filter_map(address_from_message)
+            .filter(|a| a.ifindex == ifindex)
+            .collect())
+    }
+
+    /// Adds `address/prefix_len` to the interface, or refreshes its lifetime
+    /// if it is there already (replace semantics).
+    pub async fn add_vip(
+        &self,
+        ifindex: u32,
+        address: IpAddr,
+        prefix_len: u8,
+        label: Option<&str>,
+        lifetime: Duration,
+    ) -> Result<(), NetlinkError> {
+        let mut request = self
+            .handle
+            .address()
+            .add(ifindex, address, prefix_len)
+            .replace();
+        let message = request.message_mut();
+        if let Some(label) = label {
+            message
+                .attributes
+                .push(AddressAttribute::Label(label.to_string()));
+        }
+        let seconds = lifetime.as_secs().clamp(1, u64::from(INFINITY_LIFE_TIME - 1)) as u32;
+        let mut lifetimes = CacheInfo::default();
+        lifetimes.ifa_preferred = seconds;
+        lifetimes.ifa_valid = seconds;
+        message
+            .attributes
+            .push(AddressAttribute::CacheInfo(lifetimes));
+        if address.is_ipv6() {
+            // The VIP moves between hosts by design: duplicate address
+            // detection would hold it tentative for a second after takeover.
+            message
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        request.execute().await?;
+        Ok(())
+    }
+
+    /// Removes `address/prefix_len` from the interface; absent is fine.
+    pub async fn del_vip(&self, ifindex: u32, address: IpAddr, prefix_len: u8) -> Result<(), NetlinkError> {
+        for existing in self.address_messages(ifindex).await? {
+            let Some(found) = address_from_message(&existing) else {
+                continue;
+            };
+            if found.address == address && found.prefix_len == prefix_len {
+                match self.handle.address().del(existing).execute().await {
+                    Ok(()) => {}
+                    Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EADDRNOTAVAIL => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn address_messages(&self, ifindex: u32) -> Result<Vec<AddressMessage>, NetlinkError> {
+        Ok(self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(ifindex)
+            .execute()
+            .try_collect::<Vec<_>>()
+            .await?
+            .into_iter()
+            .filter(|m| m.header.index == ifindex)
+            .collect())
+    }
+}
+
+/// A link appeared, changed or disappeared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkEvent {
+    Changed(Link),
+    Removed { ifindex: u32, name: String },
+}
+
+/// Subscribes to link changes (like `ip monitor link`); events arrive on the
+/// returned channel until it is dropped.
+pub fn monitor_links() -> Result<mpsc::UnboundedReceiver<LinkEvent>, NetlinkError> {
+    let (connection, _handle, mut messages) =
+        rtnetlink::new_multicast_connection(&[MulticastGroup::Link])?;
+    tokio::spawn(connection);
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some((message, _)) = messages.next().await {
+            let event = match message {
+                NetlinkMessage {
+                    payload: NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)),
+                    ..
+                } => LinkEvent::Changed(link_from_message(&link)),
+                NetlinkMessage {
+                    payload: NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(link)),
+                    ..
+                } => {
+                    let link = link_from_message(&link);
+                    LinkEvent::Removed {
+                        ifindex: link.ifindex,
+                        name: link.name,
+                    }
+                }
+                _ => continue,
+            };
+            if tx.send(event).is_err() {
+                break;
+            }
+        }
+    });
+    Ok(rx)
+}
