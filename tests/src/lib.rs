@@ -8,7 +8,9 @@
 //! owning process is gone are removed too, so a crashed run leaves nothing
 //! behind for the next. Nothing here touches the root namespace's interfaces.
 
+pub mod agent;
 pub mod frames;
+pub mod probe;
 
 use std::{
     ffi::OsStr,
@@ -78,6 +80,14 @@ pub fn remove_leftovers() {
                 if owner_pid(&name).is_some_and(|pid| !pid_alive(pid)) {
                     eprintln!("harness: removing leftover namespace {name}");
                     delete_netns(&name);
+                }
+            }
+        }
+        if let Ok(entries) = fs::read_dir(std::env::temp_dir()) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if owner_pid(&name).is_some_and(|pid| !pid_alive(pid)) {
+                    let _ = fs::remove_dir_all(entry.path());
                 }
             }
         }
@@ -184,6 +194,12 @@ impl Netns {
         .map_err(|_| anyhow::anyhow!("thread in namespace panicked"))?
     }
 
+    /// `sysctl -w KEY=VALUE` in this namespace (net.* keys are per namespace).
+    pub fn sysctl(&self, key: &str, value: &str) -> Result<()> {
+        self.exec("sysctl", &["-q", "-w", &format!("{key}={value}")])?;
+        Ok(())
+    }
+
     pub fn ifindex(&self, interface: &str) -> Result<u32> {
         let out = self.ip(&["-j", "link", "show", "dev", interface])?;
         let json: serde_json::Value = serde_json::from_slice(&out.stdout)?;
@@ -220,6 +236,9 @@ pub struct Lab {
     processes: Vec<Child>,
     bpffs_dirs: Vec<PathBuf>,
     next_port: u32,
+    work_dir: PathBuf,
+    logs: Vec<(String, PathBuf)>,
+    passed: bool,
 }
 
 impl Lab {
@@ -244,6 +263,8 @@ impl Lab {
             "0",
         ])?;
         switch.ip(&["link", "set", "br0", "up"])?;
+        let work_dir = std::env::temp_dir().join(&id);
+        fs::create_dir_all(&work_dir)?;
         Ok(Lab {
             id,
             switch,
@@ -251,52 +272,80 @@ impl Lab {
             processes: Vec::new(),
             bpffs_dirs: Vec::new(),
             next_port: 0,
+            work_dir,
+            logs: Vec::new(),
+            passed: false,
         })
     }
 
-    /// Creates namespace `<id>-<role>` with `interface` on the bridge and
+    /// Creates namespace `<id>-<role>` with `interface` on bridge `br0` and
     /// `addresses` (CIDR) on it; returns the node's index.
     pub fn add_node(&mut self, role: &str, interface: &str, addresses: &[&str]) -> Result<usize> {
+        self.add_node_on("br0", role, interface, addresses)
+    }
+
+    /// Like [`Lab::add_node`], on another bridge (created on first use).
+    pub fn add_node_on(&mut self, bridge: &str, role: &str, interface: &str, addresses: &[&str]) -> Result<usize> {
         let ns = Netns::create(format!("{}-{role}", self.id))?;
+        self.nodes.push(Node {
+            ns,
+            interface: interface.to_string(),
+        });
+        let node = self.nodes.len() - 1;
+        self.add_link(node, bridge, interface, addresses)?;
+        Ok(node)
+    }
+
+    /// Marks the test as passed: the agents' logs are not printed on drop.
+    pub fn passed(&mut self) {
+        self.passed = true;
+    }
+
+    /// A directory for this lab's sockets, pid files and logs; removed with it.
+    pub fn work_dir(&self) -> &Path {
+        &self.work_dir
+    }
+
+    /// A log printed if the test fails while the lab is alive.
+    pub fn register_log(&mut self, role: &str, path: &Path) {
+        if !self.logs.iter().any(|(_, p)| p == path) {
+            self.logs.push((role.to_string(), path.to_path_buf()));
+        }
+    }
+
+    /// Creates a second bridge in the switch namespace and joins `node` to
+    /// it with `interface` and `addresses` (e.g. a server network behind
+    /// gateways).
+    pub fn add_link(&mut self, node: usize, bridge: &str, interface: &str, addresses: &[&str]) -> Result<()> {
+        if self.switch.ip(&["link", "show", "dev", bridge]).is_err() {
+            self.switch.ip(&["link", "add", bridge, "type", "bridge", "stp_state", "0"])?;
+            self.switch.ip(&["link", "set", bridge, "type", "bridge", "mcast_snooping", "0"])?;
+            self.switch.ip(&["link", "set", bridge, "up"])?;
+        }
         let port = self.next_port;
         self.next_port += 1;
-        // Temporary names unique on the host until each end is in its namespace.
         let tmp_node = format!("vn{}x{port}", std::process::id() % 100_000);
         let tmp_sw = format!("vs{}x{port}", std::process::id() % 100_000);
+        let ns_name = self.nodes[node].ns.name.clone();
         ip(&[
-            "link",
-            "add",
-            &tmp_node,
-            "netns",
-            &ns.name,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &tmp_sw,
-            "netns",
-            &self.switch.name,
+            "link", "add", &tmp_node, "netns", &ns_name, "type", "veth", "peer", "name", &tmp_sw,
+            "netns", &self.switch.name,
         ])?;
+        let ns = &self.nodes[node].ns;
         ns.ip(&["link", "set", &tmp_node, "name", interface])?;
         let sw_port = format!("p{port}");
-        self.switch
-            .ip(&["link", "set", &tmp_sw, "name", &sw_port])?;
-        self.switch
-            .ip(&["link", "set", &sw_port, "master", "br0", "up"])?;
+        self.switch.ip(&["link", "set", &tmp_sw, "name", &sw_port])?;
+        self.switch.ip(&["link", "set", &sw_port, "master", bridge, "up"])?;
         for address in addresses {
-            // nodad: tests must not wait for IPv6 duplicate address detection.
             if address.contains(':') {
                 ns.ip(&["addr", "add", address, "dev", interface, "nodad"])?;
             } else {
                 ns.ip(&["addr", "add", address, "dev", interface])?;
             }
         }
+        ns.sysctl(&format!("net.ipv6.conf.{interface}.accept_dad"), "0")?;
         ns.ip(&["link", "set", interface, "up"])?;
-        self.nodes.push(Node {
-            ns,
-            interface: interface.to_string(),
-        });
-        Ok(self.nodes.len() - 1)
+        Ok(())
     }
 
     pub fn node(&self, index: usize) -> &Node {
@@ -328,6 +377,17 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        if !self.passed {
+            for (role, path) in &self.logs {
+                let text = fs::read_to_string(path).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = &lines[lines.len().saturating_sub(80)..];
+                eprintln!("----- log of {role} (last {} lines) -----", tail.len());
+                for line in tail {
+                    eprintln!("{line}");
+                }
+            }
+        }
         for child in &mut self.processes {
             let _ = child.kill();
             let _ = child.wait();
@@ -339,6 +399,7 @@ impl Drop for Lab {
         for dir in &self.bpffs_dirs {
             let _ = fs::remove_dir_all(dir);
         }
+        let _ = fs::remove_dir_all(&self.work_dir);
     }
 }
 

@@ -1,0 +1,226 @@
+//! Running the real `vip-agent` binary inside a lab node, and asking it
+//! (and the kernel) what it holds.
+
+use std::{
+    fs,
+    net::IpAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result};
+use nix::{sys::signal::Signal, unistd::Pid};
+
+use crate::{agent_bin, run, wait_for, Lab};
+
+/// One `vip-agent run` process in a node namespace. Killed on drop.
+pub struct AgentProcess {
+    pub node: usize,
+    pub role: String,
+    pub control_socket: PathBuf,
+    pub log: PathBuf,
+    child: Child,
+}
+
+/// How an agent is started.
+#[derive(Clone, Debug)]
+pub struct AgentSpec {
+    pub node: usize,
+    pub role: String,
+    pub config: Option<PathBuf>,
+    pub extra_args: Vec<String>,
+}
+
+impl AgentSpec {
+    pub fn with_config(node: usize, role: &str, config: impl Into<PathBuf>) -> Self {
+        Self {
+            node,
+            role: role.to_string(),
+            config: Some(config.into()),
+            extra_args: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.extra_args.push(arg.into());
+        self
+    }
+}
+
+impl Lab {
+    /// Starts `vip-agent run` for `spec` in its node's namespace, with its
+    /// own control socket, pid file and bpffs directory.
+    pub fn start_agent(&mut self, spec: &AgentSpec) -> Result<AgentProcess> {
+        let dir = self.work_dir().to_path_buf();
+        let control_socket = dir.join(format!("{}.sock", spec.role));
+        let log = dir.join(format!("{}.log", spec.role));
+        let bpffs = self.bpffs_dir(&spec.role);
+        let mut cmd = self.node(spec.node).ns.command(agent_bin());
+        cmd.arg("run");
+        if let Some(config) = &spec.config {
+            cmd.arg("--config").arg(config);
+        }
+        cmd.arg("--control-socket")
+            .arg(&control_socket)
+            .arg("--pid-file")
+            .arg(dir.join(format!("{}.pid", spec.role)))
+            .arg("--bpffs-dir")
+            .arg(&bpffs)
+            .args(&spec.extra_args)
+            .env("VIP_AGENT_LOG", "info,vip_agent=debug");
+        // Lets a developer run the whole suite on the kernel path only.
+        if let Ok(mode) = std::env::var("VIP_AGENT_TEST_XDP_MODE") {
+            cmd.args(["--xdp-mode", &mode]);
+        }
+        let out = fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        cmd.stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
+        let child = cmd.spawn().with_context(|| format!("starting {cmd:?}"))?;
+        self.register_log(&spec.role, &log);
+        Ok(AgentProcess {
+            node: spec.node,
+            role: spec.role.clone(),
+            control_socket,
+            log,
+            child,
+        })
+    }
+}
+
+impl AgentProcess {
+    pub fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    pub fn signal(&self, signal: Signal) -> Result<()> {
+        nix::sys::signal::kill(self.pid(), signal)?;
+        Ok(())
+    }
+
+    /// Waits for the process to exit; returns its exit status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
+        let child = &mut self.child;
+        wait_for("the agent to exit", timeout, || child.try_wait().ok().flatten())
+    }
+
+    /// `vip-agent status --json` of this agent.
+    pub fn status(&self) -> Result<serde_json::Value> {
+        let out = run(Command::new(agent_bin())
+            .args(["status", "--json", "--control-socket"])
+            .arg(&self.control_socket))?;
+        Ok(serde_json::from_slice(&out.stdout)?)
+    }
+
+    /// State of instance `name` as the agent reports it ("MASTER", ...).
+    pub fn state(&self, name: &str) -> Option<String> {
+        let status = self.status().ok()?;
+        status["instances"]
+            .as_array()?
+            .iter()
+            .find(|i| i["name"] == name)
+            .and_then(|i| i["state"].as_str().map(str::to_string))
+    }
+
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Addresses on `interface` in the node's namespace (`ip -j addr`).
+pub fn addresses(lab: &Lab, node: usize, interface: &str) -> Vec<IpAddr> {
+    let Ok(out) = lab.node(node).ns.ip(&["-j", "addr", "show", "dev", interface]) else {
+        return Vec::new();
+    };
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
+        return Vec::new();
+    };
+    json.as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|link| link["addr_info"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a["local"].as_str().and_then(|s| s.parse().ok()))
+        .collect()
+}
+
+/// The nodes (among `nodes`) whose `interface` carries `vip`.
+pub fn holders(lab: &Lab, nodes: &[usize], interface: &str, vip: IpAddr) -> Vec<usize> {
+    nodes
+        .iter()
+        .copied()
+        .filter(|&n| addresses(lab, n, interface).contains(&vip))
+        .collect()
+}
+
+/// Waits until exactly `expected` holds `vip` among `nodes`.
+pub fn wait_for_sole_holder(
+    lab: &Lab,
+    nodes: &[usize],
+    interface: &str,
+    vip: IpAddr,
+    expected: usize,
+    timeout: Duration,
+) -> Result<Duration> {
+    let start = Instant::now();
+    wait_for(
+        &format!("node {expected} to be the only holder of {vip}"),
+        timeout,
+        || (holders(lab, nodes, interface, vip) == [expected]).then_some(()),
+    )
+    .with_context(|| format!("holders now: {:?}", holders(lab, nodes, interface, vip)))?;
+    Ok(start.elapsed())
+}
+
+/// MAC address the client's `arping` gets for `vip` (first reply).
+pub fn arping(lab: &Lab, client: usize, interface: &str, vip: IpAddr) -> Result<[u8; 6]> {
+    let out = lab
+        .node(client)
+        .ns
+        .command("arping")
+        .args(["-c", "1", "-w", "3", "-I", interface])
+        .arg(vip.to_string())
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mac_text = parse_arping_mac(&text).with_context(|| format!("no ARP reply for {vip}: {text}"))?;
+    let mut mac = [0u8; 6];
+    for (byte, part) in mac.iter_mut().zip(mac_text.split(':')) {
+        *byte = u8::from_str_radix(part, 16)?;
+    }
+    Ok(mac)
+}
+
+/// The replying MAC in `arping` output: Debian's `arping` prints
+/// "42 bytes from aa:bb:cc:dd:ee:ff (10.0.0.70): index=0 ...", iputils'
+/// "Unicast reply from 10.0.0.70 [AA:BB:CC:DD:EE:FF]  0.6ms".
+pub fn parse_arping_mac(text: &str) -> Option<&str> {
+    text.lines().find_map(|line| {
+        if let Some(rest) = line.split(" bytes from ").nth(1) {
+            rest.split_whitespace().next()
+        } else if line.contains("reply from") {
+            line.split('[').nth(1)?.split(']').next()
+        } else {
+            None
+        }
+    })
+}
+
+/// Polls `vip-agent status` until instance `name` is in `state`.
+pub fn wait_for_state(agent: &AgentProcess, name: &str, state: &str, timeout: Duration) -> Result<()> {
+    wait_for(
+        &format!("{} instance {name} to be {state}", agent.role),
+        timeout,
+        || (agent.state(name).as_deref() == Some(state)).then_some(()),
+    )
+}
+
+pub fn read_to_string(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_default()
+}

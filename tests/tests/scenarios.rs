@@ -1,0 +1,436 @@
+//! The deployments of `examples/scenarios`, each node's keepalived.conf
+//! unchanged, one namespace per node on one bridge plus a client: the real
+//! `vip-agent` binary elects, moves the VIP, and fails over.
+
+use std::{
+    net::IpAddr,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result};
+use nix::sys::signal::Signal;
+use tests::{
+    agent::{arping, holders, wait_for_sole_holder, AgentProcess, AgentSpec},
+    probe::Probe,
+    run, wait_for, Lab,
+};
+
+/// Generous bounds: the machine is small and shared.
+const ELECTION: Duration = Duration::from_secs(30);
+
+struct NodeDef {
+    name: &'static str,
+    interface: &'static str,
+    address: &'static str,
+    priority: u8,
+    /// Preempts a lower-priority Master (keepalived: `nopreempt` not in
+    /// force; `state MASTER` clears `nopreempt`).
+    preempt: bool,
+}
+
+struct Scenario {
+    dir: &'static str,
+    nodes: Vec<NodeDef>,
+    vip: &'static str,
+    client_address: &'static str,
+    client_interface: &'static str,
+    /// VRRPv2 advert interval of the scenario.
+    advert_int: Duration,
+    /// Builds what the scenario needs beyond its segment (routes, networks
+    /// behind the gateways) before the agents start.
+    prepare: fn(&mut Lab, &[usize], usize) -> Result<()>,
+    /// Checked with the current holder after each election.
+    traffic_check: Option<fn(&Running, usize) -> Result<()>>,
+}
+
+fn no_preparation(_: &mut Lab, _: &[usize], _: usize) -> Result<()> {
+    Ok(())
+}
+
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenarios")
+}
+
+/// RFC 3768 section 6.1 (VRRPv2): Skew_Time = (256 - priority) / 256 s.
+fn skew_time(priority: u8) -> Duration {
+    Duration::from_secs(1) * (256 - u32::from(priority)) / 256
+}
+
+fn master_down_interval(advert_int: Duration, priority: u8) -> Duration {
+    advert_int * 3 + skew_time(priority)
+}
+
+struct Running {
+    lab: Lab,
+    nodes: Vec<usize>,
+    client: usize,
+    agents: Vec<Option<AgentProcess>>,
+    specs: Vec<AgentSpec>,
+}
+
+fn start(scenario: &Scenario) -> Result<Running> {
+    let mut lab = Lab::new()?;
+    let mut nodes = Vec::new();
+    for node in &scenario.nodes {
+        nodes.push(lab.add_node(node.name, node.interface, &[node.address])?);
+    }
+    let client = lab.add_node("client", scenario.client_interface, &[scenario.client_address])?;
+    (scenario.prepare)(&mut lab, &nodes, client)?;
+    let mut specs = Vec::new();
+    let mut agents = Vec::new();
+    for (i, node) in scenario.nodes.iter().enumerate() {
+        let config = scenarios_dir().join(scenario.dir).join(format!("{}.conf", node.name));
+        let spec = AgentSpec::with_config(nodes[i], node.name, config);
+        agents.push(Some(lab.start_agent(&spec)?));
+        specs.push(spec);
+    }
+    Ok(Running {
+        lab,
+        nodes,
+        client,
+        agents,
+        specs,
+    })
+}
+
+/// The node that must hold the VIP among `alive`: the highest priority;
+/// `None` when the highest priority is shared (either may win).
+fn expected_holder(scenario: &Scenario, alive: &[usize]) -> Option<usize> {
+    let best = alive.iter().map(|&i| scenario.nodes[i].priority).max()?;
+    let top: Vec<usize> = alive
+        .iter()
+        .copied()
+        .filter(|&i| scenario.nodes[i].priority == best)
+        .collect();
+    (top.len() == 1).then(|| top[0])
+}
+
+fn sole_holder(r: &Running, scenario: &Scenario, vip: IpAddr) -> Result<usize> {
+    let iface = scenario.nodes[0].interface;
+    let found = wait_for("exactly one holder of the VIP", ELECTION, || {
+        let h = holders(&r.lab, &r.nodes, iface, vip);
+        (h.len() == 1).then(|| h[0])
+    })?;
+    Ok(r.nodes.iter().position(|&n| n == found).expect("a lab node"))
+}
+
+fn client_reaches(r: &Running, target: IpAddr) -> Result<()> {
+    wait_for("the client to reach the VIP", ELECTION, || {
+        r.lab
+            .node(r.client)
+            .ns
+            .command("ping")
+            .args(["-n", "-c", "1", "-W", "1"])
+            .arg(target.to_string())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+    })?;
+    Ok(())
+}
+
+fn assert_arping_finds(r: &Running, scenario: &Scenario, vip: IpAddr, holder: usize) -> Result<()> {
+    let expected = r.lab.node(r.nodes[holder]).ns.mac(scenario.nodes[holder].interface)?;
+    let got = arping(&r.lab, r.client, scenario.client_interface, vip)?;
+    assert_eq!(got, expected, "arping answer comes from the holder {}", scenario.nodes[holder].name);
+    Ok(())
+}
+
+/// Waits until the agent of node `i` has heard enough adverts from the
+/// holder that, had it wanted to take over, it would have (more than
+/// Master_Down_Interval worth).
+fn wait_until_settled_backup(r: &Running, i: usize, name: &str, adverts: u64) -> Result<()> {
+    let agent = r.agents[i].as_ref().context("agent running")?;
+    wait_for(&format!("{name} to settle as backup"), ELECTION, || {
+        let status = agent.status().ok()?;
+        let inst = &status["instances"][0];
+        (inst["state"] == "BACKUP" && inst["adverts_received"].as_u64()? >= adverts).then_some(())
+    })
+}
+
+fn run_scenario(scenario: &Scenario) -> Result<()> {
+    let gateway_check = scenario.traffic_check;
+    let vip: IpAddr = scenario.vip.parse()?;
+    let iface = scenario.nodes[0].interface;
+    let mut r = start(scenario)?;
+    let all: Vec<usize> = (0..scenario.nodes.len()).collect();
+
+    // 1. One holder, the highest priority; the client's ARP finds it.
+    let holder = sole_holder(&r, scenario, vip)?;
+    if let Some(expected) = expected_holder(scenario, &all) {
+        assert_eq!(holder, expected, "the highest priority holds the VIP");
+    }
+    for i in all.iter().copied().filter(|&i| i != holder) {
+        wait_until_settled_backup(&r, i, scenario.nodes[i].name, 2)?;
+    }
+    assert_eq!(holders(&r.lab, &r.nodes, iface, vip), vec![r.nodes[holder]], "still exactly one holder");
+    assert_arping_finds(&r, scenario, vip, holder)?;
+    client_reaches(&r, vip)?;
+    if let Some(check) = gateway_check {
+        check(&r, holder)?;
+    }
+
+    // 2. The holder's node dies: its agent is SIGKILLed and its link goes
+    //    silent. The next priority takes over; the client measures the outage.
+    let probe = Probe::start(&r.lab, r.client, vip, Duration::from_secs(60))?;
+    wait_for("the probe to get answers", ELECTION, || (probe.replies() > 5).then_some(()))?;
+    r.agents[holder].as_ref().unwrap().signal(Signal::SIGKILL)?;
+    r.lab.node(r.nodes[holder]).ns.ip(&["link", "set", iface, "down"])?;
+    let killed_at = Instant::now();
+    r.agents[holder].as_mut().unwrap().wait_exit(ELECTION)?;
+    let rest: Vec<usize> = all.iter().copied().filter(|&i| i != holder).collect();
+    let successor = wait_for("a successor to take the VIP", ELECTION, || {
+        rest.iter().copied().find(|&i| holders(&r.lab, &r.nodes, iface, vip).contains(&r.nodes[i]))
+    })?;
+    if let Some(expected) = expected_holder(scenario, &rest) {
+        assert_eq!(successor, expected, "the next priority takes over");
+    }
+    let takeover = killed_at.elapsed();
+    let before = probe.replies();
+    wait_for("the client's probes to be answered again", ELECTION, || {
+        (probe.replies() > before + 5).then_some(())
+    })?;
+    let outage = probe.finish();
+    println!(
+        "OUTAGE {} SIGKILL of {} (node silent): {} ms client-measured (probe every 10 ms), VIP on {} after {} ms; \
+         bound 3 x advert_int + Skew_Time = {} ms",
+        scenario.dir,
+        scenario.nodes[holder].name,
+        outage.as_millis(),
+        scenario.nodes[successor].name,
+        takeover.as_millis(),
+        master_down_interval(scenario.advert_int, scenario.nodes[successor].priority).as_millis()
+    );
+    // The node comes back without its agent: the VIP the crashed agent left
+    // expires by its finite lifetime, then only the successor holds it.
+    r.lab.node(r.nodes[holder]).ns.ip(&["link", "set", iface, "up"])?;
+    let expired = wait_for_sole_holder(&r.lab, &r.nodes, iface, vip, r.nodes[successor], ELECTION)?;
+    println!(
+        "EXPIRY {}: the crashed agent's VIP was gone {} ms after its node came back",
+        scenario.dir,
+        expired.as_millis()
+    );
+    assert_arping_finds(&r, scenario, vip, successor)?;
+    if let Some(check) = gateway_check {
+        check(&r, successor)?;
+    }
+
+    // 3. Restart the old holder: it takes the VIP back if it preempts a
+    //    lower priority, otherwise the successor keeps it.
+    let spec = r.specs[holder].clone();
+    r.agents[holder] = Some(r.lab.start_agent(&spec)?);
+    let retakes = scenario.nodes[holder].preempt
+        && scenario.nodes[holder].priority > scenario.nodes[successor].priority;
+    let current = if retakes {
+        wait_for_sole_holder(&r.lab, &r.nodes, iface, vip, r.nodes[holder], ELECTION)?;
+        holder
+    } else {
+        // More adverts than Master_Down_Interval lasts: it would have acted by now.
+        wait_until_settled_backup(&r, holder, scenario.nodes[holder].name, 5)?;
+        assert_eq!(holders(&r.lab, &r.nodes, iface, vip), vec![r.nodes[successor]], "no take-back");
+        successor
+    };
+    println!(
+        "RESTART {} of {}: holder is now {} ({})",
+        scenario.dir,
+        scenario.nodes[holder].name,
+        scenario.nodes[current].name,
+        if retakes { "preempted back" } else { "no preemption" }
+    );
+    let others: Vec<usize> = all.iter().copied().filter(|&i| i != current).collect();
+    for &i in &others {
+        wait_until_settled_backup(&r, i, scenario.nodes[i].name, 2)?;
+    }
+
+    // 4. SIGTERM the holder: it resigns with priority 0, so the next one
+    //    takes over after Skew_Time instead of Master_Down_Interval.
+    let next = expected_holder(scenario, &others);
+    let probe = Probe::start(&r.lab, r.client, vip, Duration::from_secs(60))?;
+    wait_for("the probe to get answers", ELECTION, || (probe.replies() > 5).then_some(()))?;
+    let agent = r.agents[current].as_mut().unwrap();
+    agent.signal(Signal::SIGTERM)?;
+    let term_at = Instant::now();
+    let new_holder = wait_for("a holder after SIGTERM", ELECTION, || {
+        others.iter().copied().find(|&i| holders(&r.lab, &r.nodes, iface, vip).contains(&r.nodes[i]))
+    })?;
+    let handover = term_at.elapsed();
+    let before = probe.replies();
+    wait_for("the client's probes to be answered again", ELECTION, || {
+        (probe.replies() > before + 5).then_some(())
+    })?;
+    let outage = probe.finish();
+    if let Some(next) = next {
+        assert_eq!(new_holder, next, "the next priority takes over after SIGTERM");
+    }
+    let status = r.agents[current].as_mut().unwrap().wait_exit(ELECTION)?;
+    assert!(status.success(), "SIGTERM exits 0, got {status}");
+    assert!(
+        !holders(&r.lab, &r.nodes, iface, vip).contains(&r.nodes[current]),
+        "the stopped agent removed its VIP"
+    );
+    let mdi = master_down_interval(scenario.advert_int, scenario.nodes[new_holder].priority);
+    println!(
+        "OUTAGE {} SIGTERM of {}: {} ms client-measured (probe every 10 ms), VIP on {} after {} ms \
+         (Skew_Time {} ms, Master_Down_Interval {} ms)",
+        scenario.dir,
+        scenario.nodes[current].name,
+        outage.as_millis(),
+        scenario.nodes[new_holder].name,
+        handover.as_millis(),
+        skew_time(scenario.nodes[new_holder].priority).as_millis(),
+        mdi.as_millis()
+    );
+    // Behaviour, not speed: without the priority-0 advert the takeover could
+    // not happen before Master_Down_Interval.
+    assert!(handover < mdi, "takeover after SIGTERM ({handover:?}) comes before Master_Down_Interval ({mdi:?})");
+    r.lab.passed();
+    Ok(())
+}
+
+#[test]
+fn swarm_four_elects_fails_over_and_preempts_back() -> Result<()> {
+    let node = |name, address, priority| NodeDef {
+        name,
+        interface: "eth0",
+        address,
+        priority,
+        preempt: true,
+    };
+    run_scenario(
+        &Scenario {
+            dir: "swarm-four",
+            nodes: vec![
+                node("cube01", "10.0.0.60/24", 100),
+                node("cube02", "10.0.0.61/24", 90),
+                node("cube03", "10.0.0.62/24", 80),
+                node("cube04", "10.0.0.63/24", 70),
+            ],
+            vip: "10.0.0.70",
+            client_address: "10.0.0.99/24",
+            client_interface: "eth0",
+            advert_int: Duration::from_secs(1),
+            prepare: no_preparation,
+            traffic_check: None,
+        },
+    )
+}
+
+#[test]
+fn docker_pair_equal_priority_keeps_the_current_master() -> Result<()> {
+    // node1: state MASTER + nopreempt (keepalived clears nopreempt); node2:
+    // BACKUP + nopreempt. Equal priority: neither takes the VIP from a
+    // running Master.
+    let scenario = Scenario {
+        dir: "docker-pair",
+        nodes: vec![
+            NodeDef {
+                name: "node1",
+                interface: "eth0",
+                address: "172.17.0.2/16",
+                priority: 100,
+                preempt: true,
+            },
+            NodeDef {
+                name: "node2",
+                interface: "eth0",
+                address: "172.17.0.3/16",
+                priority: 100,
+                preempt: false,
+            },
+        ],
+        vip: "192.168.200.11",
+        client_address: "172.17.0.10/16",
+        client_interface: "eth0",
+        advert_int: Duration::from_secs(1),
+        // The client reaches the VIP's subnet on its link (scenario README).
+        prepare: |lab, _nodes, client| {
+            lab.node(client).ns.ip(&["route", "add", "192.168.200.0/24", "dev", "eth0"])?;
+            Ok(())
+        },
+        traffic_check: None,
+    };
+    run_scenario(&scenario)
+}
+
+/// Packets the node's kernel forwarded (`Ip: ForwDatagrams` of /proc/net/snmp).
+fn forwarded(lab: &Lab, node: usize) -> Result<u64> {
+    let out = run(lab.node(node).ns.command("cat").arg("/proc/net/snmp"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines().filter(|l| l.starts_with("Ip:"));
+    let names: Vec<&str> = lines.next().context("Ip header")?.split_whitespace().collect();
+    let values: Vec<&str> = lines.next().context("Ip values")?.split_whitespace().collect();
+    let at = names.iter().position(|n| *n == "ForwDatagrams").context("ForwDatagrams")?;
+    Ok(values[at].parse()?)
+}
+
+#[test]
+fn unicast_gateway_routes_client_traffic_through_the_holder() -> Result<()> {
+    let scenario = Scenario {
+        dir: "unicast-gateway",
+        nodes: vec![
+            NodeDef {
+                name: "dent2",
+                interface: "enp0s4",
+                address: "192.168.1.11/24",
+                priority: 101,
+                preempt: true,
+            },
+            NodeDef {
+                name: "dent3",
+                interface: "enp0s4",
+                address: "192.168.1.12/24",
+                priority: 100,
+                preempt: true,
+            },
+        ],
+        vip: "192.168.1.13",
+        client_address: "192.168.1.2/24",
+        client_interface: "eth0",
+        advert_int: Duration::from_secs(1),
+        prepare: build_server_network,
+        traffic_check: Some(traffic_flows_through_holder),
+    };
+    run_scenario(&scenario)
+}
+
+/// Client pings sent through the gateway in each check.
+const GATEWAY_PINGS: u64 = 10;
+const SERVER: &str = "192.168.2.100";
+
+/// A server network behind dent2/dent3 (eth1, 192.168.2.0/24); the client's
+/// default route is the VIP, as the scenario says; the gateways forward.
+fn build_server_network(lab: &mut Lab, nodes: &[usize], client: usize) -> Result<()> {
+    let server = lab.add_node_on("br1", "server", "eth0", &[&format!("{SERVER}/24")])?;
+    for (i, &node) in nodes.iter().enumerate() {
+        lab.add_link(node, "br1", "eth1", &[&format!("192.168.2.{}/24", 11 + i)])?;
+        lab.node(node).ns.sysctl("net.ipv4.ip_forward", "1")?;
+    }
+    lab.node(server).ns.ip(&["route", "add", "192.168.1.0/24", "via", "192.168.2.11"])?;
+    lab.node(client).ns.ip(&["route", "add", "default", "via", "192.168.1.13"])?;
+    Ok(())
+}
+
+/// The client's traffic to the server is forwarded by the holder.
+fn traffic_flows_through_holder(r: &Running, holder: usize) -> Result<()> {
+    let holder_node = r.nodes[holder];
+    let before = forwarded(&r.lab, holder_node)?;
+    run(r
+        .lab
+        .node(r.client)
+        .ns
+        .command("ping")
+        .args(["-n", "-c", &GATEWAY_PINGS.to_string(), "-i", "0.05", "-W", "2", SERVER]))?;
+    let after = forwarded(&r.lab, holder_node)?;
+    assert!(
+        after - before >= GATEWAY_PINGS,
+        "the holder {} forwarded the client's packets ({before} -> {after})",
+        r.lab.node(holder_node).ns.name
+    );
+    println!(
+        "GATEWAY {} forwarded {} packets for {GATEWAY_PINGS} client pings to {SERVER}",
+        r.lab.node(holder_node).ns.name,
+        after - before
+    );
+    Ok(())
+}
