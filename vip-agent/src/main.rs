@@ -126,7 +126,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         let mut dataplane = Dataplane::load(&args.bpffs_dir).context("loading the XDP program")?;
         if args.xdp_mode != XdpModeChoice::Off {
             dataplane
-                .attach(&args.interface, args.xdp_mode)
+                .attach(&args.interface, args.xdp_mode, false)
                 .with_context(|| format!("attaching to {}", args.interface))?;
         }
         wait_for_shutdown_signal().await?;
