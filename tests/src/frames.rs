@@ -106,3 +106,251 @@ impl PacketSocket {
         Ok(())
     }
 }
+
+// ------------------------------------------------------------------------
+// Builders for the XDP tests: every header byte by byte.
+
+/// Broadcast MAC.
+pub const BROADCAST: [u8; 6] = [0xFF; 6];
+
+/// Ethernet header, with one 802.1Q tag when `vlan` is set.
+pub fn ethernet(dst: [u8; 6], src: [u8; 6], vlan: Option<u16>, ether_type: u16) -> Vec<u8> {
+    let mut f = Vec::with_capacity(18);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    if let Some(id) = vlan {
+        f.extend_from_slice(&[0x81, 0x00]);
+        f.extend_from_slice(&(id & 0x0FFF).to_be_bytes());
+    }
+    f.extend_from_slice(&ether_type.to_be_bytes());
+    f
+}
+
+/// One's-complement sum of big-endian words, unfolded.
+pub fn sum16(data: &[u8]) -> u32 {
+    data.chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum()
+}
+
+/// `!fold(sum)`.
+pub fn finish(mut sum: u32) -> u16 {
+    while sum > 0xFFFF {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+pub fn ipv4_pseudo(src: [u8; 4], dst: [u8; 4], proto: u8, len: usize) -> u32 {
+    sum16(&src) + sum16(&dst) + u32::from(proto) + len as u32
+}
+
+pub fn ipv6_pseudo(src: [u8; 16], dst: [u8; 16], next: u8, len: usize) -> u32 {
+    sum16(&src) + sum16(&dst) + sum16(&(len as u32).to_be_bytes()) + u32::from(next)
+}
+
+/// IPv4 header (with `options`, a multiple of 4 bytes) followed by `payload`.
+pub fn ipv4_packet(
+    src: [u8; 4],
+    dst: [u8; 4],
+    proto: u8,
+    ttl: u8,
+    options: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
+    assert_eq!(options.len() % 4, 0);
+    let hlen = 20 + options.len();
+    let total = (hlen + payload.len()) as u16;
+    let mut ip = vec![0x40 | (hlen / 4) as u8, 0xC0];
+    ip.extend_from_slice(&total.to_be_bytes());
+    ip.extend_from_slice(&[0, 0, 0, 0, ttl, proto, 0, 0]);
+    ip.extend_from_slice(&src);
+    ip.extend_from_slice(&dst);
+    ip.extend_from_slice(options);
+    let c = internet_checksum(&ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    ip.extend_from_slice(payload);
+    ip
+}
+
+/// IPv6 header, extension headers `(type, body)` (each body padded so the
+/// header is a multiple of 8 bytes), then `payload` with next header `next`.
+pub fn ipv6_packet(
+    src: [u8; 16],
+    dst: [u8; 16],
+    next: u8,
+    hop_limit: u8,
+    ext: &[(u8, Vec<u8>)],
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut chain = Vec::new();
+    for (i, (_, body)) in ext.iter().enumerate() {
+        let following = ext.get(i + 1).map(|(t, _)| *t).unwrap_or(next);
+        let mut h = vec![following, 0];
+        h.extend_from_slice(body);
+        while h.len() % 8 != 0 {
+            h.push(0);
+        }
+        h[1] = (h.len() / 8 - 1) as u8;
+        chain.extend_from_slice(&h);
+    }
+    let first = ext.first().map(|(t, _)| *t).unwrap_or(next);
+    let plen = (chain.len() + payload.len()) as u16;
+    let mut ip = vec![0x60, 0, 0, 0];
+    ip.extend_from_slice(&plen.to_be_bytes());
+    ip.extend_from_slice(&[first, hop_limit]);
+    ip.extend_from_slice(&src);
+    ip.extend_from_slice(&dst);
+    ip.extend_from_slice(&chain);
+    ip.extend_from_slice(payload);
+    ip
+}
+
+/// VRRPv2 advert (RFC 3768) with its checksum.
+pub fn vrrp_v2(vrid: u8, priority: u8, vips: &[[u8; 4]], auth_type: u8, auth: [u8; 8]) -> Vec<u8> {
+    let mut v = vec![0x21, vrid, priority, vips.len() as u8, auth_type, 1, 0, 0];
+    for vip in vips {
+        v.extend_from_slice(vip);
+    }
+    v.extend_from_slice(&auth);
+    let c = internet_checksum(&v);
+    v[6..8].copy_from_slice(&c.to_be_bytes());
+    v
+}
+
+/// VRRPv3 advert (RFC 5798) over the given addresses (4 or 16 bytes each);
+/// the checksum includes `pseudo` (the pseudo-header sum) when given.
+pub fn vrrp_v3(vrid: u8, priority: u8, addrs: &[Vec<u8>], pseudo: Option<u32>) -> Vec<u8> {
+    let mut v = vec![0x31, vrid, priority, addrs.len() as u8, 0, 100, 0, 0];
+    for a in addrs {
+        v.extend_from_slice(a);
+    }
+    let c = finish(sum16(&v) + pseudo.unwrap_or(0));
+    v[6..8].copy_from_slice(&c.to_be_bytes());
+    v
+}
+
+/// An Ethernet/IPv4 ARP request.
+pub fn arp_request(src_mac: [u8; 6], vlan: Option<u16>, spa: [u8; 4], tpa: [u8; 4]) -> Vec<u8> {
+    let mut f = ethernet(BROADCAST, src_mac, vlan, 0x0806);
+    f.extend_from_slice(&[0, 1, 0x08, 0x00, 6, 4, 0, 1]);
+    f.extend_from_slice(&src_mac);
+    f.extend_from_slice(&spa);
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&tpa);
+    f
+}
+
+/// Solicited-node multicast address of `target`.
+pub fn solicited_node(target: [u8; 16]) -> [u8; 16] {
+    let mut a = [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 0];
+    a[13..].copy_from_slice(&target[13..]);
+    a
+}
+
+/// An Ethernet/IPv6 Neighbour Solicitation for `target` from `src` (`::`
+/// for DAD), to the solicited-node address, with a source link-layer
+/// address option when `sllao`.
+pub fn neighbour_solicitation(
+    src_mac: [u8; 6],
+    vlan: Option<u16>,
+    src: [u8; 16],
+    target: [u8; 16],
+    sllao: bool,
+) -> Vec<u8> {
+    let dst = solicited_node(target);
+    let mut icmp = vec![135, 0, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&target);
+    if sllao {
+        icmp.extend_from_slice(&[1, 1]);
+        icmp.extend_from_slice(&src_mac);
+    }
+    let c = finish(sum16(&icmp) + ipv6_pseudo(src, dst, 58, icmp.len()));
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let mac = [0x33, 0x33, dst[12], dst[13], dst[14], dst[15]];
+    let mut f = ethernet(mac, src_mac, vlan, 0x86DD);
+    f.extend_from_slice(&ipv6_packet(src, dst, 58, 255, &[], &icmp));
+    f
+}
+
+/// Writes `frames` as a classic pcap file (Ethernet link type).
+pub fn write_pcap(path: &std::path::Path, frames: &[Vec<u8>]) -> Result<()> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    for (i, frame) in frames.iter().enumerate() {
+        out.extend_from_slice(&(i as u32).to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(frame);
+    }
+    std::fs::write(path, out)?;
+    Ok(())
+}
+
+/// `tshark -V -r` of `frames`: tshark's own full decode, as text.
+pub fn tshark_decode(frames: &[Vec<u8>]) -> Result<String> {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "vipa-{}-{}.pcap",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
+    write_pcap(&path, frames)?;
+    let out = std::process::Command::new("tshark")
+        .args(["-o", "ip.check_checksum:TRUE", "-V", "-r"])
+        .arg(&path)
+        .output();
+    let _ = std::fs::remove_file(&path);
+    let out = out?;
+    if !out.status.success() {
+        bail!("tshark failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+impl PacketSocket {
+    /// Waits up to `timeout` for a frame `accept` likes; returns it.
+    pub fn recv_matching(
+        &self,
+        timeout: std::time::Duration,
+        mut accept: impl FnMut(&[u8]) -> bool,
+    ) -> Result<Option<Vec<u8>>> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            let mut pfd = libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let rc = unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(1000) as i32) };
+            if rc <= 0 {
+                continue;
+            }
+            // SAFETY: buf is valid for buf.len() bytes.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n > 0 && accept(&buf[..n as usize]) {
+                return Ok(Some(buf[..n as usize].to_vec()));
+            }
+        }
+    }
+}

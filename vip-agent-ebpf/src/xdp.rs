@@ -1,24 +1,57 @@
-use core::mem::size_of;
+//! The XDP program: Ethernet (at most one VLAN tag) -> ARP / IPv4 / IPv6 ->
+//! VRRP or ICMPv6 NS.
+//!
+//! - ARP requests and NS for a VIP that `OWNERSHIP` marks as held (master) on
+//!   the ingress interface are answered in place (`XDP_TX`) while the
+//!   daemon's heartbeat in `LIVENESS` is fresh; everything else goes on to
+//!   the kernel.
+//! - VRRP adverts for a (ifindex, vrid, family) with a `VRRP_POLICY` entry are
+//!   validated as RFC 5798 section 7.1 asks; invalid ones are dropped, every
+//!   outcome is counted in `VRRP_STATS`. Adverts without a policy pass.
 
 use aya_ebpf::{
-    bindings::xdp_action,
-    btf_maps::PerCpuHashMap,
+    bindings::{xdp_action, BPF_NOEXIST},
+    btf_maps::{Array, HashMap, PerCpuHashMap},
+    helpers::{bpf_csum_diff, bpf_ktime_get_ns, bpf_xdp_adjust_tail},
     macros::{btf_map, xdp},
     programs::XdpContext,
 };
-use network_types::{
-    eth::EthHdr,
-    ip::{Ipv4Hdr, Ipv6Hdr},
-    vlan::VlanHdr,
-};
 use vip_agent_ebpf::{
-    ipv4_header_len, is_vlan_tag, ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6, IPV6_HLEN, VLAN_HLEN,
+    checksum_verifies, fenced, fold, ipv4_header_len, ipv4_pseudo_sum, ipv6_ext_len,
+    ipv6_pseudo_sum, is_skipped_ipv6_ext, is_unspecified, is_vlan_tag, na_checksum, na_flags,
+    v4_key, vrrp_checksum_ok, vrrp_header_check, vrrp_v2_auth_ok, vrrp_version_type, VrrpDrop,
+    ARP_LEN, ARP_OP_REPLY, ARP_OP_REQUEST, ETH_HLEN, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, ICMPV6_NA,
+    ICMPV6_NS, IPPROTO_ICMPV6, IPV6_ALL_NODES, IPV6_HLEN, IPV6_MAX_EXT_HEADERS, MAC_ALL_NODES,
+    MAX_L4_OFFSET, MAX_VRRP_LEN, NA_LEN, ND_HLEN, ND_OPT_TARGET_LL, VLAN_HLEN, VRRP_HLEN,
 };
-use vip_common::{VrrpKey, VrrpStats, IPPROTO_VRRP, VRRP_STATS_MAX_ENTRIES};
+use vip_common::{
+    IfKey, L2Stats, Liveness, Ownership, OwnershipKey, VrrpKey, VrrpPolicy, VrrpStats, AUTH_NONE,
+    FAMILY_V4, FAMILY_V6, IPPROTO_VRRP, L2_STATS_MAX_ENTRIES, MAX_PEERS, OWNERSHIP_FLAG_MASTER,
+    OWNERSHIP_MAX_ENTRIES, VRRP_STATS_MAX_ENTRIES,
+};
+
+#[btf_map]
+static OWNERSHIP: HashMap<OwnershipKey, Ownership, { OWNERSHIP_MAX_ENTRIES as usize }> =
+    HashMap::new();
+
+#[btf_map]
+static VRRP_POLICY: HashMap<VrrpKey, VrrpPolicy, { VRRP_STATS_MAX_ENTRIES as usize }> =
+    HashMap::new();
 
 #[btf_map]
 static VRRP_STATS: PerCpuHashMap<VrrpKey, VrrpStats, { VRRP_STATS_MAX_ENTRIES as usize }> =
     PerCpuHashMap::new();
+
+#[btf_map]
+static L2_STATS: PerCpuHashMap<IfKey, L2Stats, { L2_STATS_MAX_ENTRIES as usize }> =
+    PerCpuHashMap::new();
+
+#[btf_map]
+static LIVENESS: Array<Liveness, 1> = Array::new();
+
+/// NDP messages checked (and answered) are at most this long: NS with a
+/// source link-layer option and a nonce option.
+const MAX_NS_LEN: usize = 64;
 
 /// Why the program stopped looking at a frame. Each variant maps to a verdict
 /// on purpose in [`vip_xdp`].
@@ -26,88 +59,692 @@ static VRRP_STATS: PerCpuHashMap<VrrpKey, VrrpStats, { VRRP_STATS_MAX_ENTRIES as
 enum Error {
     /// The frame ends before a header we need; the stack judges runts.
     Truncated,
-    /// The IP header is not one we can walk (bad IHL); the stack drops it.
+    /// The IP header is not one we can walk (bad IHL, extension headers too
+    /// long); the stack drops or handles it.
     MalformedIp,
+    /// Growing or shrinking the frame for an NA failed; the kernel answers.
+    TailAdjust,
+    /// A fragmented IPv4 VRRP frame: adverts are never fragmented, and a
+    /// reassembled one would bypass validation.
+    Fragment,
 }
 
 #[xdp]
 pub fn vip_xdp(ctx: XdpContext) -> u32 {
-    match try_vip_xdp(&ctx) {
+    verdict(try_vip_xdp(&ctx))
+}
+
+/// The verdict for each way of stopping early, chosen on purpose.
+#[inline(always)]
+fn verdict(result: Result<u32, Error>) -> u32 {
+    match result {
         Ok(action) => action,
-        Err(Error::Truncated) | Err(Error::MalformedIp) => xdp_action::XDP_PASS,
+        Err(Error::Truncated) | Err(Error::MalformedIp) | Err(Error::TailAdjust) => {
+            xdp_action::XDP_PASS
+        }
+        Err(Error::Fragment) => xdp_action::XDP_DROP,
     }
 }
 
 /// Pointer to a `T` at `offset` bytes into the frame, after checking that the
-/// whole `T` lies before `data_end`.
+/// whole `T` lies before `data_end`. The only way the program touches packet
+/// memory.
 ///
 /// # Safety
 /// The returned pointer is in bounds of the packet buffer (the verifier sees
-/// the same comparison), but `T` must be a plain byte-layout header type
-/// (alignment 1 or read unaligned) for dereferencing it to be sound.
+/// the same comparison) until the frame is resized. Callers only use it for
+/// `read_unaligned`/`write_unaligned` of byte-array types, so alignment does
+/// not matter.
 #[inline(always)]
-fn ptr_at<T>(ctx: &XdpContext, offset: usize) -> Result<*const T, Error> {
-    let start = ctx.data();
-    let end = ctx.data_end();
-    if start + offset + size_of::<T>() > end {
+fn ptr_at<T>(ctx: &XdpContext, offset: usize) -> Result<*mut T, Error> {
+    let (start, end) = bounds(ctx);
+    if start + offset + core::mem::size_of::<T>() > end {
         return Err(Error::Truncated);
     }
-    Ok((start + offset) as *const T)
+    Ok((start + offset) as *mut T)
+}
+
+/// `data` and `data_end` of the frame, read from the context itself every
+/// time: volatile loads keep the compiler from hoisting them into a caller and
+/// passing them to a BPF subprogram as plain integers, which the verifier
+/// would no longer recognise as packet pointers.
+#[inline(always)]
+fn bounds(ctx: &XdpContext) -> (usize, usize) {
+    // SAFETY: `ctx.ctx` is the kernel's xdp_md for this run.
+    unsafe {
+        (
+            core::ptr::read_volatile(&(*ctx.ctx).data) as usize,
+            core::ptr::read_volatile(&(*ctx.ctx).data_end) as usize,
+        )
+    }
+}
+
+#[inline(always)]
+fn frame_len(ctx: &XdpContext) -> usize {
+    let (start, end) = bounds(ctx);
+    end - start
+}
+
+#[inline(always)]
+fn read<T: Copy>(ctx: &XdpContext, offset: usize) -> Result<T, Error> {
+    let p = ptr_at::<T>(ctx, offset)?;
+    // SAFETY: in bounds (ptr_at); unaligned read of a byte-array type.
+    Ok(unsafe { core::ptr::read_unaligned(p) })
+}
+
+#[inline(always)]
+fn write<T>(ctx: &XdpContext, offset: usize, value: T) -> Result<(), Error> {
+    let p = ptr_at::<T>(ctx, offset)?;
+    // SAFETY: in bounds (ptr_at); unaligned write of a byte-array type.
+    unsafe { core::ptr::write_unaligned(p, value) };
+    Ok(())
+}
+
+#[inline(always)]
+fn be16(bytes: [u8; 2]) -> u16 {
+    u16::from_be_bytes(bytes)
 }
 
 #[inline(always)]
 fn try_vip_xdp(ctx: &XdpContext) -> Result<u32, Error> {
-    let eth: *const EthHdr = ptr_at(ctx, 0)?;
-    // SAFETY: in bounds (ptr_at); EthHdr read unaligned.
-    let mut ether_type = u16::from_be(unsafe { core::ptr::read_unaligned(eth) }.ether_type);
-    let mut l3 = ETH_HLEN;
+    let eth: [u8; ETH_HLEN] = read(ctx, 0)?;
+    let mut ether_type = be16([eth[12], eth[13]]);
+    let ifindex = ctx.ingress_ifindex() as u32;
     if is_vlan_tag(ether_type) {
-        let vlan: *const VlanHdr = ptr_at(ctx, l3)?;
-        // SAFETY: in bounds (ptr_at).
-        ether_type = u16::from_be(unsafe { core::ptr::read_unaligned(vlan) }.ether_type);
-        l3 += VLAN_HLEN;
+        let tag: [u8; VLAN_HLEN] = read(ctx, ETH_HLEN)?;
+        ether_type = be16([tag[2], tag[3]]);
+        match ether_type {
+            ETH_P_ARP => Ok(arp(ctx, ifindex, ETH_HLEN + VLAN_HLEN)),
+            ETH_P_IPV4 => Ok(ipv4(ctx, ifindex, ETH_HLEN + VLAN_HLEN)),
+            ETH_P_IPV6 => Ok(ipv6(ctx, ifindex, ETH_HLEN + VLAN_HLEN)),
+            _ => Ok(xdp_action::XDP_PASS),
+        }
+    } else {
+        match ether_type {
+            ETH_P_ARP => Ok(arp(ctx, ifindex, ETH_HLEN)),
+            ETH_P_IPV4 => Ok(ipv4(ctx, ifindex, ETH_HLEN)),
+            ETH_P_IPV6 => Ok(ipv6(ctx, ifindex, ETH_HLEN)),
+            _ => Ok(xdp_action::XDP_PASS),
+        }
     }
+}
 
-    let (family, l4) = match ether_type {
-        ETH_P_IPV4 => {
-            let ip: *const Ipv4Hdr = ptr_at(ctx, l3)?;
-            // SAFETY: in bounds (ptr_at).
-            let ip = unsafe { core::ptr::read_unaligned(ip) };
-            if ip.proto != IPPROTO_VRRP {
-                return Ok(xdp_action::XDP_PASS);
+// ---------------------------------------------------------------- counters
+
+/// Index of a counter in [`L2Stats`] seen as `[u64; N]`.
+#[derive(Clone, Copy)]
+#[repr(u32)]
+enum L2 {
+    ArpRequestsSeen = 0,
+    ArpRepliesSent,
+    ArpPassed,
+    ArpFenced,
+    ArpOther,
+    NsSeen,
+    NaSent,
+    NsPassed,
+    NsFenced,
+    VrrpShort,
+    VrrpFragments,
+}
+const L2_COUNTERS: u32 = L2::VrrpFragments as u32 + 1;
+const _: () = assert!(L2_COUNTERS as usize * 8 == core::mem::size_of::<L2Stats>());
+
+/// Adds one to `counter` of `ifindex` (its own BPF function: one copy of the
+/// zeroed value on one small stack frame).
+#[inline(never)]
+fn count_l2(ifindex: u32, counter: L2) {
+    let counter = counter as u32;
+    if counter >= L2_COUNTERS {
+        return;
+    }
+    let key = IfKey { ifindex };
+    let stats = match L2_STATS.get_ptr_mut(key) {
+        Some(p) => p,
+        None => {
+            let _ = L2_STATS.insert(key, L2Stats::default(), BPF_NOEXIST as u64);
+            match L2_STATS.get_ptr_mut(key) {
+                Some(p) => p,
+                None => return,
             }
-            let hlen = ipv4_header_len(ip.vihl).ok_or(Error::MalformedIp)?;
-            (4u8, l3 + hlen)
         }
-        ETH_P_IPV6 => {
-            let ip: *const Ipv6Hdr = ptr_at(ctx, l3)?;
-            // SAFETY: in bounds (ptr_at).
-            if unsafe { (*ip).next_hdr } != IPPROTO_VRRP {
-                return Ok(xdp_action::XDP_PASS);
-            }
-            (6u8, l3 + IPV6_HLEN)
-        }
-        _ => return Ok(xdp_action::XDP_PASS),
     };
+    // SAFETY: this CPU's slot of a per-CPU map (nothing else writes it
+    // meanwhile); `counter` indexes one of its u64 fields.
+    unsafe { *(stats as *mut u64).add(counter as usize) += 1 };
+}
 
-    // Version/type byte and VRID: the first two bytes of every VRRP version.
-    let head: *const [u8; 2] = ptr_at(ctx, l4)?;
-    // SAFETY: in bounds (ptr_at).
-    let vrid = unsafe { (*head)[1] };
-    let key = VrrpKey::new(ctx.ingress_ifindex() as u32, vrid, family);
-    count_frame(&key);
-    Ok(xdp_action::XDP_PASS)
+/// Outcome of one VRRP frame: index of its counter in [`VrrpStats`].
+#[derive(Clone, Copy)]
+enum Outcome {
+    Valid,
+    Drop(VrrpDrop),
+    Unconfigured,
+}
+
+impl Outcome {
+    #[inline(always)]
+    fn index(self) -> u32 {
+        match self {
+            Outcome::Valid => 1,
+            Outcome::Drop(VrrpDrop::Ttl) => 2,
+            Outcome::Drop(VrrpDrop::Version) => 3,
+            Outcome::Drop(VrrpDrop::Type) => 4,
+            Outcome::Drop(VrrpDrop::Length) => 5,
+            Outcome::Drop(VrrpDrop::Checksum) => 6,
+            Outcome::Drop(VrrpDrop::Auth) => 7,
+            Outcome::Drop(VrrpDrop::NotPeer) => 8,
+            Outcome::Unconfigured => 9,
+        }
+    }
+}
+
+/// Counts one frame for `key` and its outcome (index from [`Outcome::index`]);
+/// a valid advert also records its time and source.
+#[inline(never)]
+fn count_vrrp(key: &VrrpKey, outcome: u32, src: &[u8; 16]) {
+    if outcome == 0 || outcome > 9 {
+        return;
+    }
+    let stats = match VRRP_STATS.get_ptr_mut(key) {
+        Some(p) => p,
+        None => {
+            let _ = VRRP_STATS.insert(key, VrrpStats::default(), BPF_NOEXIST as u64);
+            match VRRP_STATS.get_ptr_mut(key) {
+                Some(p) => p,
+                None => return,
+            }
+        }
+    };
+    // SAFETY: this CPU's slot of a per-CPU map; `outcome` indexes one of
+    // the leading u64 counters (frames is index 0).
+    unsafe {
+        (*stats).frames += 1;
+        *(stats as *mut u64).add(outcome as usize) += 1;
+        if outcome == 1 {
+            (*stats).last_seen_ns = bpf_ktime_get_ns();
+            (*stats).last_source = *src;
+        }
+    }
+}
+
+/// True when the daemon's heartbeat is missing or stale.
+#[inline(always)]
+fn is_fenced() -> bool {
+    match LIVENESS.get(0) {
+        // SAFETY: plain helper call.
+        Some(live) => fenced(
+            unsafe { bpf_ktime_get_ns() },
+            live.heartbeat_ns,
+            live.bound_ns,
+        ),
+        None => true,
+    }
+}
+
+/// The ownership entry for `vip` if this node is master for it.
+#[inline(always)]
+fn held(ifindex: u32, family: u8, vip: [u8; 16]) -> Option<Ownership> {
+    let key = OwnershipKey::new(ifindex, family, vip);
+    let own = OWNERSHIP.get_ptr(key)?;
+    // SAFETY: map value pointer from a successful lookup.
+    let own = unsafe { *own };
+    if own.flags & OWNERSHIP_FLAG_MASTER != 0 {
+        Some(own)
+    } else {
+        None
+    }
+}
+
+// --------------------------------------------------------------------- ARP
+
+#[inline(never)]
+fn arp(ctx: &XdpContext, ifindex: u32, l3: usize) -> u32 {
+    verdict(try_arp(ctx, ifindex, l3))
 }
 
 #[inline(always)]
-fn count_frame(key: &VrrpKey) {
-    if let Some(stats) = VRRP_STATS.get_ptr_mut(key) {
-        // SAFETY: per-CPU slot, only this CPU writes it while we run.
-        unsafe { (*stats).frames += 1 };
-        return;
+fn try_arp(ctx: &XdpContext, ifindex: u32, l3: usize) -> Result<u32, Error> {
+    let a: [u8; ARP_LEN] = read(ctx, l3)?;
+    let ethernet_ipv4 =
+        be16([a[0], a[1]]) == 1 && be16([a[2], a[3]]) == ETH_P_IPV4 && a[4] == 6 && a[5] == 4;
+    if !ethernet_ipv4 || be16([a[6], a[7]]) != ARP_OP_REQUEST {
+        count_l2(ifindex, L2::ArpOther);
+        return Ok(xdp_action::XDP_PASS);
     }
-    // First frame for this key on this CPU: other CPUs' slots start zeroed.
-    let _ = VRRP_STATS.insert(key, VrrpStats { frames: 1 }, 0);
+    count_l2(ifindex, L2::ArpRequestsSeen);
+    let sha = [a[8], a[9], a[10], a[11], a[12], a[13]];
+    let spa = [a[14], a[15], a[16], a[17]];
+    let tpa = [a[24], a[25], a[26], a[27]];
+    if spa == tpa {
+        // Gratuitous ARP: an announcement, nothing to answer.
+        count_l2(ifindex, L2::ArpPassed);
+        return Ok(xdp_action::XDP_PASS);
+    }
+    let Some(own) = held(ifindex, FAMILY_V4, v4_key(tpa)) else {
+        count_l2(ifindex, L2::ArpPassed);
+        return Ok(xdp_action::XDP_PASS);
+    };
+    if is_fenced() {
+        count_l2(ifindex, L2::ArpFenced);
+        return Ok(xdp_action::XDP_PASS);
+    }
+    let m = own.mac;
+    let [op_hi, op_lo] = ARP_OP_REPLY.to_be_bytes();
+    let reply: [u8; ARP_LEN] = [
+        a[0], a[1], a[2], a[3], a[4], a[5], op_hi, op_lo, // htype, ptype, hlen, plen, op
+        m[0], m[1], m[2], m[3], m[4], m[5], // sender MAC: owner
+        tpa[0], tpa[1], tpa[2], tpa[3], // sender IP: the VIP
+        sha[0], sha[1], sha[2], sha[3], sha[4], sha[5], // target MAC: requester
+        spa[0], spa[1], spa[2], spa[3], // target IP: requester
+    ];
+    write(ctx, l3, reply)?;
+    write(
+        ctx,
+        0,
+        [
+            sha[0], sha[1], sha[2], sha[3], sha[4], sha[5], m[0], m[1], m[2], m[3], m[4], m[5],
+        ],
+    )?;
+    count_l2(ifindex, L2::ArpRepliesSent);
+    Ok(xdp_action::XDP_TX)
+}
+
+// -------------------------------------------------------------------- IPv4
+
+#[inline(never)]
+fn ipv4(ctx: &XdpContext, ifindex: u32, l3: usize) -> u32 {
+    verdict(try_ipv4(ctx, ifindex, l3))
+}
+
+#[inline(always)]
+fn try_ipv4(ctx: &XdpContext, ifindex: u32, l3: usize) -> Result<u32, Error> {
+    let ip: [u8; 20] = read(ctx, l3)?;
+    if ip[9] != IPPROTO_VRRP {
+        return Ok(xdp_action::XDP_PASS);
+    }
+    let hlen = ipv4_header_len(ip[0]).ok_or(Error::MalformedIp)?;
+    if ip[6] & 0x3F != 0 || ip[7] != 0 {
+        // More-fragments set or a non-zero offset.
+        count_l2(ifindex, L2::VrrpFragments);
+        return Err(Error::Fragment);
+    }
+    let total = be16([ip[2], ip[3]]) as usize;
+    let payload = total.saturating_sub(hlen);
+    let src = [ip[12], ip[13], ip[14], ip[15]];
+    let dst = [ip[16], ip[17], ip[18], ip[19]];
+    let head = Vrrp {
+        family: FAMILY_V4,
+        ttl: ip[8],
+        l4: l3 + hlen,
+        payload,
+        src: v4_key(src),
+        dst: v4_key(dst),
+    };
+    Ok(vrrp(ctx, ifindex, &head))
+}
+
+// -------------------------------------------------------------------- IPv6
+
+#[inline(never)]
+fn ipv6(ctx: &XdpContext, ifindex: u32, l3: usize) -> u32 {
+    verdict(try_ipv6(ctx, ifindex, l3))
+}
+
+#[inline(always)]
+fn try_ipv6(ctx: &XdpContext, ifindex: u32, l3: usize) -> Result<u32, Error> {
+    // Version/class/flow, payload length, next header, hop limit.
+    let fixed: [u8; 8] = read(ctx, l3)?;
+    let src: [u8; 16] = read(ctx, l3 + 8)?;
+    let dst: [u8; 16] = read(ctx, l3 + 24)?;
+    let hop_limit = fixed[7];
+    let mut next = fixed[6];
+    let mut l4 = l3 + IPV6_HLEN;
+    for _ in 0..IPV6_MAX_EXT_HEADERS {
+        if !is_skipped_ipv6_ext(next) {
+            break;
+        }
+        let ext: [u8; 2] = read(ctx, l4)?;
+        next = ext[0];
+        l4 += ipv6_ext_len(ext[1]);
+        if l4 > MAX_L4_OFFSET {
+            return Err(Error::MalformedIp);
+        }
+    }
+    let ext_len = l4 - l3 - IPV6_HLEN;
+    let payload = (be16([fixed[4], fixed[5]]) as usize).saturating_sub(ext_len);
+    match next {
+        IPPROTO_VRRP => {
+            let head = Vrrp {
+                family: FAMILY_V6,
+                ttl: hop_limit,
+                l4,
+                payload,
+                src,
+                dst,
+            };
+            Ok(vrrp(ctx, ifindex, &head))
+        }
+        IPPROTO_ICMPV6 if hop_limit == 255 => {
+            let nd = Nd {
+                l3,
+                l4,
+                icmp_len: payload,
+                src,
+                dst,
+            };
+            let mut answer = Answer::default();
+            match neighbour_solicitation(ctx, ifindex, &nd, &mut answer) {
+                ANSWER => Ok(neighbour_advertisement(ctx, ifindex, &nd, &answer)),
+                action => Ok(action),
+            }
+        }
+        _ => Ok(xdp_action::XDP_PASS),
+    }
+}
+
+/// What an NA for a held VIP carries.
+#[derive(Default)]
+struct Answer {
+    target: [u8; 16],
+    mac: [u8; 6],
+}
+
+/// [`neighbour_solicitation`]'s "answer it" (not an XDP action).
+const ANSWER: u32 = u32::MAX;
+
+/// Where an ICMPv6 message sits and what its IPv6 header said.
+struct Nd {
+    l3: usize,
+    l4: usize,
+    icmp_len: usize,
+    src: [u8; 16],
+    dst: [u8; 16],
+}
+
+/// One's-complement sum of the `N` bytes at `offset` (a multiple of 4), by
+/// the kernel's `bpf_csum_diff`, as big-endian 16-bit words.
+#[inline(always)]
+fn sum_chunk<const N: usize>(ctx: &XdpContext, offset: usize) -> Result<u64, Error> {
+    let p = ptr_at::<[u8; N]>(ctx, offset)?;
+    // SAFETY: `p` covers N readable bytes (ptr_at); nothing is written.
+    let sum = unsafe { bpf_csum_diff(core::ptr::null_mut(), 0, p.cast(), N as u32, 0) };
+    if sum < 0 {
+        return Err(Error::Truncated);
+    }
+    // csum_diff sums memory in host order (little-endian here): fold, then
+    // swap into the big-endian sums the rest of the code adds to.
+    Ok(fold(sum as u64).swap_bytes() as u64)
+}
+
+/// One's-complement sum (unfolded) of the `len` bytes at `offset`; `len` is
+/// a multiple of 4 and at most [`MAX_VRRP_LEN`]. Whole 256-byte chunks, then
+/// the rest by powers of two: a handful of fixed-size, bounds-checked helper
+/// calls instead of a loop over words the verifier would walk one by one.
+#[inline(always)]
+fn sum_bytes(ctx: &XdpContext, offset: usize, len: usize) -> Result<u64, Error> {
+    if len % 4 != 0 || len > MAX_VRRP_LEN {
+        return Err(Error::Truncated);
+    }
+    let mut sum = 0u64;
+    let mut off = offset;
+    let mut left = len;
+    for _ in 0..MAX_VRRP_LEN / 256 {
+        if left < 256 {
+            break;
+        }
+        sum += sum_chunk::<256>(ctx, off)?;
+        off += 256;
+        left -= 256;
+    }
+    if left & 128 != 0 {
+        sum += sum_chunk::<128>(ctx, off)?;
+        off += 128;
+    }
+    if left & 64 != 0 {
+        sum += sum_chunk::<64>(ctx, off)?;
+        off += 64;
+    }
+    if left & 32 != 0 {
+        sum += sum_chunk::<32>(ctx, off)?;
+        off += 32;
+    }
+    if left & 16 != 0 {
+        sum += sum_chunk::<16>(ctx, off)?;
+        off += 16;
+    }
+    if left & 8 != 0 {
+        sum += sum_chunk::<8>(ctx, off)?;
+        off += 8;
+    }
+    if left & 4 != 0 {
+        sum += sum_chunk::<4>(ctx, off)?;
+    }
+    Ok(sum)
+}
+
+/// Checks an ICMPv6 message: a valid NS for a VIP held here while the
+/// heartbeat is fresh fills `answer` and returns [`ANSWER`]; anything else
+/// returns the verdict. Separate from the rewrite to keep each BPF stack
+/// frame small.
+#[inline(never)]
+fn neighbour_solicitation(ctx: &XdpContext, ifindex: u32, nd: &Nd, answer: &mut Answer) -> u32 {
+    verdict(try_neighbour_solicitation(ctx, ifindex, nd, answer))
+}
+
+#[inline(always)]
+fn try_neighbour_solicitation(
+    ctx: &XdpContext,
+    ifindex: u32,
+    nd: &Nd,
+    answer: &mut Answer,
+) -> Result<u32, Error> {
+    let (l4, icmp_len) = (nd.l4, nd.icmp_len);
+    let head: [u8; 8] = read(ctx, l4)?;
+    if head[0] != ICMPV6_NS || head[1] != 0 || icmp_len < ND_HLEN {
+        return Ok(xdp_action::XDP_PASS);
+    }
+    let target: [u8; 16] = read(ctx, l4 + 8)?;
+    // Only what we can check: NDP lengths are multiples of 8; longer NS
+    // (several options) and multicast targets are the kernel's.
+    if icmp_len % 4 != 0 || icmp_len > MAX_NS_LEN || target[0] == 0xFF {
+        count_l2(ifindex, L2::NsPassed);
+        return Ok(xdp_action::XDP_PASS);
+    }
+    let sum = sum_bytes(ctx, l4, icmp_len)?
+        + ipv6_pseudo_sum(&nd.src, &nd.dst, IPPROTO_ICMPV6, icmp_len as u32);
+    if !checksum_verifies(sum) {
+        // Not a valid NS: the kernel discards it.
+        return Ok(xdp_action::XDP_PASS);
+    }
+    count_l2(ifindex, L2::NsSeen);
+    let Some(own) = held(ifindex, FAMILY_V6, target) else {
+        count_l2(ifindex, L2::NsPassed);
+        return Ok(xdp_action::XDP_PASS);
+    };
+    if is_fenced() {
+        count_l2(ifindex, L2::NsFenced);
+        return Ok(xdp_action::XDP_PASS);
+    }
+    answer.target = target;
+    answer.mac = own.mac;
+    Ok(ANSWER)
+}
+
+/// Rewrites the NS in place into the Neighbour Advertisement for
+/// `answer` and sends it back (XDP_TX).
+#[inline(never)]
+fn neighbour_advertisement(ctx: &XdpContext, ifindex: u32, nd: &Nd, answer: &Answer) -> u32 {
+    verdict(try_neighbour_advertisement(ctx, ifindex, nd, answer))
+}
+
+#[inline(always)]
+fn try_neighbour_advertisement(
+    ctx: &XdpContext,
+    ifindex: u32,
+    nd: &Nd,
+    answer: &Answer,
+) -> Result<u32, Error> {
+    let l3 = nd.l3;
+    let target = answer.target;
+    let m = answer.mac;
+    let requester: [u8; 6] = read(ctx, 6)?;
+    let unspecified = is_unspecified(&nd.src);
+    let (reply_ip, reply_mac) = if unspecified {
+        (IPV6_ALL_NODES, MAC_ALL_NODES)
+    } else {
+        (nd.src, requester)
+    };
+    let flags = na_flags(unspecified);
+    let csum = na_checksum(&target, &reply_ip, flags, &target, &m).to_be_bytes();
+
+    // The NA replaces everything after the IPv6 header (extension headers too).
+    let new_len = (l3 + IPV6_HLEN + NA_LEN) as i32;
+    let cur_len = frame_len(ctx) as i32;
+    if new_len != cur_len {
+        // SAFETY: helper call on our own context; every packet pointer is
+        // re-derived (and re-checked by ptr_at) afterwards.
+        if unsafe { bpf_xdp_adjust_tail(ctx.ctx, new_len - cur_len) } != 0 {
+            count_l2(ifindex, L2::NsPassed);
+            return Err(Error::TailAdjust);
+        }
+    }
+    write(ctx, 0, reply_mac)?;
+    write(ctx, 6, m)?;
+    // IPv6: version 6, payload = the NA, next header ICMPv6, hop limit 255.
+    write(
+        ctx,
+        l3,
+        [0x60, 0, 0, 0, 0, NA_LEN as u8, IPPROTO_ICMPV6, 255],
+    )?;
+    write(ctx, l3 + 8, target)?;
+    write(ctx, l3 + 24, reply_ip)?;
+    let na = l3 + IPV6_HLEN;
+    write(ctx, na, [ICMPV6_NA, 0, csum[0], csum[1], flags, 0, 0, 0])?;
+    write(ctx, na + 8, target)?;
+    write(
+        ctx,
+        na + ND_HLEN,
+        [ND_OPT_TARGET_LL, 1, m[0], m[1], m[2], m[3], m[4], m[5]],
+    )?;
+    count_l2(ifindex, L2::NaSent);
+    Ok(xdp_action::XDP_TX)
+}
+
+// -------------------------------------------------------------------- VRRP
+
+/// What VRRP validation needs from the carrying IP header.
+struct Vrrp {
+    family: u8,
+    ttl: u8,
+    /// Offset of the VRRP header in the frame.
+    l4: usize,
+    /// IP payload bytes from the VRRP header on.
+    payload: usize,
+    src: [u8; 16],
+    dst: [u8; 16],
+}
+
+#[inline(never)]
+fn vrrp(ctx: &XdpContext, ifindex: u32, h: &Vrrp) -> u32 {
+    let Ok(first) = read::<[u8; 2]>(ctx, h.l4) else {
+        count_l2(ifindex, L2::VrrpShort);
+        return xdp_action::XDP_PASS;
+    };
+    let key = VrrpKey::new(ifindex, first[1], h.family);
+    let (outcome, action) = match VRRP_POLICY.get_ptr(key) {
+        None => (Outcome::Unconfigured, xdp_action::XDP_PASS),
+        Some(policy) => {
+            // SAFETY: map value pointer from a successful lookup.
+            let policy: &VrrpPolicy = unsafe { &*policy };
+            match validate(ctx, h, first[0], policy) {
+                Ok(()) => (Outcome::Valid, xdp_action::XDP_PASS),
+                Err(reason) => (Outcome::Drop(reason), xdp_action::XDP_DROP),
+            }
+        }
+    };
+    count_vrrp(&key, outcome.index(), &h.src);
+    action
+}
+
+#[inline(always)]
+fn validate(
+    ctx: &XdpContext,
+    h: &Vrrp,
+    version_type: u8,
+    policy: &VrrpPolicy,
+) -> Result<(), VrrpDrop> {
+    let avail = frame_len(ctx).saturating_sub(h.l4);
+    // The count byte may be missing in a truncated frame: the length check
+    // below then fails on `avail` whatever count we assume.
+    let count = match read::<[u8; 4]>(ctx, h.l4) {
+        Ok(b) => b[3],
+        Err(_) => 0,
+    };
+    let addr_len = if h.family == FAMILY_V4 { 4 } else { 16 };
+    let len = vrrp_header_check(
+        h.ttl,
+        version_type,
+        policy.version,
+        count,
+        addr_len,
+        h.payload,
+        avail,
+    )?;
+    let (version, _) = vrrp_version_type(version_type);
+
+    // Cheap checks first; reported below in RFC order (checksum first).
+    let auth_ok = if version == 2 {
+        let head: [u8; VRRP_HLEN] = read(ctx, h.l4).map_err(|_| VrrpDrop::Length)?;
+        let pass: [u8; 8] =
+            read(ctx, h.l4 + VRRP_HLEN + 4 * count as usize).map_err(|_| VrrpDrop::Length)?;
+        vrrp_v2_auth_ok(policy.auth_type, &policy.auth_pass, head[4], &pass)
+    } else {
+        // VRRPv3 has no authentication; a policy asking for it never matches.
+        policy.auth_type == AUTH_NONE
+    };
+    let peer_ok = source_allowed(policy, &h.src);
+
+    let msg_sum = sum_bytes(ctx, h.l4, len).map_err(|_| VrrpDrop::Length)?;
+    let pseudo = if h.family == FAMILY_V4 {
+        ipv4_pseudo_sum(
+            [h.src[0], h.src[1], h.src[2], h.src[3]],
+            [h.dst[0], h.dst[1], h.dst[2], h.dst[3]],
+            IPPROTO_VRRP,
+            len as u16,
+        )
+    } else {
+        ipv6_pseudo_sum(&h.src, &h.dst, IPPROTO_VRRP, len as u32)
+    };
+    if !vrrp_checksum_ok(version, h.family, msg_sum, pseudo) {
+        return Err(VrrpDrop::Checksum);
+    }
+    if !auth_ok {
+        return Err(VrrpDrop::Auth);
+    }
+    if !peer_ok {
+        return Err(VrrpDrop::NotPeer);
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn source_allowed(policy: &VrrpPolicy, src: &[u8; 16]) -> bool {
+    let count = policy.peer_count as usize;
+    if count == 0 {
+        return true;
+    }
+    let mut i = 0;
+    while i < MAX_PEERS {
+        if i >= count {
+            break;
+        }
+        if policy.peers[i] == *src {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 #[cfg(not(test))]

@@ -8,16 +8,23 @@ mod xdp_mode;
 use std::{
     collections::BTreeMap,
     fs,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use aya::{
-    maps::{MapData, PerCpuHashMap},
+    maps::{Array, HashMap, Map, MapData, PerCpuHashMap},
     programs::{Xdp, XdpMode},
     Ebpf,
 };
+use serde::Serialize;
 use thiserror::Error;
-use vip_common::{VrrpKey, VrrpStats, MAP_VRRP_STATS, PROGRAM_NAME};
+use vip_common::{
+    IfKey, L2Stats, Liveness, Ownership, OwnershipKey, VrrpKey, VrrpPolicy as PolicyValue,
+    VrrpStats, AUTH_NONE, AUTH_PASS, FAMILY_V4, FAMILY_V6, MAP_L2_STATS, MAP_LIVENESS, MAP_NAMES,
+    MAP_OWNERSHIP, MAP_VRRP_POLICY, MAP_VRRP_STATS, MAX_PEERS, OWNERSHIP_FLAG_MASTER, PROGRAM_NAME,
+};
 
 pub use xdp_mode::{resolve_xdp_mode, XdpModeChoice};
 
@@ -26,7 +33,143 @@ static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(env!("VIP_AGENT_EBPF_OBJ
 
 /// Every map the program defines; each is pinned under the bpffs directory
 /// with this name.
-pub const PINNED_MAPS: &[&str] = &[MAP_VRRP_STATS];
+pub const PINNED_MAPS: &[&str] = &MAP_NAMES;
+
+/// Fencing bound until [`Dataplane::set_fence_bound`] says otherwise.
+pub const DEFAULT_FENCE_BOUND: Duration = Duration::from_secs(3);
+
+/// Address family of a VIP or of the IP header carrying VRRP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub fn of(addr: &IpAddr) -> Self {
+        match addr {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        }
+    }
+
+    /// The `family` byte of the map keys (4 or 6).
+    pub fn key(self) -> u8 {
+        match self {
+            Family::V4 => FAMILY_V4,
+            Family::V6 => FAMILY_V6,
+        }
+    }
+
+    fn from_key(byte: u8) -> Self {
+        if byte == FAMILY_V6 {
+            Family::V6
+        } else {
+            Family::V4
+        }
+    }
+}
+
+/// How the program validates adverts of one (interface, VRID, family).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VrrpPolicy {
+    /// 2 or 3; 0 accepts either.
+    pub version: u8,
+    /// VRRPv2 simple-text password (`authentication { auth_type PASS }`).
+    pub auth_pass: Option<[u8; 8]>,
+    /// Unicast peers; empty accepts any source. At most 8.
+    pub peers: Vec<IpAddr>,
+}
+
+/// Counters of one (interface, VRID, family), summed over CPUs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct VrrpCounters {
+    pub ifindex: u32,
+    pub vrid: u8,
+    pub family: Option<Family>,
+    /// VRRP frames seen (each is also counted in exactly one field below).
+    pub frames: u64,
+    pub adverts_valid: u64,
+    pub drop_ttl: u64,
+    pub drop_version: u64,
+    pub drop_type: u64,
+    pub drop_length: u64,
+    pub drop_checksum: u64,
+    pub drop_auth: u64,
+    pub drop_not_peer: u64,
+    /// Passed without validation: no policy for this key.
+    pub unconfigured: u64,
+    /// CLOCK_MONOTONIC nanoseconds of the last valid advert.
+    pub last_seen_ns: Option<u64>,
+    pub last_source: Option<IpAddr>,
+}
+
+/// ARP/NDP counters of one interface, summed over CPUs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct L2Counters {
+    pub ifindex: u32,
+    pub arp_requests_seen: u64,
+    pub arp_replies_sent: u64,
+    pub arp_passed: u64,
+    pub arp_fenced: u64,
+    pub arp_other: u64,
+    pub ns_seen: u64,
+    pub na_sent: u64,
+    pub ns_passed: u64,
+    pub ns_fenced: u64,
+    pub vrrp_short: u64,
+    pub vrrp_fragments: u64,
+}
+
+/// Everything the program counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    pub vrrp: Vec<VrrpCounters>,
+    pub l2: Vec<L2Counters>,
+}
+
+impl Counters {
+    pub fn vrrp_for(&self, ifindex: u32, vrid: u8, family: Family) -> Option<&VrrpCounters> {
+        self.vrrp
+            .iter()
+            .find(|c| c.ifindex == ifindex && c.vrid == vrid && c.family == Some(family))
+    }
+
+    pub fn l2_for(&self, ifindex: u32) -> Option<&L2Counters> {
+        self.l2.iter().find(|c| c.ifindex == ifindex)
+    }
+}
+
+/// An address in the maps' 16-byte form (IPv4 in the first four bytes).
+pub fn addr_key(addr: &IpAddr) -> [u8; 16] {
+    match addr {
+        IpAddr::V4(v4) => {
+            let mut out = [0u8; 16];
+            out[..4].copy_from_slice(&v4.octets());
+            out
+        }
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+fn addr_from_key(family: Family, bytes: [u8; 16]) -> IpAddr {
+    match family {
+        Family::V4 => IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3])),
+        Family::V6 => IpAddr::V6(Ipv6Addr::from(bytes)),
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock of `bpf_ktime_get_ns()`.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid timespec to write into.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
 
 #[derive(Debug, Error)]
 pub enum DataplaneError {
@@ -61,6 +204,15 @@ pub enum DataplaneError {
     NotBpffs(PathBuf),
     #[error("interface {0} does not exist")]
     UnknownInterface(String),
+    #[error(
+        "{interface} already has an XDP program that is not ours: refusing to replace it \
+         (use --force to replace it)"
+    )]
+    XdpInUse { interface: String },
+    #[error("removing the XDP program already on {interface}: {message}")]
+    ForceDetach { interface: String, message: String },
+    #[error("VRRP policy: {0}")]
+    Policy(String),
     #[error("attaching XDP to {interface} in {mode:?} mode: {source}")]
     Attach {
         interface: String,
@@ -83,7 +235,12 @@ pub struct Attachment {
 pub struct Dataplane {
     ebpf: Ebpf,
     pin_dir: PathBuf,
+    ownership: HashMap<MapData, OwnershipKey, Ownership>,
+    vrrp_policy: HashMap<MapData, VrrpKey, PolicyValue>,
     vrrp_stats: PerCpuHashMap<MapData, VrrpKey, VrrpStats>,
+    l2_stats: PerCpuHashMap<MapData, IfKey, L2Stats>,
+    liveness: Array<MapData, Liveness>,
+    fence_bound: Duration,
     attachments: Vec<(Attachment, aya::programs::xdp::XdpLinkId)>,
 }
 
@@ -121,9 +278,63 @@ fn ensure_on_bpffs(pin_dir: &Path) -> Result<(), DataplaneError> {
     }
 }
 
+fn map_err(name: &'static str) -> impl Fn(aya::maps::MapError) -> DataplaneError {
+    move |source| DataplaneError::Map { name, source }
+}
+
+/// Takes map `name` out of the object and pins it under `pin_dir`.
+fn take_pinned(ebpf: &mut Ebpf, pin_dir: &Path, name: &'static str) -> Result<Map, DataplaneError> {
+    let map = ebpf
+        .take_map(name)
+        .ok_or(DataplaneError::MissingMap(name))?;
+    let path = pin_dir.join(name);
+    map.pin(&path)
+        .map_err(|source| DataplaneError::Pin { path, source })?;
+    Ok(map)
+}
+
+/// True if `err` says the interface already runs an XDP program.
+fn is_busy(err: &aya::programs::ProgramError) -> bool {
+    match err {
+        aya::programs::ProgramError::SyscallError(e) => matches!(
+            e.io_error.raw_os_error(),
+            Some(libc::EBUSY) | Some(libc::EEXIST)
+        ),
+        _ => {
+            let text = err.to_string();
+            text.contains("busy") || text.contains("exists")
+        }
+    }
+}
+
+/// Removes whatever XDP program (generic or driver mode) is attached to
+/// `interface` through netlink. A program held by another process's bpf_link
+/// cannot be removed this way; the retried attach then reports it.
+fn remove_foreign_xdp(interface: &str) -> Result<(), DataplaneError> {
+    let mut errors = Vec::new();
+    for mode in ["xdpgeneric", "xdpdrv"] {
+        match std::process::Command::new("ip")
+            .args(["link", "set", "dev", interface, mode, "off"])
+            .output()
+        {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => errors.push(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+            Err(err) => errors.push(format!("running ip: {err}")),
+        }
+    }
+    if errors.len() == 2 {
+        return Err(DataplaneError::ForceDetach {
+            interface: interface.to_string(),
+            message: errors.join("; "),
+        });
+    }
+    Ok(())
+}
+
 impl Dataplane {
     /// Loads the program into the kernel and pins its maps under `pin_dir`
-    /// (created if missing; stale pins of a crashed run are replaced).
+    /// (created if missing; stale pins of a crashed run are replaced). The
+    /// program answers no ARP/NS until the first [`Dataplane::heartbeat`].
     pub fn load(pin_dir: &Path) -> Result<Self, DataplaneError> {
         ensure_on_bpffs(pin_dir)?;
         fs::create_dir_all(pin_dir).map_err(|source| DataplaneError::PinDir {
@@ -140,51 +351,73 @@ impl Dataplane {
             .try_into()?;
         program.load()?;
 
-        let map = ebpf
-            .take_map(MAP_VRRP_STATS)
-            .ok_or(DataplaneError::MissingMap(MAP_VRRP_STATS))?;
-        let path = pin_dir.join(MAP_VRRP_STATS);
-        map.pin(&path)
-            .map_err(|source| DataplaneError::Pin { path, source })?;
-        let vrrp_stats = PerCpuHashMap::try_from(map).map_err(|source| DataplaneError::Map {
-            name: MAP_VRRP_STATS,
-            source,
-        })?;
+        let ownership = HashMap::try_from(take_pinned(&mut ebpf, pin_dir, MAP_OWNERSHIP)?)
+            .map_err(map_err(MAP_OWNERSHIP))?;
+        let vrrp_policy = HashMap::try_from(take_pinned(&mut ebpf, pin_dir, MAP_VRRP_POLICY)?)
+            .map_err(map_err(MAP_VRRP_POLICY))?;
+        let vrrp_stats = PerCpuHashMap::try_from(take_pinned(&mut ebpf, pin_dir, MAP_VRRP_STATS)?)
+            .map_err(map_err(MAP_VRRP_STATS))?;
+        let l2_stats = PerCpuHashMap::try_from(take_pinned(&mut ebpf, pin_dir, MAP_L2_STATS)?)
+            .map_err(map_err(MAP_L2_STATS))?;
+        let liveness = Array::try_from(take_pinned(&mut ebpf, pin_dir, MAP_LIVENESS)?)
+            .map_err(map_err(MAP_LIVENESS))?;
 
-        Ok(Self {
+        let mut dataplane = Self {
             ebpf,
             pin_dir: pin_dir.to_path_buf(),
+            ownership,
+            vrrp_policy,
             vrrp_stats,
+            l2_stats,
+            liveness,
+            fence_bound: DEFAULT_FENCE_BOUND,
             attachments: Vec::new(),
-        })
+        };
+        dataplane.write_liveness(0)?;
+        Ok(dataplane)
+    }
+
+    /// The loaded XDP program (e.g. for `BPF_PROG_TEST_RUN`).
+    pub fn program(&mut self) -> Result<&mut Xdp, DataplaneError> {
+        Ok(self
+            .ebpf
+            .program_mut(PROGRAM_NAME)
+            .ok_or(DataplaneError::MissingProgram(PROGRAM_NAME))?
+            .try_into()?)
     }
 
     /// Attaches the program to `interface` in the mode `choice` resolves to.
+    /// If another XDP program is already attached there, refuses unless
+    /// `force`, which removes that program first.
     pub fn attach(
         &mut self,
         interface: &str,
         choice: XdpModeChoice,
+        force: bool,
     ) -> Result<&Attachment, DataplaneError> {
         let ifindex = nix::net::if_::if_nametoindex(interface)
             .map_err(|_| DataplaneError::UnknownInterface(interface.to_string()))?;
-        let program: &mut Xdp = self
-            .ebpf
-            .program_mut(PROGRAM_NAME)
-            .ok_or(DataplaneError::MissingProgram(PROGRAM_NAME))?
-            .try_into()?;
         let resolved = resolve_xdp_mode(interface, choice);
         if let Some(why) = &resolved.note {
             tracing::warn!(interface, mode = ?resolved.mode, "{why}");
         }
-        let mut attempt = |mode: XdpModeChoice| {
-            let flags = match mode {
-                XdpModeChoice::Native => XdpMode::Driver,
-                XdpModeChoice::Skb => XdpMode::Skb,
-                XdpModeChoice::Auto | XdpModeChoice::Off => XdpMode::Default,
-            };
-            program.attach_to_if_index(ifindex, flags)
+        let first = match self.attach_mode(ifindex, resolved.mode) {
+            Err(err) if is_busy(&err) => {
+                if !force {
+                    return Err(DataplaneError::XdpInUse {
+                        interface: interface.to_string(),
+                    });
+                }
+                tracing::warn!(
+                    interface,
+                    "--force: replacing the XDP program on the interface"
+                );
+                remove_foreign_xdp(interface)?;
+                self.attach_mode(ifindex, resolved.mode)
+            }
+            other => other,
         };
-        let (mode, link) = match attempt(resolved.mode) {
+        let (mode, link) = match first {
             Ok(link) => (resolved.mode, link),
             // auto: a driver without native XDP support falls back to skb.
             Err(err) if choice == XdpModeChoice::Auto && resolved.mode == XdpModeChoice::Native => {
@@ -193,13 +426,19 @@ impl Dataplane {
                     error = %err,
                     "native XDP is not available here; using skb (generic) mode"
                 );
-                let link =
-                    attempt(XdpModeChoice::Skb).map_err(|source| DataplaneError::Attach {
+                let link = self
+                    .attach_mode(ifindex, XdpModeChoice::Skb)
+                    .map_err(|source| DataplaneError::Attach {
                         interface: interface.to_string(),
                         mode: XdpModeChoice::Skb,
                         source,
                     })?;
                 (XdpModeChoice::Skb, link)
+            }
+            Err(source) if is_busy(&source) => {
+                return Err(DataplaneError::XdpInUse {
+                    interface: interface.to_string(),
+                })
             }
             Err(source) => {
                 return Err(DataplaneError::Attach {
@@ -219,6 +458,24 @@ impl Dataplane {
         Ok(&self.attachments.last().expect("just pushed").0)
     }
 
+    fn attach_mode(
+        &mut self,
+        ifindex: u32,
+        mode: XdpModeChoice,
+    ) -> Result<aya::programs::xdp::XdpLinkId, aya::programs::ProgramError> {
+        let flags = match mode {
+            XdpModeChoice::Native => XdpMode::Driver,
+            XdpModeChoice::Skb => XdpMode::Skb,
+            XdpModeChoice::Auto | XdpModeChoice::Off => XdpMode::Default,
+        };
+        let program: &mut Xdp = self
+            .ebpf
+            .program_mut(PROGRAM_NAME)
+            .ok_or(aya::programs::ProgramError::NotLoaded)?
+            .try_into()?;
+        program.attach_to_if_index(ifindex, flags)
+    }
+
     pub fn attachments(&self) -> impl Iterator<Item = &Attachment> {
         self.attachments.iter().map(|(a, _)| a)
     }
@@ -227,19 +484,194 @@ impl Dataplane {
         &self.pin_dir
     }
 
-    /// VRRP counters summed over CPUs, per (ifindex, vrid, family).
+    /// Validate adverts of (ifindex, vrid, family) with `policy` from now on.
+    pub fn set_vrrp_policy(
+        &mut self,
+        ifindex: u32,
+        vrid: u8,
+        family: Family,
+        policy: &VrrpPolicy,
+    ) -> Result<(), DataplaneError> {
+        if policy.peers.len() > MAX_PEERS {
+            return Err(DataplaneError::Policy(format!(
+                "{} unicast peers, the fast path checks at most {MAX_PEERS}",
+                policy.peers.len()
+            )));
+        }
+        if let Some(peer) = policy.peers.iter().find(|p| Family::of(p) != family) {
+            return Err(DataplaneError::Policy(format!(
+                "peer {peer} is not an {family:?} address"
+            )));
+        }
+        if !matches!(policy.version, 0 | 2 | 3) {
+            return Err(DataplaneError::Policy(format!(
+                "VRRP version {} (expected 2 or 3)",
+                policy.version
+            )));
+        }
+        let mut value = PolicyValue {
+            version: policy.version,
+            auth_type: if policy.auth_pass.is_some() {
+                AUTH_PASS
+            } else {
+                AUTH_NONE
+            },
+            peer_count: policy.peers.len() as u8,
+            auth_pass: policy.auth_pass.unwrap_or_default(),
+            ..PolicyValue::default()
+        };
+        for (slot, peer) in value.peers.iter_mut().zip(&policy.peers) {
+            *slot = addr_key(peer);
+        }
+        self.vrrp_policy
+            .insert(VrrpKey::new(ifindex, vrid, family.key()), value, 0)
+            .map_err(map_err(MAP_VRRP_POLICY))
+    }
+
+    /// Stop validating adverts of (ifindex, vrid, family): they pass, counted
+    /// as `unconfigured`.
+    pub fn remove_vrrp_policy(
+        &mut self,
+        ifindex: u32,
+        vrid: u8,
+        family: Family,
+    ) -> Result<(), DataplaneError> {
+        match self
+            .vrrp_policy
+            .remove(&VrrpKey::new(ifindex, vrid, family.key()))
+        {
+            Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
+            Err(err) => Err(map_err(MAP_VRRP_POLICY)(err)),
+        }
+    }
+
+    /// This node is master for `vip` on `ifindex`: the program answers ARP
+    /// (IPv4) or NS (IPv6) for it with `owner_mac` while the heartbeat is fresh.
+    pub fn set_owned(
+        &mut self,
+        ifindex: u32,
+        vip: IpAddr,
+        owner_mac: [u8; 6],
+        vrid: u8,
+    ) -> Result<(), DataplaneError> {
+        let key = OwnershipKey::new(ifindex, Family::of(&vip).key(), addr_key(&vip));
+        let value = Ownership {
+            mac: owner_mac,
+            vrid,
+            flags: OWNERSHIP_FLAG_MASTER,
+        };
+        self.ownership
+            .insert(key, value, 0)
+            .map_err(map_err(MAP_OWNERSHIP))
+    }
+
+    /// This node no longer holds `vip`: the kernel (or the new master) answers.
+    pub fn clear_owned(&mut self, ifindex: u32, vip: IpAddr) -> Result<(), DataplaneError> {
+        let key = OwnershipKey::new(ifindex, Family::of(&vip).key(), addr_key(&vip));
+        match self.ownership.remove(&key) {
+            Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
+            Err(err) => Err(map_err(MAP_OWNERSHIP)(err)),
+        }
+    }
+
+    /// The program stops answering ARP/NS when the last heartbeat is older
+    /// than `bound` (fencing a hung agent).
+    pub fn set_fence_bound(&mut self, bound: Duration) -> Result<(), DataplaneError> {
+        self.fence_bound = bound;
+        let heartbeat = self.read_liveness()?.heartbeat_ns;
+        self.write_liveness(heartbeat)
+    }
+
+    /// Records that the agent is alive now (CLOCK_MONOTONIC).
+    pub fn heartbeat(&mut self) -> Result<(), DataplaneError> {
+        self.write_liveness(monotonic_ns())
+    }
+
+    fn read_liveness(&self) -> Result<Liveness, DataplaneError> {
+        self.liveness.get(&0, 0).map_err(map_err(MAP_LIVENESS))
+    }
+
+    fn write_liveness(&mut self, heartbeat_ns: u64) -> Result<(), DataplaneError> {
+        let value = Liveness {
+            heartbeat_ns,
+            bound_ns: u64::try_from(self.fence_bound.as_nanos()).unwrap_or(u64::MAX),
+        };
+        self.liveness
+            .set(0, value, 0)
+            .map_err(map_err(MAP_LIVENESS))
+    }
+
+    /// Every counter, summed over CPUs, sorted by key.
+    pub fn counters(&self) -> Result<Counters, DataplaneError> {
+        let mut counters = Counters::default();
+        for ((ifindex, vrid, family), total) in self.vrrp_stats()? {
+            let family = Family::from_key(family);
+            counters.vrrp.push(VrrpCounters {
+                ifindex,
+                vrid,
+                family: Some(family),
+                frames: total.frames,
+                adverts_valid: total.adverts_valid,
+                drop_ttl: total.drop_ttl,
+                drop_version: total.drop_version,
+                drop_type: total.drop_type,
+                drop_length: total.drop_length,
+                drop_checksum: total.drop_checksum,
+                drop_auth: total.drop_auth,
+                drop_not_peer: total.drop_not_peer,
+                unconfigured: total.unconfigured,
+                last_seen_ns: (total.last_seen_ns != 0).then_some(total.last_seen_ns),
+                last_source: (total.last_seen_ns != 0)
+                    .then(|| addr_from_key(family, total.last_source)),
+            });
+        }
+        let mut l2 = BTreeMap::new();
+        for entry in self.l2_stats.iter() {
+            let (key, per_cpu) = entry.map_err(map_err(MAP_L2_STATS))?;
+            let t: &mut L2Counters = l2.entry(key.ifindex).or_default();
+            t.ifindex = key.ifindex;
+            for c in per_cpu.iter() {
+                t.arp_requests_seen += c.arp_requests_seen;
+                t.arp_replies_sent += c.arp_replies_sent;
+                t.arp_passed += c.arp_passed;
+                t.arp_fenced += c.arp_fenced;
+                t.arp_other += c.arp_other;
+                t.ns_seen += c.ns_seen;
+                t.na_sent += c.na_sent;
+                t.ns_passed += c.ns_passed;
+                t.ns_fenced += c.ns_fenced;
+                t.vrrp_short += c.vrrp_short;
+                t.vrrp_fragments += c.vrrp_fragments;
+            }
+        }
+        counters.l2 = l2.into_values().collect();
+        Ok(counters)
+    }
+
+    /// VRRP counters summed over CPUs, per (ifindex, vrid, family byte);
+    /// `last_seen_ns`/`last_source` are the newest of any CPU.
     pub fn vrrp_stats(&self) -> Result<BTreeMap<(u32, u8, u8), VrrpStats>, DataplaneError> {
         let mut totals = BTreeMap::new();
         for entry in self.vrrp_stats.iter() {
-            let (key, per_cpu) = entry.map_err(|source| DataplaneError::Map {
-                name: MAP_VRRP_STATS,
-                source,
-            })?;
-            let total: &mut VrrpStats = totals
+            let (key, per_cpu) = entry.map_err(map_err(MAP_VRRP_STATS))?;
+            let t: &mut VrrpStats = totals
                 .entry((key.ifindex, key.vrid, key.family))
                 .or_default();
-            for cpu in per_cpu.iter() {
-                total.frames += cpu.frames;
+            for c in per_cpu.iter() {
+                t.frames += c.frames;
+                t.adverts_valid += c.adverts_valid;
+                t.drop_ttl += c.drop_ttl;
+                t.drop_version += c.drop_version;
+                t.drop_type += c.drop_type;
+                t.drop_length += c.drop_length;
+                t.drop_checksum += c.drop_checksum;
+                t.drop_auth += c.drop_auth;
+                t.drop_not_peer += c.drop_not_peer;
+                t.unconfigured += c.unconfigured;
+                if c.last_seen_ns > t.last_seen_ns {
+                    t.last_seen_ns = c.last_seen_ns;
+                    t.last_source = c.last_source;
+                }
             }
         }
         Ok(totals)
@@ -247,12 +679,9 @@ impl Dataplane {
 
     /// Detaches from every interface, unloads and removes the pins.
     pub fn shutdown(mut self) -> Result<(), DataplaneError> {
-        let program: &mut Xdp = self
-            .ebpf
-            .program_mut(PROGRAM_NAME)
-            .ok_or(DataplaneError::MissingProgram(PROGRAM_NAME))?
-            .try_into()?;
-        for (attachment, link) in self.attachments.drain(..) {
+        let links: Vec<_> = self.attachments.drain(..).collect();
+        let program = self.program()?;
+        for (attachment, link) in links {
             program.detach(link)?;
             tracing::info!(interface = %attachment.interface, "XDP program detached");
         }
