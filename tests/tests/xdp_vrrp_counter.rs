@@ -6,7 +6,8 @@ use std::{collections::BTreeMap, path::Path, time::Duration};
 
 use anyhow::{Context, Result};
 use aya::maps::{Map, MapData, PerCpuHashMap};
-use tests::{agent_bin, bpftool_dump, frames, run, wait_for, Lab};
+use tests::{
+    agent::AgentSpec, bpftool_dump, frames, run, wait_for, Lab};
 use vip_common::{VrrpKey, VrrpStats, MAP_VRRP_STATS};
 
 const FRAMES_VRID_51: u64 = 25;
@@ -60,17 +61,16 @@ fn xdp_counts_each_vrrp_frame_per_interface_and_vrid() -> Result<()> {
     let bpffs = lab.bpffs_dir("agent");
     let pin = bpffs.join(MAP_VRRP_STATS);
 
-    let mut cmd = lab.node(agent).ns.command(agent_bin());
-    cmd.args([
-        "run",
-        "--interface",
-        "eth0",
-        "--xdp-mode",
-        "skb",
-        "--bpffs-dir",
-    ])
-    .arg(&bpffs);
-    let proc = lab.spawn(&mut cmd)?;
+    // A one-instance agent on VRID 60; the frames below are for other VRIDs.
+    let spec = AgentSpec {
+        node: agent,
+        role: "agent".to_string(),
+        config: None,
+        extra_args: ["--interface", "eth0", "--vrid", "60", "--vip", "10.0.0.60/32", "--xdp-mode", "skb"]
+            .map(String::from)
+            .to_vec(),
+    };
+    let mut proc = lab.start_agent(&spec)?;
     wait_for(
         "XDP attached and map pinned",
         Duration::from_secs(20),
@@ -127,16 +127,11 @@ fn xdp_counts_each_vrrp_frame_per_interface_and_vrid() -> Result<()> {
     println!("{}", serde_json::to_string(&bpftool_dump(&pin)?)?);
 
     // SIGTERM: detach, unpin, exit 0.
-    let child = lab.process(proc);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )?;
-    let status = wait_for("the agent to exit", Duration::from_secs(10), || {
-        child.try_wait().ok().flatten()
-    })?;
+    proc.signal(nix::sys::signal::Signal::SIGTERM)?;
+    let status = proc.wait_exit(Duration::from_secs(10))?;
     assert!(status.success(), "agent exit status {status}");
     assert!(!pin.exists(), "the map pin is removed on exit");
     assert!(!xdp_attached(&lab, agent), "XDP is detached on exit");
+    lab.passed();
     Ok(())
 }
