@@ -404,6 +404,9 @@ fn v3_over_v6(vrid: u8, pseudo: bool) -> Vec<u8> {
     vrrp_v3(vrid, 100, &[VIP6.to_vec()], p)
 }
 
+/// (what, frame, verdict, vrid, family, the counter that moves besides `frames`).
+type Case = (&'static str, Vec<u8>, u32, u8, &'static str, &'static str);
+
 fn policies(dp: &mut Dataplane) -> Result<()> {
     // VRID 10: VRRPv2 with a password. VRID 20: VRRPv3, unicast peer 10.0.0.2.
     // VRID 30: VRRPv3 over IPv6.
@@ -463,7 +466,7 @@ fn xdp_vrrp_every_verdict_and_drop_reason() -> Result<()> {
         fragment[20] = 0x20; // more fragments
 
         #[rustfmt::skip]
-        let cases: Vec<(&str, Vec<u8>, u32, u8, &str, &str)> = vec![
+        let cases: Vec<Case> = vec![
             ("v2 with password", v4_frame(None, CLIENT4, 255, &[], &good_v2), XDP_PASS, 10, "v4", "adverts_valid"),
             ("v2, vlan tag", v4_frame(Some(7), CLIENT4, 255, &[], &good_v2), XDP_PASS, 10, "v4", "adverts_valid"),
             ("v2, IPv4 options (IHL 6)", v4_frame(None, CLIENT4, 255, &[0x94, 4, 0, 0], &good_v2), XDP_PASS, 10, "v4", "adverts_valid"),

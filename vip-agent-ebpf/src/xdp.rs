@@ -483,7 +483,7 @@ fn sum_chunk<const N: usize>(ctx: &XdpContext, offset: usize) -> Result<u64, Err
 /// calls instead of a loop over words the verifier would walk one by one.
 #[inline(always)]
 fn sum_bytes(ctx: &XdpContext, offset: usize, len: usize) -> Result<u64, Error> {
-    if len % 4 != 0 || len > MAX_VRRP_LEN {
+    if !len.is_multiple_of(4) || len > MAX_VRRP_LEN {
         return Err(Error::Truncated);
     }
     let mut sum = 0u64;
@@ -547,7 +547,7 @@ fn try_neighbour_solicitation(
     let target: [u8; 16] = read(ctx, l4 + 8)?;
     // Only what we can check: NDP lengths are multiples of 8; longer NS
     // (several options) and multicast targets are the kernel's.
-    if icmp_len % 4 != 0 || icmp_len > MAX_NS_LEN || target[0] == 0xFF {
+    if !icmp_len.is_multiple_of(4) || icmp_len > MAX_NS_LEN || target[0] == 0xFF {
         count_l2(ifindex, L2::NsPassed);
         return Ok(xdp_action::XDP_PASS);
     }
