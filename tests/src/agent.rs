@@ -73,7 +73,10 @@ impl Lab {
         if let Ok(mode) = std::env::var("VIP_AGENT_TEST_XDP_MODE") {
             cmd.args(["--xdp-mode", &mode]);
         }
-        let out = fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let out = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)?;
         cmd.stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out);
@@ -102,7 +105,9 @@ impl AgentProcess {
     /// Waits for the process to exit; returns its exit status.
     pub fn wait_exit(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
         let child = &mut self.child;
-        wait_for("the agent to exit", timeout, || child.try_wait().ok().flatten())
+        wait_for("the agent to exit", timeout, || {
+            child.try_wait().ok().flatten()
+        })
     }
 
     /// `vip-agent status --json` of this agent.
@@ -137,7 +142,11 @@ impl Drop for AgentProcess {
 
 /// Addresses on `interface` in the node's namespace (`ip -j addr`).
 pub fn addresses(lab: &Lab, node: usize, interface: &str) -> Vec<IpAddr> {
-    let Ok(out) = lab.node(node).ns.ip(&["-j", "addr", "show", "dev", interface]) else {
+    let Ok(out) = lab
+        .node(node)
+        .ns
+        .ip(&["-j", "addr", "show", "dev", interface])
+    else {
         return Vec::new();
     };
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
@@ -189,7 +198,8 @@ pub fn arping(lab: &Lab, client: usize, interface: &str, vip: IpAddr) -> Result<
         .arg(vip.to_string())
         .output()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let mac_text = parse_arping_mac(&text).with_context(|| format!("no ARP reply for {vip}: {text}"))?;
+    let mac_text =
+        parse_arping_mac(&text).with_context(|| format!("no ARP reply for {vip}: {text}"))?;
     let mut mac = [0u8; 6];
     for (byte, part) in mac.iter_mut().zip(mac_text.split(':')) {
         *byte = u8::from_str_radix(part, 16)?;
@@ -213,7 +223,12 @@ pub fn parse_arping_mac(text: &str) -> Option<&str> {
 }
 
 /// Polls `vip-agent status` until instance `name` is in `state`.
-pub fn wait_for_state(agent: &AgentProcess, name: &str, state: &str, timeout: Duration) -> Result<()> {
+pub fn wait_for_state(
+    agent: &AgentProcess,
+    name: &str,
+    state: &str,
+    timeout: Duration,
+) -> Result<()> {
     wait_for(
         &format!("{} instance {name} to be {state}", agent.role),
         timeout,

@@ -285,7 +285,13 @@ impl Lab {
     }
 
     /// Like [`Lab::add_node`], on another bridge (created on first use).
-    pub fn add_node_on(&mut self, bridge: &str, role: &str, interface: &str, addresses: &[&str]) -> Result<usize> {
+    pub fn add_node_on(
+        &mut self,
+        bridge: &str,
+        role: &str,
+        interface: &str,
+        addresses: &[&str],
+    ) -> Result<usize> {
         let ns = Netns::create(format!("{}-{role}", self.id))?;
         self.nodes.push(Node {
             ns,
@@ -316,10 +322,25 @@ impl Lab {
     /// Creates a second bridge in the switch namespace and joins `node` to
     /// it with `interface` and `addresses` (e.g. a server network behind
     /// gateways).
-    pub fn add_link(&mut self, node: usize, bridge: &str, interface: &str, addresses: &[&str]) -> Result<()> {
+    pub fn add_link(
+        &mut self,
+        node: usize,
+        bridge: &str,
+        interface: &str,
+        addresses: &[&str],
+    ) -> Result<()> {
         if self.switch.ip(&["link", "show", "dev", bridge]).is_err() {
-            self.switch.ip(&["link", "add", bridge, "type", "bridge", "stp_state", "0"])?;
-            self.switch.ip(&["link", "set", bridge, "type", "bridge", "mcast_snooping", "0"])?;
+            self.switch
+                .ip(&["link", "add", bridge, "type", "bridge", "stp_state", "0"])?;
+            self.switch.ip(&[
+                "link",
+                "set",
+                bridge,
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ])?;
             self.switch.ip(&["link", "set", bridge, "up"])?;
         }
         let port = self.next_port;
@@ -328,14 +349,26 @@ impl Lab {
         let tmp_sw = format!("vs{}x{port}", std::process::id() % 100_000);
         let ns_name = self.nodes[node].ns.name.clone();
         ip(&[
-            "link", "add", &tmp_node, "netns", &ns_name, "type", "veth", "peer", "name", &tmp_sw,
-            "netns", &self.switch.name,
+            "link",
+            "add",
+            &tmp_node,
+            "netns",
+            &ns_name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &tmp_sw,
+            "netns",
+            &self.switch.name,
         ])?;
         let ns = &self.nodes[node].ns;
         ns.ip(&["link", "set", &tmp_node, "name", interface])?;
         let sw_port = format!("p{port}");
-        self.switch.ip(&["link", "set", &tmp_sw, "name", &sw_port])?;
-        self.switch.ip(&["link", "set", &sw_port, "master", bridge, "up"])?;
+        self.switch
+            .ip(&["link", "set", &tmp_sw, "name", &sw_port])?;
+        self.switch
+            .ip(&["link", "set", &sw_port, "master", bridge, "up"])?;
         for address in addresses {
             if address.contains(':') {
                 ns.ip(&["addr", "add", address, "dev", interface, "nodad"])?;

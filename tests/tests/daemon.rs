@@ -25,7 +25,14 @@ fn write_config(lab: &Lab, name: &str, text: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn instance(name: &str, interface: &str, vrid: u8, priority: u8, advert_int: &str, vips: &[&str]) -> String {
+fn instance(
+    name: &str,
+    interface: &str,
+    vrid: u8,
+    priority: u8,
+    advert_int: &str,
+    vips: &[&str],
+) -> String {
     format!(
         "vrrp_instance {name} {{\n    state BACKUP\n    interface {interface}\n    virtual_router_id {vrid}\n    \
          priority {priority}\n    advert_int {advert_int}\n    virtual_ipaddress {{\n{}    }}\n}}\n",
@@ -34,13 +41,22 @@ fn instance(name: &str, interface: &str, vrid: u8, priority: u8, advert_int: &st
 }
 
 fn neighbour_mac(lab: &Lab, node: usize, address: &str) -> Option<String> {
-    let out = lab.node(node).ns.ip(&["-j", "neigh", "show", address]).ok()?;
+    let out = lab
+        .node(node)
+        .ns
+        .ip(&["-j", "neigh", "show", address])
+        .ok()?;
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    json.as_array()?.first()?["lladdr"].as_str().map(str::to_string)
+    json.as_array()?.first()?["lladdr"]
+        .as_str()
+        .map(str::to_string)
 }
 
 fn mac_text(mac: [u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 #[test]
@@ -50,8 +66,16 @@ fn ipv6_vip_fails_over_with_vrrp_v3_and_unsolicited_na() -> Result<()> {
     let b = lab.add_node("b", "eth0", &["2001:db8:1::2/64"])?;
     let client = lab.add_node("client", "eth0", &["2001:db8:1::99/64"])?;
     let vip = "2001:db8:1::70";
-    let conf_a = write_config(&lab, "a.conf", &instance("V6", "eth0", 60, 150, "0.5", &[&format!("{vip}/64")]))?;
-    let conf_b = write_config(&lab, "b.conf", &instance("V6", "eth0", 60, 100, "0.5", &[&format!("{vip}/64")]))?;
+    let conf_a = write_config(
+        &lab,
+        "a.conf",
+        &instance("V6", "eth0", 60, 150, "0.5", &[&format!("{vip}/64")]),
+    )?;
+    let conf_b = write_config(
+        &lab,
+        "b.conf",
+        &instance("V6", "eth0", 60, 100, "0.5", &[&format!("{vip}/64")]),
+    )?;
     let mut agent_a = lab.start_agent(&AgentSpec::with_config(a, "a", conf_a))?;
     let agent_b = lab.start_agent(&AgentSpec::with_config(b, "b", conf_b))?;
     let vip_addr: IpAddr = vip.parse()?;
@@ -59,19 +83,32 @@ fn ipv6_vip_fails_over_with_vrrp_v3_and_unsolicited_na() -> Result<()> {
     wait_for_state(&agent_b, "V6", "BACKUP", BOUND)?;
     let status = agent_a.status()?;
     assert_eq!(status["instances"][0]["version"], 3, "IPv6 runs VRRPv3");
-    run(lab.node(client).ns.command("ping").args(["-6", "-n", "-c", "2", "-W", "2", vip]))?;
+    run(lab
+        .node(client)
+        .ns
+        .command("ping")
+        .args(["-6", "-n", "-c", "2", "-W", "2", vip]))?;
     let mac_a = mac_text(lab.node(a).ns.mac("eth0")?);
-    assert_eq!(neighbour_mac(&lab, client, vip).as_deref(), Some(mac_a.as_str()));
+    assert_eq!(
+        neighbour_mac(&lab, client, vip).as_deref(),
+        Some(mac_a.as_str())
+    );
 
     agent_a.signal(Signal::SIGTERM)?;
     assert!(agent_a.wait_exit(BOUND)?.success());
     wait_for_sole_holder(&lab, &[a, b], "eth0", vip_addr, b, BOUND)?;
     // The new Master's unsolicited NA moves the client's neighbour entry.
     let mac_b = mac_text(lab.node(b).ns.mac("eth0")?);
-    wait_for("the client's neighbour entry to follow the VIP", BOUND, || {
-        (neighbour_mac(&lab, client, vip).as_deref() == Some(mac_b.as_str())).then_some(())
-    })?;
-    run(lab.node(client).ns.command("ping").args(["-6", "-n", "-c", "2", "-W", "2", vip]))?;
+    wait_for(
+        "the client's neighbour entry to follow the VIP",
+        BOUND,
+        || (neighbour_mac(&lab, client, vip).as_deref() == Some(mac_b.as_str())).then_some(()),
+    )?;
+    run(lab
+        .node(client)
+        .ns
+        .command("ping")
+        .args(["-6", "-n", "-c", "2", "-W", "2", vip]))?;
     lab.passed();
     Ok(())
 }
@@ -103,14 +140,21 @@ fn one_agent_runs_three_instances_on_two_interfaces() -> Result<()> {
             .as_array()
             .context("instances")?
             .iter()
-            .map(|i| format!("{}={}", i["name"].as_str().unwrap_or("?"), i["state"].as_str().unwrap_or("?")))
+            .map(|i| {
+                format!(
+                    "{}={}",
+                    i["name"].as_str().unwrap_or("?"),
+                    i["state"].as_str().unwrap_or("?")
+                )
+            })
             .collect())
     };
     wait_for("both agents to settle", BOUND, || {
         let sa = states(&agent_a).ok()?;
         let sb = states(&agent_b).ok()?;
-        (sa == ["VI_A=MASTER", "VI_B=BACKUP", "VI_C=MASTER"] && sb == ["VI_A=BACKUP", "VI_B=MASTER", "VI_C=BACKUP"])
-            .then_some(())
+        (sa == ["VI_A=MASTER", "VI_B=BACKUP", "VI_C=MASTER"]
+            && sb == ["VI_A=BACKUP", "VI_B=MASTER", "VI_C=BACKUP"])
+        .then_some(())
     })?;
     // A's node dies: B holds all three, each on its own interface.
     agent_a.signal(Signal::SIGKILL)?;
@@ -119,7 +163,10 @@ fn one_agent_runs_three_instances_on_two_interfaces() -> Result<()> {
     wait_for_sole_holder(&lab, &[a, b], "eth0", ip("10.1.0.100"), b, BOUND)?;
     wait_for_sole_holder(&lab, &[a, b], "eth1", ip("10.2.0.100"), b, BOUND)?;
     assert!(addresses(&lab, b, "eth0").contains(&ip("10.1.0.101")));
-    assert!(!addresses(&lab, b, "eth1").contains(&ip("10.1.0.100")), "VIPs stay on their own interface");
+    assert!(
+        !addresses(&lab, b, "eth1").contains(&ip("10.1.0.100")),
+        "VIPs stay on their own interface"
+    );
     lab.passed();
     Ok(())
 }
@@ -129,8 +176,16 @@ fn master_link_down_faults_and_link_up_takes_back() -> Result<()> {
     let mut lab = Lab::new()?;
     let a = lab.add_node("a", "eth0", &["10.4.0.1/24"])?;
     let b = lab.add_node("b", "eth0", &["10.4.0.2/24"])?;
-    let conf_a = write_config(&lab, "a.conf", &instance("VI_1", "eth0", 40, 150, "1", &["10.4.0.100/24"]))?;
-    let conf_b = write_config(&lab, "b.conf", &instance("VI_1", "eth0", 40, 100, "1", &["10.4.0.100/24"]))?;
+    let conf_a = write_config(
+        &lab,
+        "a.conf",
+        &instance("VI_1", "eth0", 40, 150, "1", &["10.4.0.100/24"]),
+    )?;
+    let conf_b = write_config(
+        &lab,
+        "b.conf",
+        &instance("VI_1", "eth0", 40, 100, "1", &["10.4.0.100/24"]),
+    )?;
     let agent_a = lab.start_agent(&AgentSpec::with_config(a, "a", conf_a))?;
     let _agent_b = lab.start_agent(&AgentSpec::with_config(b, "b", conf_b))?;
     let vip: IpAddr = "10.4.0.100".parse()?;
@@ -144,7 +199,10 @@ fn master_link_down_faults_and_link_up_takes_back() -> Result<()> {
     // Back from Fault as Backup, then it preempts the lower priority.
     wait_for_sole_holder(&lab, &[a, b], "eth0", vip, a, BOUND)?;
     wait_for_state(&agent_a, "VI_1", "MASTER", BOUND)?;
-    assert!(agent_a.log_text().contains("to=\"FAULT\""), "the fault is logged");
+    assert!(
+        agent_a.log_text().contains("to=\"FAULT\""),
+        "the fault is logged"
+    );
     lab.passed();
     Ok(())
 }
@@ -153,7 +211,11 @@ fn master_link_down_faults_and_link_up_takes_back() -> Result<()> {
 fn an_interface_that_appears_later_is_picked_up() -> Result<()> {
     let mut lab = Lab::new()?;
     let a = lab.add_node("a", "eth0", &["10.5.0.1/24"])?;
-    let conf = write_config(&lab, "a.conf", &instance("LATE", "eth7", 70, 100, "1", &["10.6.0.100/24"]))?;
+    let conf = write_config(
+        &lab,
+        "a.conf",
+        &instance("LATE", "eth7", 70, 100, "1", &["10.6.0.100/24"]),
+    )?;
     let agent = lab.start_agent(&AgentSpec::with_config(a, "a", conf))?;
     wait_for("the agent to report the missing interface", BOUND, || {
         let status = agent.status().ok()?;
@@ -164,7 +226,9 @@ fn an_interface_that_appears_later_is_picked_up() -> Result<()> {
     // Alone on its segment: Master after Master_Down_Interval.
     wait_for_state(&agent, "LATE", "MASTER", BOUND)?;
     wait_for("the VIP on the new interface", BOUND, || {
-        addresses(&lab, a, "eth7").contains(&"10.6.0.100".parse().unwrap()).then_some(())
+        addresses(&lab, a, "eth7")
+            .contains(&"10.6.0.100".parse().unwrap())
+            .then_some(())
     })?;
     lab.passed();
     Ok(())
@@ -200,12 +264,16 @@ fn reload_keeps_vips_that_stay_and_rejects_a_broken_file() -> Result<()> {
     // Add an instance: the kept one must not blink.
     let second = first.clone() + &instance("ADDED", "eth0", 72, 100, "1", &["10.7.0.101/24"]);
     std::fs::write(&conf, &second)?;
-    run(Command::new(agent_bin()).args(["reload", "--control-socket"]).arg(&agent.control_socket))?;
+    run(Command::new(agent_bin())
+        .args(["reload", "--control-socket"])
+        .arg(&agent.control_socket))?;
     wait_for_state(&agent, "ADDED", "MASTER", BOUND)?;
     // SIGHUP does the same as `vip-agent reload`.
     agent.signal(Signal::SIGHUP)?;
     wait_for("the added VIP", BOUND, || {
-        addresses(&lab, a, "eth0").contains(&"10.7.0.101".parse().unwrap()).then_some(())
+        addresses(&lab, a, "eth0")
+            .contains(&"10.7.0.101".parse().unwrap())
+            .then_some(())
     })?;
 
     // A broken file: reload fails with file:line:col, nothing changes.
@@ -217,7 +285,10 @@ fn reload_keeps_vips_that_stay_and_rejects_a_broken_file() -> Result<()> {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "reload of a broken file fails");
     let located = format!("{}:5:", conf.display());
-    assert!(stderr.contains(&located), "error names file:line:col: {stderr}");
+    assert!(
+        stderr.contains(&located),
+        "error names file:line:col: {stderr}"
+    );
     assert_eq!(agent.state("KEEP").as_deref(), Some("MASTER"));
     assert_eq!(agent.state("ADDED").as_deref(), Some("MASTER"));
 
@@ -226,7 +297,9 @@ fn reload_keeps_vips_that_stay_and_rejects_a_broken_file() -> Result<()> {
     let _ = reader.join();
     let events = lines.lock().unwrap().clone();
     assert!(
-        !events.iter().any(|l| l.starts_with("Deleted") && l.contains("10.7.0.100")),
+        !events
+            .iter()
+            .any(|l| l.starts_with("Deleted") && l.contains("10.7.0.100")),
         "the kept VIP was never removed: {events:?}"
     );
     let addrs = addresses(&lab, a, "eth0");

@@ -75,12 +75,18 @@ fn start(scenario: &Scenario) -> Result<Running> {
     for node in &scenario.nodes {
         nodes.push(lab.add_node(node.name, node.interface, &[node.address])?);
     }
-    let client = lab.add_node("client", scenario.client_interface, &[scenario.client_address])?;
+    let client = lab.add_node(
+        "client",
+        scenario.client_interface,
+        &[scenario.client_address],
+    )?;
     (scenario.prepare)(&mut lab, &nodes, client)?;
     let mut specs = Vec::new();
     let mut agents = Vec::new();
     for (i, node) in scenario.nodes.iter().enumerate() {
-        let config = scenarios_dir().join(scenario.dir).join(format!("{}.conf", node.name));
+        let config = scenarios_dir()
+            .join(scenario.dir)
+            .join(format!("{}.conf", node.name));
         let spec = AgentSpec::with_config(nodes[i], node.name, config);
         agents.push(Some(lab.start_agent(&spec)?));
         specs.push(spec);
@@ -112,7 +118,10 @@ fn sole_holder(r: &Running, scenario: &Scenario, vip: IpAddr) -> Result<usize> {
         let h = holders(&r.lab, &r.nodes, iface, vip);
         (h.len() == 1).then(|| h[0])
     })?;
-    Ok(r.nodes.iter().position(|&n| n == found).expect("a lab node"))
+    Ok(r.nodes
+        .iter()
+        .position(|&n| n == found)
+        .expect("a lab node"))
 }
 
 fn client_reaches(r: &Running, target: IpAddr) -> Result<()> {
@@ -131,9 +140,17 @@ fn client_reaches(r: &Running, target: IpAddr) -> Result<()> {
 }
 
 fn assert_arping_finds(r: &Running, scenario: &Scenario, vip: IpAddr, holder: usize) -> Result<()> {
-    let expected = r.lab.node(r.nodes[holder]).ns.mac(scenario.nodes[holder].interface)?;
+    let expected = r
+        .lab
+        .node(r.nodes[holder])
+        .ns
+        .mac(scenario.nodes[holder].interface)?;
     let got = arping(&r.lab, r.client, scenario.client_interface, vip)?;
-    assert_eq!(got, expected, "arping answer comes from the holder {}", scenario.nodes[holder].name);
+    assert_eq!(
+        got, expected,
+        "arping answer comes from the holder {}",
+        scenario.nodes[holder].name
+    );
     Ok(())
 }
 
@@ -169,7 +186,11 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
     for i in all.iter().copied().filter(|&i| i != holder) {
         wait_until_settled_backup(&r, i, scenario.nodes[i].name, 2)?;
     }
-    assert_eq!(holders(&r.lab, &r.nodes, iface, vip), vec![r.nodes[holder]], "still exactly one holder");
+    assert_eq!(
+        holders(&r.lab, &r.nodes, iface, vip),
+        vec![r.nodes[holder]],
+        "still exactly one holder"
+    );
     assert_arping_finds(&r, scenario, vip, holder)?;
     client_reaches(&r, vip)?;
     if let Some(check) = gateway_check {
@@ -179,14 +200,21 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
     // 2. The holder's node dies: its agent is SIGKILLed and its link goes
     //    silent. The next priority takes over; the client measures the outage.
     let probe = Probe::start(&r.lab, r.client, vip, Duration::from_secs(60))?;
-    wait_for("the probe to get answers", ELECTION, || (probe.replies() > 5).then_some(()))?;
+    wait_for("the probe to get answers", ELECTION, || {
+        (probe.replies() > 5).then_some(())
+    })?;
     r.agents[holder].as_ref().unwrap().signal(Signal::SIGKILL)?;
-    r.lab.node(r.nodes[holder]).ns.ip(&["link", "set", iface, "down"])?;
+    r.lab
+        .node(r.nodes[holder])
+        .ns
+        .ip(&["link", "set", iface, "down"])?;
     let killed_at = Instant::now();
     r.agents[holder].as_mut().unwrap().wait_exit(ELECTION)?;
     let rest: Vec<usize> = all.iter().copied().filter(|&i| i != holder).collect();
     let successor = wait_for("a successor to take the VIP", ELECTION, || {
-        rest.iter().copied().find(|&i| holders(&r.lab, &r.nodes, iface, vip).contains(&r.nodes[i]))
+        rest.iter()
+            .copied()
+            .find(|&i| holders(&r.lab, &r.nodes, iface, vip).contains(&r.nodes[i]))
     })?;
     if let Some(expected) = expected_holder(scenario, &rest) {
         assert_eq!(successor, expected, "the next priority takes over");
@@ -209,7 +237,10 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
     );
     // The node comes back without its agent: the VIP the crashed agent left
     // expires by its finite lifetime, then only the successor holds it.
-    r.lab.node(r.nodes[holder]).ns.ip(&["link", "set", iface, "up"])?;
+    r.lab
+        .node(r.nodes[holder])
+        .ns
+        .ip(&["link", "set", iface, "up"])?;
     let expired = wait_for_sole_holder(&r.lab, &r.nodes, iface, vip, r.nodes[successor], ELECTION)?;
     println!(
         "EXPIRY {}: the crashed agent's VIP was gone {} ms after its node came back",
@@ -233,7 +264,11 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
     } else {
         // More adverts than Master_Down_Interval lasts: it would have acted by now.
         wait_until_settled_backup(&r, holder, scenario.nodes[holder].name, 5)?;
-        assert_eq!(holders(&r.lab, &r.nodes, iface, vip), vec![r.nodes[successor]], "no take-back");
+        assert_eq!(
+            holders(&r.lab, &r.nodes, iface, vip),
+            vec![r.nodes[successor]],
+            "no take-back"
+        );
         successor
     };
     println!(
@@ -241,7 +276,11 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
         scenario.dir,
         scenario.nodes[holder].name,
         scenario.nodes[current].name,
-        if retakes { "preempted back" } else { "no preemption" }
+        if retakes {
+            "preempted back"
+        } else {
+            "no preemption"
+        }
     );
     let others: Vec<usize> = all.iter().copied().filter(|&i| i != current).collect();
     for &i in &others {
@@ -252,12 +291,17 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
     //    takes over after Skew_Time instead of Master_Down_Interval.
     let next = expected_holder(scenario, &others);
     let probe = Probe::start(&r.lab, r.client, vip, Duration::from_secs(60))?;
-    wait_for("the probe to get answers", ELECTION, || (probe.replies() > 5).then_some(()))?;
+    wait_for("the probe to get answers", ELECTION, || {
+        (probe.replies() > 5).then_some(())
+    })?;
     let agent = r.agents[current].as_mut().unwrap();
     agent.signal(Signal::SIGTERM)?;
     let term_at = Instant::now();
     let new_holder = wait_for("a holder after SIGTERM", ELECTION, || {
-        others.iter().copied().find(|&i| holders(&r.lab, &r.nodes, iface, vip).contains(&r.nodes[i]))
+        others
+            .iter()
+            .copied()
+            .find(|&i| holders(&r.lab, &r.nodes, iface, vip).contains(&r.nodes[i]))
     })?;
     let handover = term_at.elapsed();
     let before = probe.replies();
@@ -266,7 +310,10 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
     })?;
     let outage = probe.finish();
     if let Some(next) = next {
-        assert_eq!(new_holder, next, "the next priority takes over after SIGTERM");
+        assert_eq!(
+            new_holder, next,
+            "the next priority takes over after SIGTERM"
+        );
     }
     let status = r.agents[current].as_mut().unwrap().wait_exit(ELECTION)?;
     assert!(status.success(), "SIGTERM exits 0, got {status}");
@@ -288,7 +335,10 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
     );
     // Behaviour, not speed: without the priority-0 advert the takeover could
     // not happen before Master_Down_Interval.
-    assert!(handover < mdi, "takeover after SIGTERM ({handover:?}) comes before Master_Down_Interval ({mdi:?})");
+    assert!(
+        handover < mdi,
+        "takeover after SIGTERM ({handover:?}) comes before Master_Down_Interval ({mdi:?})"
+    );
     r.lab.passed();
     Ok(())
 }
@@ -302,23 +352,21 @@ fn swarm_four_elects_fails_over_and_preempts_back() -> Result<()> {
         priority,
         preempt: true,
     };
-    run_scenario(
-        &Scenario {
-            dir: "swarm-four",
-            nodes: vec![
-                node("cube01", "10.0.0.60/24", 100),
-                node("cube02", "10.0.0.61/24", 90),
-                node("cube03", "10.0.0.62/24", 80),
-                node("cube04", "10.0.0.63/24", 70),
-            ],
-            vip: "10.0.0.70",
-            client_address: "10.0.0.99/24",
-            client_interface: "eth0",
-            advert_int: Duration::from_secs(1),
-            prepare: no_preparation,
-            traffic_check: None,
-        },
-    )
+    run_scenario(&Scenario {
+        dir: "swarm-four",
+        nodes: vec![
+            node("cube01", "10.0.0.60/24", 100),
+            node("cube02", "10.0.0.61/24", 90),
+            node("cube03", "10.0.0.62/24", 80),
+            node("cube04", "10.0.0.63/24", 70),
+        ],
+        vip: "10.0.0.70",
+        client_address: "10.0.0.99/24",
+        client_interface: "eth0",
+        advert_int: Duration::from_secs(1),
+        prepare: no_preparation,
+        traffic_check: None,
+    })
 }
 
 #[test]
@@ -350,7 +398,9 @@ fn docker_pair_equal_priority_keeps_the_current_master() -> Result<()> {
         advert_int: Duration::from_secs(1),
         // The client reaches the VIP's subnet on its link (scenario README).
         prepare: |lab, _nodes, client| {
-            lab.node(client).ns.ip(&["route", "add", "192.168.200.0/24", "dev", "eth0"])?;
+            lab.node(client)
+                .ns
+                .ip(&["route", "add", "192.168.200.0/24", "dev", "eth0"])?;
             Ok(())
         },
         traffic_check: None,
@@ -363,9 +413,20 @@ fn forwarded(lab: &Lab, node: usize) -> Result<u64> {
     let out = run(lab.node(node).ns.command("cat").arg("/proc/net/snmp"))?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines().filter(|l| l.starts_with("Ip:"));
-    let names: Vec<&str> = lines.next().context("Ip header")?.split_whitespace().collect();
-    let values: Vec<&str> = lines.next().context("Ip values")?.split_whitespace().collect();
-    let at = names.iter().position(|n| *n == "ForwDatagrams").context("ForwDatagrams")?;
+    let names: Vec<&str> = lines
+        .next()
+        .context("Ip header")?
+        .split_whitespace()
+        .collect();
+    let values: Vec<&str> = lines
+        .next()
+        .context("Ip values")?
+        .split_whitespace()
+        .collect();
+    let at = names
+        .iter()
+        .position(|n| *n == "ForwDatagrams")
+        .context("ForwDatagrams")?;
     Ok(values[at].parse()?)
 }
 
@@ -411,8 +472,12 @@ fn build_server_network(lab: &mut Lab, nodes: &[usize], client: usize) -> Result
         lab.add_link(node, "br1", "eth1", &[&format!("192.168.2.{}/24", 11 + i)])?;
         lab.node(node).ns.sysctl("net.ipv4.ip_forward", "1")?;
     }
-    lab.node(server).ns.ip(&["route", "add", "192.168.1.0/24", "via", "192.168.2.11"])?;
-    lab.node(client).ns.ip(&["route", "add", "default", "via", "192.168.1.13"])?;
+    lab.node(server)
+        .ns
+        .ip(&["route", "add", "192.168.1.0/24", "via", "192.168.2.11"])?;
+    lab.node(client)
+        .ns
+        .ip(&["route", "add", "default", "via", "192.168.1.13"])?;
     Ok(())
 }
 
@@ -420,12 +485,16 @@ fn build_server_network(lab: &mut Lab, nodes: &[usize], client: usize) -> Result
 fn traffic_flows_through_holder(r: &Running, holder: usize) -> Result<()> {
     let holder_node = r.nodes[holder];
     let before = forwarded(&r.lab, holder_node)?;
-    run(r
-        .lab
-        .node(r.client)
-        .ns
-        .command("ping")
-        .args(["-n", "-c", &GATEWAY_PINGS.to_string(), "-i", "0.05", "-W", "2", SERVER]))?;
+    run(r.lab.node(r.client).ns.command("ping").args([
+        "-n",
+        "-c",
+        &GATEWAY_PINGS.to_string(),
+        "-i",
+        "0.05",
+        "-W",
+        "2",
+        SERVER,
+    ]))?;
     let after = forwarded(&r.lab, holder_node)?;
     assert!(
         after - before >= GATEWAY_PINGS,

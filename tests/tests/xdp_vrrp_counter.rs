@@ -6,8 +6,7 @@ use std::{collections::BTreeMap, path::Path, time::Duration};
 
 use anyhow::{Context, Result};
 use aya::maps::{Map, MapData, PerCpuHashMap};
-use tests::{
-    agent::AgentSpec, bpftool_dump, frames, run, wait_for, Lab};
+use tests::{agent::AgentSpec, bpftool_dump, frames, run, wait_for, Lab};
 use vip_common::{VrrpKey, VrrpStats, MAP_VRRP_STATS};
 
 const FRAMES_VRID_51: u64 = 25;
@@ -66,9 +65,18 @@ fn xdp_counts_each_vrrp_frame_per_interface_and_vrid() -> Result<()> {
         node: agent,
         role: "agent".to_string(),
         config: None,
-        extra_args: ["--interface", "eth0", "--vrid", "60", "--vip", "10.0.0.60/32", "--xdp-mode", "skb"]
-            .map(String::from)
-            .to_vec(),
+        extra_args: [
+            "--interface",
+            "eth0",
+            "--vrid",
+            "60",
+            "--vip",
+            "10.0.0.60/32",
+            "--xdp-mode",
+            "skb",
+        ]
+        .map(String::from)
+        .to_vec(),
     };
     let mut proc = lab.start_agent(&spec)?;
     wait_for(

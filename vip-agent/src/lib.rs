@@ -2,8 +2,8 @@
 //! path. The protocol core (`vrrp`) and the configuration (`config`) are pure
 //! code; `dataplane` loads the XDP program; `agent` wires them to the kernel.
 
-pub mod config;
 pub mod agent;
+pub mod config;
 pub mod control;
 pub mod dataplane;
 pub mod net;

@@ -34,7 +34,7 @@ enum Command {
     /// Run the agent: elect, hold or release the VIPs, run the XDP fast path.
     ///
     /// Stops cleanly on SIGTERM or SIGINT (detaches XDP, removes its pins).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check a keepalived.conf and print what vip-agent would run.
     CheckConfig(CheckConfigArgs),
     /// Ask a running agent for the state of each instance.
@@ -47,7 +47,11 @@ enum Command {
 struct RunArgs {
     /// keepalived.conf to run (its `vrrp_*` sections and `global_defs`).
     /// Ignored when the instance is given by flags (--interface, --vrid, ...).
-    #[arg(long, value_name = "FILE", default_value = "/etc/vip-agent/keepalived.conf")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/etc/vip-agent/keepalived.conf"
+    )]
     config: PathBuf,
 
     /// Treat configuration warnings (ignored or unknown keywords) as errors.
@@ -89,7 +93,11 @@ struct RunArgs {
     xdp_fence_ms: u64,
 
     /// File to write the agent's pid to (removed on exit).
-    #[arg(long, value_name = "PATH", default_value = "/run/vip-agent/vip-agent.pid")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/run/vip-agent/vip-agent.pid"
+    )]
     pid_file: PathBuf,
 }
 
@@ -143,7 +151,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
         Command::CheckConfig(args) => Ok(check_config(args)),
         Command::Status(args) => status(args),
         Command::Reload(args) => reload(args),
@@ -183,7 +191,12 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             }
         }
     } else {
-        match config::load(&args.config, LoadOptions { strict: args.strict }) {
+        match config::load(
+            &args.config,
+            LoadOptions {
+                strict: args.strict,
+            },
+        ) {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
                     tracing::warn!("{warning}");
@@ -194,7 +207,10 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                 for d in &diagnostics {
                     eprintln!("{d}");
                 }
-                eprintln!("vip-agent: {} is not valid; not starting", args.config.display());
+                eprintln!(
+                    "vip-agent: {} is not valid; not starting",
+                    args.config.display()
+                );
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -220,9 +236,15 @@ fn run(args: RunArgs) -> Result<ExitCode> {
 }
 
 fn status(args: StatusArgs) -> Result<ExitCode> {
-    let response = runtime()?.block_on(control::request(&args.control_socket, control::Command::Status))?;
+    let response = runtime()?.block_on(control::request(
+        &args.control_socket,
+        control::Command::Status,
+    ))?;
     let Some(status) = response.status else {
-        anyhow::bail!("the agent answered without a status: {}", response.errors.join("; "));
+        anyhow::bail!(
+            "the agent answered without a status: {}",
+            response.errors.join("; ")
+        );
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&status)?);
@@ -233,7 +255,10 @@ fn status(args: StatusArgs) -> Result<ExitCode> {
 }
 
 fn reload(args: ReloadArgs) -> Result<ExitCode> {
-    let response = runtime()?.block_on(control::request(&args.control_socket, control::Command::Reload))?;
+    let response = runtime()?.block_on(control::request(
+        &args.control_socket,
+        control::Command::Reload,
+    ))?;
     if response.ok {
         println!("configuration reloaded");
         Ok(ExitCode::SUCCESS)

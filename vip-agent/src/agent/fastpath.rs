@@ -16,7 +16,12 @@ pub struct FastPath {
 }
 
 impl FastPath {
-    pub fn start(pin_dir: &Path, mode: XdpModeChoice, force: bool, fence_bound: Duration) -> Result<Self> {
+    pub fn start(
+        pin_dir: &Path,
+        mode: XdpModeChoice,
+        force: bool,
+        fence_bound: Duration,
+    ) -> Result<Self> {
         let dataplane = if mode == XdpModeChoice::Off {
             None
         } else {
@@ -59,7 +64,13 @@ impl FastPath {
         self.attached.remove(interface);
     }
 
-    pub fn set_policy(&mut self, ifindex: u32, vrid: u8, ipv6: bool, policy: &VrrpPolicy) -> Result<()> {
+    pub fn set_policy(
+        &mut self,
+        ifindex: u32,
+        vrid: u8,
+        ipv6: bool,
+        policy: &VrrpPolicy,
+    ) -> Result<()> {
         if let Some(dataplane) = &mut self.dataplane {
             dataplane.set_vrrp_policy(ifindex, vrid, family(ipv6), policy)?;
         }

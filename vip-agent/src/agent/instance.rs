@@ -126,7 +126,9 @@ impl Slot {
         let link = match netlink.link_by_name(&interface).await {
             Ok(Some(link)) => link,
             Ok(None) => {
-                self.set_note(format!("interface {interface} does not exist; waiting for it"));
+                self.set_note(format!(
+                    "interface {interface} does not exist; waiting for it"
+                ));
                 return None;
             }
             Err(err) => {
@@ -160,7 +162,9 @@ impl Slot {
         };
         let Some(source) = source else {
             let what = if ipv6 { "IPv6 link-local" } else { "IPv4" };
-            self.set_note(format!("{interface} has no {what} address yet; waiting for one"));
+            self.set_note(format!(
+                "{interface} has no {what} address yet; waiting for one"
+            ));
             return None;
         };
         Some(Prepared {
@@ -190,7 +194,12 @@ impl Slot {
             preempt_delay: Duration::from_millis(u64::from(self.config.preempt_delay_ms)),
             accept_mode: self.config.accept,
             primary_address: source,
-            vips: self.config.virtual_ipaddresses.iter().map(|v| v.address).collect(),
+            vips: self
+                .config
+                .virtual_ipaddresses
+                .iter()
+                .map(|v| v.address)
+                .collect(),
             initial_state: match self.config.state {
                 ConfigInitialState::Master => InitialState::Master,
                 ConfigInitialState::Backup => InitialState::Backup,
@@ -267,7 +276,11 @@ impl Slot {
         if self.fsm.is_none() {
             return;
         }
-        let actions = self.fsm.as_mut().map(|f| f.handle(Event::Shutdown, now)).unwrap_or_default();
+        let actions = self
+            .fsm
+            .as_mut()
+            .map(|f| f.handle(Event::Shutdown, now))
+            .unwrap_or_default();
         for action in actions {
             match action {
                 Action::RemoveVips(_) => self.remove_vips(io, keep).await,
@@ -277,9 +290,16 @@ impl Slot {
         // Whatever the state machine did, nothing of ours stays installed.
         self.remove_vips(io, keep).await;
         if let Some(link) = &self.link {
-            let _ = io.fastpath.remove_policy(link.ifindex, self.config.virtual_router_id, self.ipv6());
+            let _ =
+                io.fastpath
+                    .remove_policy(link.ifindex, self.config.virtual_router_id, self.ipv6());
         }
-        notify::run(&self.config.notify, &self.config.name, notify::NotifyState::Stop, self.config.priority);
+        notify::run(
+            &self.config.notify,
+            &self.config.name,
+            notify::NotifyState::Stop,
+            self.config.priority,
+        );
         self.fsm = None;
         self.frames = None;
     }
@@ -309,14 +329,20 @@ impl Slot {
         for timer in fired {
             self.feed(Event::TimerFired(timer), io, now).await;
         }
-        let due: Vec<Announcement> = self.announcements.iter().copied().filter(|a| a.at <= now).collect();
+        let due: Vec<Announcement> = self
+            .announcements
+            .iter()
+            .copied()
+            .filter(|a| a.at <= now)
+            .collect();
         self.announcements.retain(|a| a.at > now);
         for announcement in due {
             self.announce(announcement.count);
         }
         if self.next_garp_refresh.is_some_and(|t| t <= now) {
             self.announce(self.config.garp.master_refresh_repeat.max(1));
-            self.next_garp_refresh = Some(now + Duration::from_secs(u64::from(self.config.garp.master_refresh_s)));
+            self.next_garp_refresh =
+                Some(now + Duration::from_secs(u64::from(self.config.garp.master_refresh_s)));
         }
         if self.next_vip_refresh.is_some_and(|t| t <= now) {
             self.refresh_vips(io).await;
@@ -342,7 +368,8 @@ impl Slot {
                 return;
             }
         }
-        let advert = match Advertisement::decode(&packet.payload, packet.source, packet.destination) {
+        let advert = match Advertisement::decode(&packet.payload, packet.source, packet.destination)
+        {
             Ok((advert, _checksum)) => advert,
             Err(err) => {
                 self.adverts_discarded += 1;
@@ -363,7 +390,12 @@ impl Slot {
         )
         .await;
         let accepted = self.adverts_discarded == before;
-        if accepted && self.fsm.as_ref().is_some_and(|f| f.state() == State::Backup) {
+        if accepted
+            && self
+                .fsm
+                .as_ref()
+                .is_some_and(|f| f.state() == State::Backup)
+        {
             self.master = Some(packet.source);
         }
     }
@@ -375,13 +407,23 @@ impl Slot {
         match event {
             LinkEvent::Changed(link) => {
                 let was_up = self.link.as_ref().is_some_and(|l| l.up);
-                let recreated = self.link.as_ref().is_some_and(|l| l.ifindex != link.ifindex);
+                let recreated = self
+                    .link
+                    .as_ref()
+                    .is_some_and(|l| l.ifindex != link.ifindex);
                 if recreated {
                     match FrameSender::open(link.ifindex) {
                         Ok(frames) => self.frames = Some(frames),
-                        Err(err) => tracing::warn!(instance = %self.config.name, error = %err, "packet socket"),
+                        Err(err) => {
+                            tracing::warn!(instance = %self.config.name, error = %err, "packet socket")
+                        }
                     }
-                    if let Err(err) = io.fastpath.set_policy(link.ifindex, self.config.virtual_router_id, self.ipv6(), &self.policy()) {
+                    if let Err(err) = io.fastpath.set_policy(
+                        link.ifindex,
+                        self.config.virtual_router_id,
+                        self.ipv6(),
+                        &self.policy(),
+                    ) {
                         tracing::warn!(instance = %self.config.name, error = %format!("{err:#}"), "pushing the VRRP policy to XDP");
                     }
                 }
@@ -464,7 +506,9 @@ impl Slot {
             };
             match entry.socket.send(&payload, source, destination).await {
                 Ok(()) => self.adverts_sent += 1,
-                Err(err) => tracing::warn!(instance = %self.config.name, %destination, error = %err, "sending the advert"),
+                Err(err) => {
+                    tracing::warn!(instance = %self.config.name, %destination, error = %err, "sending the advert")
+                }
             }
         }
     }
@@ -486,13 +530,15 @@ impl Slot {
         let vips: Vec<_> = self.all_vips().cloned().collect();
         for vip in vips {
             let (ifindex, mac) = match vip.dev.as_deref() {
-                Some(dev) if dev != self.config.interface => match io.netlink.link_by_name(dev).await {
-                    Ok(Some(other)) => (other.ifindex, other.mac),
-                    _ => {
-                        tracing::error!(instance = %self.config.name, vip = %vip.address, dev, "VIP interface does not exist");
-                        continue;
+                Some(dev) if dev != self.config.interface => {
+                    match io.netlink.link_by_name(dev).await {
+                        Ok(Some(other)) => (other.ifindex, other.mac),
+                        _ => {
+                            tracing::error!(instance = %self.config.name, vip = %vip.address, dev, "VIP interface does not exist");
+                            continue;
+                        }
                     }
-                },
+                }
                 _ => (link.ifindex, link.mac),
             };
             placements.push(Placement {
@@ -504,14 +550,23 @@ impl Slot {
             });
         }
         for p in &placements {
-            if let Err(err) = io.fastpath.set_owned(p.ifindex, p.address, p.mac, self.config.virtual_router_id) {
+            if let Err(err) =
+                io.fastpath
+                    .set_owned(p.ifindex, p.address, p.mac, self.config.virtual_router_id)
+            {
                 tracing::warn!(instance = %self.config.name, vip = %p.address, error = %format!("{err:#}"), "XDP ownership");
             }
         }
         for p in &placements {
             if let Err(err) = io
                 .netlink
-                .add_vip(p.ifindex, p.address, p.prefix_len, p.label.as_deref(), io.vip_lifetime)
+                .add_vip(
+                    p.ifindex,
+                    p.address,
+                    p.prefix_len,
+                    p.label.as_deref(),
+                    io.vip_lifetime,
+                )
                 .await
             {
                 tracing::error!(instance = %self.config.name, vip = %p.address, error = %err, "adding the VIP");
@@ -525,7 +580,13 @@ impl Slot {
         for p in &self.installed {
             if let Err(err) = io
                 .netlink
-                .add_vip(p.ifindex, p.address, p.prefix_len, p.label.as_deref(), io.vip_lifetime)
+                .add_vip(
+                    p.ifindex,
+                    p.address,
+                    p.prefix_len,
+                    p.label.as_deref(),
+                    io.vip_lifetime,
+                )
                 .await
             {
                 tracing::warn!(instance = %self.config.name, vip = %p.address, error = %err, "refreshing the VIP lifetime");
@@ -581,7 +642,11 @@ impl Slot {
         let mut planned = Vec::new();
         burst(now, garp.master_repeat.max(1), &mut planned);
         if garp.master_delay_s > 0 {
-            burst(now + Duration::from_secs(u64::from(garp.master_delay_s)), garp.master_repeat.max(1), &mut planned);
+            burst(
+                now + Duration::from_secs(u64::from(garp.master_delay_s)),
+                garp.master_repeat.max(1),
+                &mut planned,
+            );
         }
         self.announcements = planned;
         self.next_garp_refresh = (garp.master_refresh_s > 0)
@@ -612,7 +677,11 @@ impl Slot {
     }
 
     fn on_transition(&mut self, from: State, to: State, reason: TransitionReason) {
-        let priority = self.fsm.as_ref().map(Instance::effective_priority).unwrap_or(self.config.priority);
+        let priority = self
+            .fsm
+            .as_ref()
+            .map(Instance::effective_priority)
+            .unwrap_or(self.config.priority);
         tracing::info!(
             instance = %self.config.name,
             interface = %self.config.interface,
@@ -627,17 +696,32 @@ impl Slot {
             State::Master => {
                 self.became_master += 1;
                 self.master = self.source;
-                notify::run(&self.config.notify, &self.config.name, notify::NotifyState::Master, priority);
+                notify::run(
+                    &self.config.notify,
+                    &self.config.name,
+                    notify::NotifyState::Master,
+                    priority,
+                );
             }
             State::Backup => {
                 if from == State::Master {
                     self.master = None;
                 }
-                notify::run(&self.config.notify, &self.config.name, notify::NotifyState::Backup, priority);
+                notify::run(
+                    &self.config.notify,
+                    &self.config.name,
+                    notify::NotifyState::Backup,
+                    priority,
+                );
             }
             State::Fault => {
                 self.master = None;
-                notify::run(&self.config.notify, &self.config.name, notify::NotifyState::Fault, priority);
+                notify::run(
+                    &self.config.notify,
+                    &self.config.name,
+                    notify::NotifyState::Fault,
+                    priority,
+                );
             }
             State::Initialize => {}
         }
@@ -645,7 +729,10 @@ impl Slot {
 
     pub fn status(&self) -> InstanceStatus {
         let (state, effective) = match &self.fsm {
-            Some(fsm) => (state_name(fsm.state()).to_string(), fsm.effective_priority()),
+            Some(fsm) => (
+                state_name(fsm.state()).to_string(),
+                fsm.effective_priority(),
+            ),
             None => ("INIT".to_string(), self.config.priority),
         };
         InstanceStatus {

@@ -173,8 +173,7 @@ fn fastpath_shutdown(fastpath: &mut Option<FastPath>) -> Result<()> {
 
 fn bind_control_socket(path: &Path) -> Result<UnixListener> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     if path.exists() {
         // A live agent answers; a stale socket of a crashed one does not.
@@ -200,7 +199,8 @@ async fn serve_control(listener: UnixListener, requests: mpsc::Sender<ControlReq
             let mut line = String::new();
             let mut reader = BufReader::new(read);
             // Bounded: a client that never sends a line is dropped.
-            let read = tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await;
+            let read =
+                tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await;
             let response = match read {
                 Ok(Ok(_)) => match serde_json::from_str::<control::Request>(&line) {
                     Ok(request) => {
@@ -259,7 +259,11 @@ impl Agent {
         let wanted: Vec<IpAddr> = config
             .instances
             .iter()
-            .flat_map(|i| i.virtual_ipaddresses.iter().chain(&i.virtual_ipaddresses_excluded))
+            .flat_map(|i| {
+                i.virtual_ipaddresses
+                    .iter()
+                    .chain(&i.virtual_ipaddresses_excluded)
+            })
             .map(|v| v.address)
             .collect();
         for mut slot in old {
@@ -296,7 +300,12 @@ impl Agent {
             if slot.started() {
                 continue;
             }
-            for vip in slot.config.virtual_ipaddresses.iter().chain(&slot.config.virtual_ipaddresses_excluded) {
+            for vip in slot
+                .config
+                .virtual_ipaddresses
+                .iter()
+                .chain(&slot.config.virtual_ipaddresses_excluded)
+            {
                 let dev = vip.dev.as_deref().unwrap_or(&slot.config.interface);
                 let Ok(Some(link)) = self.netlink.link_by_name(dev).await else {
                     continue;
@@ -313,7 +322,11 @@ impl Agent {
                                 interface = dev,
                                 "removing a VIP left behind by an earlier run"
                             );
-                            if let Err(err) = self.netlink.del_vip(link.ifindex, vip.address, vip.prefix_len).await {
+                            if let Err(err) = self
+                                .netlink
+                                .del_vip(link.ifindex, vip.address, vip.prefix_len)
+                                .await
+                            {
                                 tracing::warn!(error = %err, "removing leftover VIP");
                             }
                         } else {
@@ -375,7 +388,11 @@ impl Agent {
             }
         }
         self.sockets.remove(key);
-        let group = if self.slots.iter().any(|s| s.config.interface == key.0 && s.multicast() && s.ipv6() == key.1) {
+        let group = if self
+            .slots
+            .iter()
+            .any(|s| s.config.interface == key.0 && s.multicast() && s.ipv6() == key.1)
+        {
             Some(if key.1 {
                 IpAddr::V6(self.config.global.mcast_group6)
             } else {
@@ -408,7 +425,14 @@ impl Agent {
                 }
             })
         };
-        self.sockets.insert(key.clone(), SocketEntry { socket, ifindex, reader });
+        self.sockets.insert(
+            key.clone(),
+            SocketEntry {
+                socket,
+                ifindex,
+                reader,
+            },
+        );
         Ok(())
     }
 
@@ -429,7 +453,11 @@ impl Agent {
         let now = self.now();
         for index in 0..self.slots.len() {
             let slot = &self.slots[index];
-            if !slot.started() || slot.config.interface != key.0 || slot.ipv6() != key.1 || slot.config.virtual_router_id != vrid {
+            if !slot.started()
+                || slot.config.interface != key.0
+                || slot.ipv6() != key.1
+                || slot.config.virtual_router_id != vrid
+            {
                 continue;
             }
             let mut io = instance::Io {
@@ -532,11 +560,17 @@ impl Agent {
     /// configuration and every VIP stay as they are.
     async fn reload(&mut self) -> std::result::Result<(), Vec<String>> {
         let Some(path) = self.options.config_path.clone() else {
-            let message = "the agent runs an instance given by flags: there is no file to reload".to_string();
+            let message =
+                "the agent runs an instance given by flags: there is no file to reload".to_string();
             tracing::warn!("{message}");
             return Err(vec![message]);
         };
-        match config::load(&path, LoadOptions { strict: self.options.strict }) {
+        match config::load(
+            &path,
+            LoadOptions {
+                strict: self.options.strict,
+            },
+        ) {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
                     tracing::warn!("{warning}");

@@ -119,7 +119,12 @@ impl Netlink {
     }
 
     pub async fn link_by_name(&self, name: &str) -> Result<Option<Link>, NetlinkError> {
-        let mut links = self.handle.link().get().match_name(name.to_string()).execute();
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
         match links.try_next().await {
             Ok(Some(msg)) => Ok(Some(link_from_message(&msg))),
             Ok(None) => Ok(None),
@@ -166,7 +171,9 @@ impl Netlink {
                 .attributes
                 .push(AddressAttribute::Label(label.to_string()));
         }
-        let seconds = lifetime.as_secs().clamp(1, u64::from(INFINITY_LIFE_TIME - 1)) as u32;
+        let seconds = lifetime
+            .as_secs()
+            .clamp(1, u64::from(INFINITY_LIFE_TIME - 1)) as u32;
         let mut lifetimes = CacheInfo::default();
         lifetimes.ifa_preferred = seconds;
         lifetimes.ifa_valid = seconds;
@@ -185,7 +192,12 @@ impl Netlink {
     }
 
     /// Removes `address/prefix_len` from the interface; absent is fine.
-    pub async fn del_vip(&self, ifindex: u32, address: IpAddr, prefix_len: u8) -> Result<(), NetlinkError> {
+    pub async fn del_vip(
+        &self,
+        ifindex: u32,
+        address: IpAddr,
+        prefix_len: u8,
+    ) -> Result<(), NetlinkError> {
         for existing in self.address_messages(ifindex).await? {
             let Some(found) = address_from_message(&existing) else {
                 continue;
@@ -193,7 +205,8 @@ impl Netlink {
             if found.address == address && found.prefix_len == prefix_len {
                 match self.handle.address().del(existing).execute().await {
                     Ok(()) => {}
-                    Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EADDRNOTAVAIL => {}
+                    Err(rtnetlink::Error::NetlinkError(e))
+                        if e.raw_code() == -libc::EADDRNOTAVAIL => {}
                     Err(e) => return Err(e.into()),
                 }
             }

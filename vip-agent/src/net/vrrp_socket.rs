@@ -49,7 +49,13 @@ fn last_os_error(what: &str) -> io::Error {
 
 /// `setsockopt` for the options nix does not model (ip_mreqn with an
 /// interface index, IPv6 membership on an interface).
-fn setsockopt_raw<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T, what: &str) -> io::Result<()> {
+fn setsockopt_raw<T>(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+    what: &str,
+) -> io::Result<()> {
     // SAFETY: value points at a live T of the given size for the call.
     let rc = unsafe {
         libc::setsockopt(
@@ -70,7 +76,12 @@ fn setsockopt_raw<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value:
 impl VrrpSocket {
     /// Opens the socket for an instance on `interface`. `group` is the
     /// multicast group to join (None for a unicast instance).
-    pub fn open(interface: &str, ifindex: u32, ipv6: bool, group: Option<IpAddr>) -> io::Result<Self> {
+    pub fn open(
+        interface: &str,
+        ifindex: u32,
+        ipv6: bool,
+        group: Option<IpAddr>,
+    ) -> io::Result<Self> {
         let domain = if ipv6 { libc::AF_INET6 } else { libc::AF_INET };
         // SAFETY: plain socket call; the fd is owned right after.
         let raw = unsafe {
@@ -85,57 +96,138 @@ impl VrrpSocket {
         }
         // SAFETY: raw is a fresh fd we own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        setsockopt(&fd, sockopt::BindToDevice, &std::ffi::OsString::from(interface))
-            .map_err(|e| io::Error::other(format!("SO_BINDTODEVICE {interface}: {e}")))?;
+        setsockopt(
+            &fd,
+            sockopt::BindToDevice,
+            &std::ffi::OsString::from(interface),
+        )
+        .map_err(|e| io::Error::other(format!("SO_BINDTODEVICE {interface}: {e}")))?;
         let ttl: libc::c_int = 255;
         let off: libc::c_int = 0;
         let on: libc::c_int = 1;
         if ipv6 {
-            setsockopt_raw(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS, &ttl, "IPV6_MULTICAST_HOPS")?;
-            setsockopt_raw(&fd, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, &ttl, "IPV6_UNICAST_HOPS")?;
-            setsockopt_raw(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, &off, "IPV6_MULTICAST_LOOP")?;
-            setsockopt_raw(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_IF, &(ifindex as libc::c_int), "IPV6_MULTICAST_IF")?;
-            setsockopt_raw(&fd, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, &on, "IPV6_RECVHOPLIMIT")?;
-            setsockopt_raw(&fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, &on, "IPV6_RECVPKTINFO")?;
+            setsockopt_raw(
+                &fd,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_MULTICAST_HOPS,
+                &ttl,
+                "IPV6_MULTICAST_HOPS",
+            )?;
+            setsockopt_raw(
+                &fd,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_UNICAST_HOPS,
+                &ttl,
+                "IPV6_UNICAST_HOPS",
+            )?;
+            setsockopt_raw(
+                &fd,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_MULTICAST_LOOP,
+                &off,
+                "IPV6_MULTICAST_LOOP",
+            )?;
+            setsockopt_raw(
+                &fd,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_MULTICAST_IF,
+                &(ifindex as libc::c_int),
+                "IPV6_MULTICAST_IF",
+            )?;
+            setsockopt_raw(
+                &fd,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_RECVHOPLIMIT,
+                &on,
+                "IPV6_RECVHOPLIMIT",
+            )?;
+            setsockopt_raw(
+                &fd,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_RECVPKTINFO,
+                &on,
+                "IPV6_RECVPKTINFO",
+            )?;
             if let Some(IpAddr::V6(group)) = group {
                 let mreq = libc::ipv6_mreq {
-                    ipv6mr_multiaddr: libc::in6_addr { s6_addr: group.octets() },
+                    ipv6mr_multiaddr: libc::in6_addr {
+                        s6_addr: group.octets(),
+                    },
                     ipv6mr_interface: ifindex,
                 };
-                setsockopt_raw(&fd, libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &mreq, "IPV6_ADD_MEMBERSHIP")?;
+                setsockopt_raw(
+                    &fd,
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_ADD_MEMBERSHIP,
+                    &mreq,
+                    "IPV6_ADD_MEMBERSHIP",
+                )?;
             }
         } else {
-            setsockopt_raw(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, &ttl, "IP_MULTICAST_TTL")?;
+            setsockopt_raw(
+                &fd,
+                libc::IPPROTO_IP,
+                libc::IP_MULTICAST_TTL,
+                &ttl,
+                "IP_MULTICAST_TTL",
+            )?;
             setsockopt_raw(&fd, libc::IPPROTO_IP, libc::IP_TTL, &ttl, "IP_TTL")?;
-            setsockopt_raw(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, &off, "IP_MULTICAST_LOOP")?;
-            setsockopt_raw(&fd, libc::IPPROTO_IP, libc::IP_TOS, &IPTOS_PREC_INTERNETCONTROL, "IP_TOS")?;
+            setsockopt_raw(
+                &fd,
+                libc::IPPROTO_IP,
+                libc::IP_MULTICAST_LOOP,
+                &off,
+                "IP_MULTICAST_LOOP",
+            )?;
+            setsockopt_raw(
+                &fd,
+                libc::IPPROTO_IP,
+                libc::IP_TOS,
+                &IPTOS_PREC_INTERNETCONTROL,
+                "IP_TOS",
+            )?;
             let ifreq = libc::ip_mreqn {
                 imr_multiaddr: libc::in_addr { s_addr: 0 },
                 imr_address: libc::in_addr { s_addr: 0 },
                 imr_ifindex: ifindex as libc::c_int,
             };
-            setsockopt_raw(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &ifreq, "IP_MULTICAST_IF")?;
+            setsockopt_raw(
+                &fd,
+                libc::IPPROTO_IP,
+                libc::IP_MULTICAST_IF,
+                &ifreq,
+                "IP_MULTICAST_IF",
+            )?;
             if let Some(IpAddr::V4(group)) = group {
                 let mreq = libc::ip_mreqn {
-                    imr_multiaddr: libc::in_addr { s_addr: u32::from_ne_bytes(group.octets()) },
+                    imr_multiaddr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(group.octets()),
+                    },
                     imr_address: libc::in_addr { s_addr: 0 },
                     imr_ifindex: ifindex as libc::c_int,
                 };
-                setsockopt_raw(&fd, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreq, "IP_ADD_MEMBERSHIP")?;
+                setsockopt_raw(
+                    &fd,
+                    libc::IPPROTO_IP,
+                    libc::IP_ADD_MEMBERSHIP,
+                    &mreq,
+                    "IP_ADD_MEMBERSHIP",
+                )?;
             }
         }
         // SAFETY: fd is an open socket owned by the AsyncFd from here on; an
         // OwnedFd always reports the same descriptor.
         let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| io::Error::other(e.to_string()))?;
-        Ok(Self {
-            fd,
-            ifindex,
-            ipv6,
-        })
+        Ok(Self { fd, ifindex, ipv6 })
     }
 
     /// Sends one VRRP message from `source` to `destination`.
-    pub async fn send(&self, payload: &[u8], source: IpAddr, destination: IpAddr) -> io::Result<()> {
+    pub async fn send(
+        &self,
+        payload: &[u8],
+        source: IpAddr,
+        destination: IpAddr,
+    ) -> io::Result<()> {
         loop {
             let mut guard = self.fd.writable().await?;
             match guard.try_io(|fd| self.send_now(fd.get_ref(), payload, source, destination)) {
@@ -145,28 +237,59 @@ impl VrrpSocket {
         }
     }
 
-    fn send_now(&self, fd: &OwnedFd, payload: &[u8], source: IpAddr, destination: IpAddr) -> io::Result<()> {
+    fn send_now(
+        &self,
+        fd: &OwnedFd,
+        payload: &[u8],
+        source: IpAddr,
+        destination: IpAddr,
+    ) -> io::Result<()> {
         let iov = [IoSlice::new(payload)];
         let result = match (source, destination) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => {
                 let info = libc::in_pktinfo {
                     ipi_ifindex: self.ifindex as libc::c_int,
-                    ipi_spec_dst: libc::in_addr { s_addr: u32::from_ne_bytes(src.octets()) },
+                    ipi_spec_dst: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(src.octets()),
+                    },
                     ipi_addr: libc::in_addr { s_addr: 0 },
                 };
                 let to = SockaddrIn::from(std::net::SocketAddrV4::new(dst, 0));
-                sendmsg(fd.as_raw_fd(), &iov, &[ControlMessage::Ipv4PacketInfo(&info)], MsgFlags::empty(), Some(&to))
+                sendmsg(
+                    fd.as_raw_fd(),
+                    &iov,
+                    &[ControlMessage::Ipv4PacketInfo(&info)],
+                    MsgFlags::empty(),
+                    Some(&to),
+                )
             }
             (IpAddr::V6(src), IpAddr::V6(dst)) => {
                 let info = libc::in6_pktinfo {
-                    ipi6_addr: libc::in6_addr { s6_addr: src.octets() },
+                    ipi6_addr: libc::in6_addr {
+                        s6_addr: src.octets(),
+                    },
                     ipi6_ifindex: self.ifindex,
                 };
-                let scope = if is_link_local_scope(&dst) { self.ifindex } else { 0 };
+                let scope = if is_link_local_scope(&dst) {
+                    self.ifindex
+                } else {
+                    0
+                };
                 let to = SockaddrIn6::from(std::net::SocketAddrV6::new(dst, 0, 0, scope));
-                sendmsg(fd.as_raw_fd(), &iov, &[ControlMessage::Ipv6PacketInfo(&info)], MsgFlags::empty(), Some(&to))
+                sendmsg(
+                    fd.as_raw_fd(),
+                    &iov,
+                    &[ControlMessage::Ipv6PacketInfo(&info)],
+                    MsgFlags::empty(),
+                    Some(&to),
+                )
             }
-            _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "source and destination families differ")),
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "source and destination families differ",
+                ))
+            }
         };
         match result {
             Ok(_) => Ok(()),
@@ -192,8 +315,13 @@ impl VrrpSocket {
         let mut buffer = [0u8; RECV_BUFFER];
         let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
         let mut iov = [IoSliceMut::new(&mut buffer)];
-        let msg = recvmsg::<SockaddrStorage>(fd.as_fd().as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())
-            .map_err(io::Error::from)?;
+        let msg = recvmsg::<SockaddrStorage>(
+            fd.as_fd().as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )
+        .map_err(io::Error::from)?;
         let len = msg.bytes;
         if self.ipv6 {
             let mut ttl = None;
@@ -247,8 +375,12 @@ pub fn parse_ipv4(packet: &[u8]) -> Option<ReceivedPacket> {
     let total_len = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
     let end = total_len.clamp(header_len, packet.len());
     Some(ReceivedPacket {
-        source: IpAddr::V4(Ipv4Addr::new(packet[12], packet[13], packet[14], packet[15])),
-        destination: IpAddr::V4(Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19])),
+        source: IpAddr::V4(Ipv4Addr::new(
+            packet[12], packet[13], packet[14], packet[15],
+        )),
+        destination: IpAddr::V4(Ipv4Addr::new(
+            packet[16], packet[17], packet[18], packet[19],
+        )),
         ttl: packet[8],
         payload: packet[header_len..end].to_vec(),
     })
@@ -260,7 +392,9 @@ mod tests {
 
     #[test]
     fn parse_ipv4_splits_header_and_payload() {
-        let mut packet = vec![0x46, 0xC0, 0, 32, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18];
+        let mut packet = vec![
+            0x46, 0xC0, 0, 32, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18,
+        ];
         packet.extend_from_slice(&[1, 4, 0, 0]); // 4 bytes of IPv4 options
         packet.extend_from_slice(&[0x21, 51, 100, 1, 0, 1, 0, 0]);
         let parsed = parse_ipv4(&packet).expect("valid");
