@@ -6,7 +6,7 @@ use std::{collections::BTreeSet, net::IpAddr, path::Path, time::Duration};
 
 use anyhow::{Context, Result};
 
-use crate::dataplane::{Dataplane, Family, VrrpPolicy, XdpModeChoice};
+use crate::dataplane::{Counters, Dataplane, Family, VrrpPolicy, XdpModeChoice};
 
 pub struct FastPath {
     dataplane: Option<Dataplane>,
@@ -105,10 +105,10 @@ impl FastPath {
         Ok(())
     }
 
-    pub fn counters(&self) -> Option<serde_json::Value> {
+    pub fn counters(&self) -> Option<Counters> {
         let dataplane = self.dataplane.as_ref()?;
         match dataplane.counters() {
-            Ok(counters) => serde_json::to_value(counters).ok(),
+            Ok(counters) => Some(counters),
             Err(err) => {
                 tracing::warn!(error = %err, "reading XDP counters");
                 None
@@ -124,7 +124,7 @@ impl FastPath {
     }
 }
 
-fn family(ipv6: bool) -> Family {
+pub fn family(ipv6: bool) -> Family {
     if ipv6 {
         Family::V6
     } else {

@@ -755,6 +755,7 @@ impl Slot {
             adverts_discarded: self.adverts_discarded,
             became_master: self.became_master,
             note: self.note.clone(),
+            xdp: None,
         }
     }
 }

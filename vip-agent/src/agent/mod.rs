@@ -591,6 +591,7 @@ impl Agent {
     }
 
     fn status(&self) -> AgentStatus {
+        let counters = self.fastpath.counters();
         AgentStatus {
             pid: std::process::id(),
             config: self
@@ -604,8 +605,25 @@ impl Agent {
             } else {
                 "off".to_string()
             },
-            instances: self.slots.iter().map(Slot::status).collect(),
-            xdp: self.fastpath.counters(),
+            instances: self
+                .slots
+                .iter()
+                .map(|slot| {
+                    let mut status = slot.status();
+                    if let (Some(counters), Some(ifindex)) = (&counters, status.ifindex) {
+                        let vrrp =
+                            counters.vrrp_for(ifindex, status.vrid, fastpath::family(slot.ipv6()));
+                        status.xdp = Some(control::InstanceXdp {
+                            vrrp: vrrp.and_then(|c| serde_json::to_value(c).ok()),
+                            interface: counters
+                                .l2_for(ifindex)
+                                .and_then(|c| serde_json::to_value(c).ok()),
+                        });
+                    }
+                    status
+                })
+                .collect(),
+            xdp: counters.as_ref().and_then(|c| serde_json::to_value(c).ok()),
         }
     }
 

@@ -45,9 +45,18 @@ pub struct AgentStatus {
     pub config: String,
     pub xdp_mode: String,
     pub instances: Vec<InstanceStatus>,
-    /// XDP counters as the dataplane reports them (absent with --xdp-mode off).
+    /// Every XDP counter, summed over CPUs (absent with --xdp-mode off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xdp: Option<serde_json::Value>,
+}
+
+/// The fast path's counters for one instance: its (interface, VRID, family)
+/// VRRP counters and its interface's ARP/NS counters, named as the maps
+/// name them (`adverts_valid`, `drop_ttl`, `arp_replies_sent`, ...).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct InstanceXdp {
+    pub vrrp: Option<serde_json::Value>,
+    pub interface: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -71,6 +80,8 @@ pub struct InstanceStatus {
     /// Why the instance is not running, when it is not (missing interface...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xdp: Option<InstanceXdp>,
 }
 
 /// Sends one request and reads the answer.
@@ -131,9 +142,19 @@ pub fn format_status(status: &AgentStatus) -> String {
         if let Some(note) = &i.note {
             let _ = writeln!(out, "{:<12} note: {note}", "");
         }
-    }
-    if let Some(xdp) = &status.xdp {
-        let _ = writeln!(out, "xdp counters: {xdp}");
+        if let Some(xdp) = &i.xdp {
+            for (what, counters) in [("vrrp", &xdp.vrrp), (i.interface.as_str(), &xdp.interface)] {
+                if let Some(serde_json::Value::Object(fields)) = counters {
+                    let listed: Vec<String> = fields
+                        .iter()
+                        .filter(|(_, v)| v.is_u64())
+                        .filter(|(k, _)| !matches!(k.as_str(), "ifindex" | "vrid" | "last_seen_ns"))
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
+                    let _ = writeln!(out, "{:<12} xdp {what}: {}", "", listed.join(" "));
+                }
+            }
+        }
     }
     out
 }
