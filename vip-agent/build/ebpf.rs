@@ -112,8 +112,18 @@ pub fn select_toolchain() -> Result<Toolchain, String> {
 /// optimised code) into `<workspace>/target/bpf`, returning its path.
 /// `log` receives the toolchain line before the build starts.
 pub fn build(workspace_root: &Path, log: &mut dyn FnMut(&str)) -> Result<Built, String> {
+    build_bin(workspace_root, EBPF_PACKAGE, log)
+}
+
+/// Like [`build`], for another binary target of the XDP crate (e.g. the
+/// benchmark's reference programs).
+pub fn build_bin(
+    workspace_root: &Path,
+    bin: &str,
+    log: &mut dyn FnMut(&str),
+) -> Result<Built, String> {
     let toolchain = select_toolchain()?;
-    log(&format!("building the XDP program with {toolchain}"));
+    log(&format!("building the XDP program {bin} with {toolchain}"));
     let target_dir = workspace_root.join("target").join("bpf");
     let mut cmd = match toolchain {
         Toolchain::Nightly => {
@@ -149,7 +159,7 @@ pub fn build(workspace_root: &Path, log: &mut dyn FnMut(&str)) -> Result<Built, 
         }
     }
     cmd.current_dir(workspace_root.join(EBPF_PACKAGE))
-        .args(["--package", EBPF_PACKAGE, "--bin", EBPF_PACKAGE])
+        .args(["--package", EBPF_PACKAGE, "--bin", bin])
         .args(["--release", "--locked", "--target", EBPF_TARGET])
         .arg("--target-dir")
         .arg(&target_dir)
@@ -166,10 +176,7 @@ pub fn build(workspace_root: &Path, log: &mut dyn FnMut(&str)) -> Result<Built, 
             "the eBPF build failed ({status}) with {toolchain}; see the compiler output above"
         ));
     }
-    let object = target_dir
-        .join(EBPF_TARGET)
-        .join("release")
-        .join(EBPF_PACKAGE);
+    let object = target_dir.join(EBPF_TARGET).join("release").join(bin);
     if !object.is_file() {
         return Err(format!(
             "the eBPF build succeeded but {} is missing",
