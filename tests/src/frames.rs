@@ -354,3 +354,100 @@ impl PacketSocket {
         }
     }
 }
+
+/// The 8 bytes of a VRRPv2 simple-text password (RFC 3768 section 5.3.10),
+/// zero-padded.
+pub fn auth_pass(pass: &str) -> [u8; 8] {
+    let mut bytes = [0u8; 8];
+    for (slot, byte) in bytes.iter_mut().zip(pass.bytes()) {
+        *slot = byte;
+    }
+    bytes
+}
+
+/// A VRRPv2 advertisement frame (RFC 3768) with every field a test may
+/// want to forge: TTL, source, destination (multicast or unicast),
+/// priority, authentication, and a deliberately wrong checksum.
+#[derive(Clone, Debug)]
+pub struct V2Advert {
+    pub src_mac: [u8; 6],
+    /// `None`: the VRRP group's multicast MAC 01:00:5e:00:00:12.
+    pub dst_mac: Option<[u8; 6]>,
+    pub src_ip: [u8; 4],
+    /// 224.0.0.18 unless sent unicast.
+    pub dst_ip: [u8; 4],
+    pub ttl: u8,
+    pub vrid: u8,
+    pub priority: u8,
+    pub vips: Vec<[u8; 4]>,
+    /// 0 none, 1 simple text.
+    pub auth_type: u8,
+    pub auth: [u8; 8],
+    /// Flips bits of the VRRP checksum after computing it.
+    pub corrupt_checksum: bool,
+}
+
+impl V2Advert {
+    /// A well-formed multicast advert (TTL 255, no authentication, advert
+    /// interval 1 s).
+    pub fn multicast(
+        src_mac: [u8; 6],
+        src_ip: [u8; 4],
+        vrid: u8,
+        priority: u8,
+        vips: &[[u8; 4]],
+    ) -> Self {
+        Self {
+            src_mac,
+            dst_mac: None,
+            src_ip,
+            dst_ip: [224, 0, 0, 18],
+            ttl: 255,
+            vrid,
+            priority,
+            vips: vips.to_vec(),
+            auth_type: 0,
+            auth: [0; 8],
+            corrupt_checksum: false,
+        }
+    }
+
+    /// Simple-text authentication with `pass`.
+    pub fn with_pass(mut self, pass: &str) -> Self {
+        self.auth_type = 1;
+        self.auth = auth_pass(pass);
+        self
+    }
+
+    /// Sent to one address (unicast peers) instead of the group.
+    pub fn unicast_to(mut self, dst_mac: [u8; 6], dst_ip: [u8; 4]) -> Self {
+        self.dst_mac = Some(dst_mac);
+        self.dst_ip = dst_ip;
+        self
+    }
+
+    pub fn frame(&self) -> Vec<u8> {
+        let mut vrrp = vrrp_v2(
+            self.vrid,
+            self.priority,
+            &self.vips,
+            self.auth_type,
+            self.auth,
+        );
+        if self.corrupt_checksum {
+            vrrp[6] ^= 0x5A;
+            vrrp[7] ^= 0xA5;
+        }
+        let dst_mac = self.dst_mac.unwrap_or([0x01, 0x00, 0x5E, 0x00, 0x00, 0x12]);
+        let mut frame = ethernet(dst_mac, self.src_mac, None, 0x0800);
+        frame.extend_from_slice(&ipv4_packet(
+            self.src_ip,
+            self.dst_ip,
+            112,
+            self.ttl,
+            &[],
+            &vrrp,
+        ));
+        frame
+    }
+}
