@@ -276,8 +276,31 @@ fn reload_keeps_vips_that_stay_and_rejects_a_broken_file() -> Result<()> {
             .then_some(())
     })?;
 
+    // Change the running Master's priority and interval: it stays Master
+    // and its VIP stays where it is.
+    let changed = instance("KEEP", "eth0", 71, 120, "2", &["10.7.0.100/24"])
+        + &instance("ADDED", "eth0", 72, 100, "1", &["10.7.0.101/24"]);
+    std::fs::write(&conf, &changed)?;
+    run(Command::new(agent_bin())
+        .args(["reload", "--control-socket"])
+        .arg(&agent.control_socket))?;
+    wait_for("the new priority in force", BOUND, || {
+        let status = agent.status().ok()?;
+        let keep = status["instances"]
+            .as_array()?
+            .iter()
+            .find(|i| i["name"] == "KEEP")?
+            .clone();
+        (keep["priority"] == 120 && keep["state"] == "MASTER").then_some(())
+    })?;
+    assert!(
+        agent.log_text().contains("stays Master"),
+        "the changed Master continued"
+    );
+    let second = changed;
+
     // A broken file: reload fails with file:line:col, nothing changes.
-    std::fs::write(&conf, second.replace("priority 100", "priority 300"))?;
+    std::fs::write(&conf, second.replace("priority 120", "priority 300"))?;
     let out = Command::new(agent_bin())
         .args(["reload", "--control-socket"])
         .arg(&agent.control_socket)
@@ -304,6 +327,149 @@ fn reload_keeps_vips_that_stay_and_rejects_a_broken_file() -> Result<()> {
     );
     let addrs = addresses(&lab, a, "eth0");
     assert!(addrs.contains(&"10.7.0.100".parse()?) && addrs.contains(&"10.7.0.101".parse()?));
+    lab.passed();
+    Ok(())
+}
+
+#[test]
+fn track_script_weight_moves_the_vip_and_weight_zero_faults() -> Result<()> {
+    let mut lab = Lab::new()?;
+    let a = lab.add_node("a", "eth0", &["10.8.0.1/24"])?;
+    let b = lab.add_node("b", "eth0", &["10.8.0.2/24"])?;
+    let flag = lab.work_dir().join("service-up");
+    let fault_flag = lab.work_dir().join("link-ok");
+    std::fs::write(&flag, "")?;
+    std::fs::write(&fault_flag, "")?;
+    // A: 150, minus 60 while its service check fails -> 90 < B's 100.
+    let conf_a = format!(
+        "vrrp_script chk_service {{\n    script \"test -f {}\"\n    interval 1\n    fall 1\n    rise 1\n    weight -60\n}}\n\
+         vrrp_script chk_hard {{\n    script \"test -f {}\"\n    interval 1\n    fall 1\n    rise 1\n    weight 0\n}}\n\
+         vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 80\n    priority 150\n    advert_int 1\n    \
+         virtual_ipaddress {{\n        10.8.0.100/24\n    }}\n    track_script {{\n        chk_service\n        chk_hard\n    }}\n}}\n",
+        flag.display(),
+        fault_flag.display()
+    );
+    let conf_a = write_config(&lab, "a.conf", &conf_a)?;
+    let conf_b = write_config(
+        &lab,
+        "b.conf",
+        &instance("VI_1", "eth0", 80, 100, "1", &["10.8.0.100/24"]),
+    )?;
+    let agent_a = lab.start_agent(&AgentSpec::with_config(a, "a", conf_a))?;
+    let _agent_b = lab.start_agent(&AgentSpec::with_config(b, "b", conf_b))?;
+    let vip: IpAddr = "10.8.0.100".parse()?;
+    wait_for_sole_holder(&lab, &[a, b], "eth0", vip, a, BOUND)?;
+
+    // The service check fails: A advertises 90, B (100) preempts.
+    std::fs::remove_file(&flag)?;
+    wait_for_sole_holder(&lab, &[a, b], "eth0", vip, b, BOUND)?;
+    let status = agent_a.status()?;
+    assert_eq!(status["instances"][0]["effective_priority"], 90);
+    assert_eq!(status["instances"][0]["state"], "BACKUP");
+
+    // It recovers: 150 again, A preempts back.
+    std::fs::write(&flag, "")?;
+    wait_for_sole_holder(&lab, &[a, b], "eth0", vip, a, BOUND)?;
+
+    // A weight-0 check fails: FAULT.
+    std::fs::remove_file(&fault_flag)?;
+    wait_for_state(&agent_a, "VI_1", "FAULT", BOUND)?;
+    wait_for_sole_holder(&lab, &[a, b], "eth0", vip, b, BOUND)?;
+    std::fs::write(&fault_flag, "")?;
+    wait_for_sole_holder(&lab, &[a, b], "eth0", vip, a, BOUND)?;
+    lab.passed();
+    Ok(())
+}
+
+#[test]
+fn sync_group_moves_its_instances_together() -> Result<()> {
+    let mut lab = Lab::new()?;
+    let a = lab.add_node("a", "eth0", &["10.9.0.1/24"])?;
+    let b = lab.add_node("b", "eth0", &["10.9.0.2/24"])?;
+    lab.add_link(a, "br1", "eth1", &["10.9.1.1/24"])?;
+    lab.add_link(b, "br1", "eth1", &["10.9.1.2/24"])?;
+    let group = "vrrp_sync_group G {\n    group {\n        OUTSIDE\n        INSIDE\n    }\n}\n";
+    let config = |p: u8| {
+        group.to_string()
+            + &instance("OUTSIDE", "eth0", 90, p, "1", &["10.9.0.100/24"])
+            + &instance("INSIDE", "eth1", 91, p, "1", &["10.9.1.100/24"])
+    };
+    let conf_a = write_config(&lab, "a.conf", &config(150))?;
+    let conf_b = write_config(&lab, "b.conf", &config(100))?;
+    let agent_a = lab.start_agent(&AgentSpec::with_config(a, "a", conf_a))?;
+    let _agent_b = lab.start_agent(&AgentSpec::with_config(b, "b", conf_b))?;
+    let outside: IpAddr = "10.9.0.100".parse()?;
+    let inside: IpAddr = "10.9.1.100".parse()?;
+    wait_for_sole_holder(&lab, &[a, b], "eth0", outside, a, BOUND)?;
+    wait_for_sole_holder(&lab, &[a, b], "eth1", inside, a, BOUND)?;
+
+    // Only the inside link fails; the whole group moves to B.
+    lab.node(a).ns.ip(&["link", "set", "eth1", "down"])?;
+    wait_for_state(&agent_a, "INSIDE", "FAULT", BOUND)?;
+    wait_for_state(&agent_a, "OUTSIDE", "FAULT", BOUND)?;
+    wait_for_sole_holder(&lab, &[a, b], "eth0", outside, b, BOUND)?;
+    wait_for_sole_holder(&lab, &[a, b], "eth1", inside, b, BOUND)?;
+
+    lab.node(a).ns.ip(&["link", "set", "eth1", "up"])?;
+    wait_for_sole_holder(&lab, &[a, b], "eth0", outside, a, BOUND)?;
+    wait_for_sole_holder(&lab, &[a, b], "eth1", inside, a, BOUND)?;
+    lab.passed();
+    Ok(())
+}
+
+#[test]
+fn a_restarted_agent_removes_the_vip_its_crashed_run_left() -> Result<()> {
+    let mut lab = Lab::new()?;
+    let a = lab.add_node("a", "eth0", &["10.10.0.1/24"])?;
+    let conf = write_config(
+        &lab,
+        "a.conf",
+        &instance("VI_1", "eth0", 100, 100, "1", &["10.10.0.100/24"]),
+    )?;
+    let spec = AgentSpec::with_config(a, "a", conf)
+        .arg("--vip-lifetime")
+        .arg("60");
+    let first = lab.start_agent(&spec)?;
+    wait_for_state(&first, "VI_1", "MASTER", BOUND)?;
+    first.signal(Signal::SIGKILL)?;
+    drop(first);
+    let vip: IpAddr = "10.10.0.100".parse()?;
+    assert!(
+        addresses(&lab, a, "eth0").contains(&vip),
+        "a crash leaves the VIP behind"
+    );
+
+    let mut monitor = lab
+        .node(a)
+        .ns
+        .command("ip")
+        .args(["-o", "monitor", "address"])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = monitor.stdout.take().context("monitor stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(200)); // let `ip monitor` subscribe
+    let second = lab.start_agent(&spec)?;
+    let deleted = rx
+        .recv_timeout(BOUND)
+        .context("an address event after the restart")?;
+    assert!(
+        deleted.starts_with("Deleted") && deleted.contains("10.10.0.100"),
+        "the leftover VIP is removed first: {deleted}"
+    );
+    assert!(second.log_text().contains("left behind by an earlier run"));
+    // Then the election runs as usual and the VIP comes back, owned again.
+    wait_for_state(&second, "VI_1", "MASTER", BOUND)?;
+    assert!(addresses(&lab, a, "eth0").contains(&vip));
+    let _ = monitor.kill();
+    let _ = monitor.wait();
     lab.passed();
     Ok(())
 }

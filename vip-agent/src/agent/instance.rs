@@ -71,6 +71,20 @@ pub struct Slot {
     next_vip_refresh: Option<Duration>,
     master: Option<IpAddr>,
     note: Option<String>,
+    /// Set by a reload: the instance this one replaces was Master, so this
+    /// one starts as Master instead of from Initialize.
+    pub resume_as_master: bool,
+    /// The instance's own interface is down (unless `dont_track_primary`).
+    link_fault: bool,
+    /// A weight-0 tracker failed.
+    tracker_fault: bool,
+    /// Another member of a sync group is in fault.
+    sync_fault: bool,
+    tracker_weight: i32,
+    /// The trackers' adjustment not yet told to the state machine.
+    pending_weight: i32,
+    /// The fault state the state machine was last told.
+    fault_fed: bool,
     adverts_sent: u64,
     adverts_received: u64,
     adverts_discarded: u64,
@@ -93,6 +107,13 @@ impl Slot {
             next_vip_refresh: None,
             master: None,
             note: None,
+            resume_as_master: false,
+            link_fault: false,
+            tracker_fault: false,
+            sync_fault: false,
+            tracker_weight: 0,
+            pending_weight: 0,
+            fault_fed: false,
             adverts_sent: 0,
             adverts_received: 0,
             adverts_discarded: 0,
@@ -264,10 +285,44 @@ impl Slot {
             source = %prepared.source,
             "instance starting"
         );
-        self.feed(Event::Start, io, now).await;
-        if !up && !self.config.dont_track_primary {
+        self.link_fault = !up && !self.config.dont_track_primary;
+        self.fault_fed = false;
+        self.tracker_weight = self.pending_weight;
+        if self.tracker_weight != 0 {
+            self.feed(Event::TrackerWeight(self.tracker_weight), io, now)
+                .await;
+        }
+        if self.wants_fault() {
+            self.fault_fed = true;
             self.feed(Event::FaultRaised, io, now).await;
         }
+        if std::mem::take(&mut self.resume_as_master) {
+            let actions = self
+                .fsm
+                .as_mut()
+                .map(|f| f.resume_as_master(now))
+                .unwrap_or_default();
+            for action in actions {
+                self.carry_out(action, io, now).await;
+            }
+        } else {
+            self.feed(Event::Start, io, now).await;
+        }
+    }
+
+    pub fn is_master(&self) -> bool {
+        self.fsm
+            .as_ref()
+            .is_some_and(|f| f.state() == State::Master)
+    }
+
+    /// A reload replaces this instance by one with the same interface, VRID
+    /// and family while it is Master: step aside without resigning, removing
+    /// only the VIPs the successor does not keep.
+    pub async fn hand_over(&mut self, io: &mut Io<'_>, keep: &[IpAddr]) {
+        self.remove_vips(io, keep).await;
+        self.fsm = None;
+        self.frames = None;
     }
 
     /// Stops the instance: a Master resigns with priority 0 (RFC 5798 section
@@ -406,7 +461,6 @@ impl Slot {
         }
         match event {
             LinkEvent::Changed(link) => {
-                let was_up = self.link.as_ref().is_some_and(|l| l.up);
                 let recreated = self
                     .link
                     .as_ref()
@@ -428,23 +482,61 @@ impl Slot {
                     }
                 }
                 self.link = Some(link.clone());
-                if self.config.dont_track_primary {
-                    return;
-                }
-                if was_up && !link.up {
-                    self.feed(Event::FaultRaised, io, now).await;
-                } else if (!was_up || recreated) && link.up {
-                    self.feed(Event::FaultCleared, io, now).await;
-                }
+                self.link_fault = !link.up && !self.config.dont_track_primary;
+                self.apply_health(io, now).await;
             }
             LinkEvent::Removed { .. } => {
                 if let Some(link) = &mut self.link {
                     link.up = false;
                 }
-                if !self.config.dont_track_primary {
-                    self.feed(Event::FaultRaised, io, now).await;
-                }
+                self.link_fault = !self.config.dont_track_primary;
+                self.apply_health(io, now).await;
             }
+        }
+    }
+
+    fn wants_fault(&self) -> bool {
+        self.own_fault() || self.sync_fault
+    }
+
+    /// Fault of the instance itself (link or a weight-0 tracker), which a
+    /// sync group passes on to its other members.
+    pub fn own_fault(&self) -> bool {
+        self.link_fault || self.tracker_fault
+    }
+
+    /// Takes in the trackers' states (interfaces by name: up; scripts by
+    /// name: succeeding), including the trackers of its sync groups.
+    pub fn set_trackers(&mut self, trackers: &[super::trackers::TrackerState]) {
+        let (weight, fault) = super::trackers::combine(trackers);
+        self.tracker_fault = fault;
+        self.pending_weight = weight;
+    }
+
+    pub fn set_sync_fault(&mut self, fault: bool) {
+        self.sync_fault = fault;
+    }
+
+    /// Tells the state machine what changed in priority and fault.
+    pub async fn apply_health(&mut self, io: &mut Io<'_>, now: Duration) {
+        if self.fsm.is_none() {
+            self.tracker_weight = self.pending_weight;
+            return;
+        }
+        if self.pending_weight != self.tracker_weight {
+            self.tracker_weight = self.pending_weight;
+            self.feed(Event::TrackerWeight(self.tracker_weight), io, now)
+                .await;
+        }
+        let fault = self.wants_fault();
+        if fault != self.fault_fed {
+            self.fault_fed = fault;
+            let event = if fault {
+                Event::FaultRaised
+            } else {
+                Event::FaultCleared
+            };
+            self.feed(event, io, now).await;
         }
     }
 
@@ -595,8 +687,9 @@ impl Slot {
     }
 
     /// Leaving Master: XDP stops answering first, then the addresses go.
+    /// Addresses in `keep` stay untouched: another instance takes them over.
     async fn remove_vips(&mut self, io: &mut Io<'_>, keep: &[IpAddr]) {
-        for p in &self.installed {
+        for p in self.installed.iter().filter(|p| !keep.contains(&p.address)) {
             if let Err(err) = io.fastpath.clear_owned(p.ifindex, p.address) {
                 tracing::warn!(instance = %self.config.name, vip = %p.address, error = %format!("{err:#}"), "clearing XDP ownership");
             }

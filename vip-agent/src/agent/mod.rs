@@ -9,6 +9,7 @@
 mod fastpath;
 mod instance;
 mod notify;
+mod trackers;
 
 use std::{
     collections::HashMap,
@@ -89,6 +90,12 @@ pub struct Agent {
     packets_tx: mpsc::Sender<(SocketKey, ReceivedPacket)>,
     next_heartbeat: Duration,
     next_retry: Duration,
+    /// Up/down of every interface a `track_interface` names.
+    tracked_links: HashMap<String, bool>,
+    /// Verdict of every running `vrrp_script`.
+    script_states: HashMap<String, bool>,
+    script_tasks: Vec<JoinHandle<()>>,
+    script_tx: mpsc::Sender<trackers::ScriptResult>,
 }
 
 /// Runs the agent until SIGTERM/SIGINT; returns after a clean shutdown.
@@ -111,6 +118,7 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
     let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(16);
     let control_task = tokio::spawn(serve_control(control, control_tx));
     let (packets_tx, mut packets_rx) = mpsc::channel(1024);
+    let (script_tx, mut script_rx) = mpsc::channel(64);
 
     let mut sigterm = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("SIGINT handler")?;
@@ -129,7 +137,12 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
         packets_tx,
         next_heartbeat: Duration::ZERO,
         next_retry: Duration::ZERO,
+        tracked_links: HashMap::new(),
+        script_states: HashMap::new(),
+        script_tasks: Vec::new(),
+        script_tx,
     };
+    agent.remove_crash_leftovers(&config).await;
     agent.apply_config(config).await;
     tracing::info!(
         instances = agent.slots.len(),
@@ -142,6 +155,10 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
         tokio::select! {
             Some((key, packet)) = packets_rx.recv() => agent.on_packet(&key, packet).await,
             Some(event) = links.recv() => agent.on_link_event(event).await,
+            Some(result) = script_rx.recv() => {
+                agent.script_states.insert(result.name, result.ok);
+                agent.refresh_health().await;
+            }
             Some((command, reply)) = control_rx.recv() => {
                 let response = agent.on_control(command).await;
                 let _ = reply.send(response);
@@ -266,9 +283,22 @@ impl Agent {
             })
             .map(|v| v.address)
             .collect();
+        let mut resumed = Vec::new();
         for mut slot in old {
-            tracing::info!(instance = %slot.config.name, "instance removed or changed by reload");
-            slot.stop(&mut self.io(), now, &wanted).await;
+            let successor = config.instances.iter().any(|i| {
+                i.name == slot.config.name
+                    && i.interface == slot.config.interface
+                    && i.virtual_router_id == slot.config.virtual_router_id
+                    && i.family == slot.config.family
+            });
+            if successor && slot.is_master() {
+                tracing::info!(instance = %slot.config.name, "instance changed by reload; it stays Master");
+                slot.hand_over(&mut self.io(), &wanted).await;
+                resumed.push(slot.config.name.clone());
+            } else {
+                tracing::info!(instance = %slot.config.name, "instance removed or changed by reload");
+                slot.stop(&mut self.io(), now, &wanted).await;
+            }
         }
         self.slots = kept;
         self.config = config.clone();
@@ -276,7 +306,8 @@ impl Agent {
             if self.slots.iter().any(|s| s.config == *instance) {
                 continue;
             }
-            let slot = Slot::new(instance.clone(), config.global.clone());
+            let mut slot = Slot::new(instance.clone(), config.global.clone());
+            slot.resume_as_master = resumed.contains(&instance.name);
             self.slots.push(slot);
         }
         // Keep the configuration's order for status output.
@@ -287,57 +318,156 @@ impl Agent {
                 .position(|i| i.name == s.config.name)
                 .unwrap_or(usize::MAX)
         });
-        self.remove_crash_leftovers().await;
+        self.restart_trackers().await;
+        // Tracker states first, so an instance starts with its priority and
+        // fault already known.
+        self.refresh_health().await;
         self.start_pending().await;
         self.close_unused_sockets();
+        self.refresh_health().await;
     }
 
-    /// VIPs with a finite lifetime on start: a crashed run of this agent
-    /// added them (an operator's static address is permanent). Remove them
-    /// before the election decides who holds them.
-    async fn remove_crash_leftovers(&mut self) {
-        for slot in &self.slots {
-            if slot.started() {
-                continue;
+    /// (Re)starts the `vrrp_script` runners the instances and sync groups
+    /// use, and reads the state of every tracked interface.
+    async fn restart_trackers(&mut self) {
+        for task in self.script_tasks.drain(..) {
+            task.abort();
+        }
+        let mut used_scripts: Vec<String> = Vec::new();
+        let mut used_links: Vec<String> = Vec::new();
+        for instance in &self.config.instances {
+            used_scripts.extend(instance.track_scripts.iter().map(|t| t.name.clone()));
+            used_links.extend(instance.track_interfaces.iter().map(|t| t.name.clone()));
+        }
+        for group in &self.config.sync_groups {
+            used_scripts.extend(group.track_scripts.iter().map(|t| t.name.clone()));
+            used_links.extend(group.track_interfaces.iter().map(|t| t.name.clone()));
+        }
+        self.script_states
+            .retain(|name, _| used_scripts.contains(name));
+        for script in &self.config.scripts {
+            if used_scripts.contains(&script.name) {
+                // Until the first verdict arrives: as the script starts.
+                self.script_states
+                    .entry(script.name.clone())
+                    .or_insert(!script.init_fail);
+                self.script_tasks.push(trackers::spawn_script(
+                    script.clone(),
+                    self.config.global.script_user.clone(),
+                    self.script_tx.clone(),
+                ));
             }
-            for vip in slot
+        }
+        self.tracked_links.clear();
+        for name in used_links {
+            let up = matches!(self.netlink.link_by_name(&name).await, Ok(Some(link)) if link.up);
+            self.tracked_links.insert(name, up);
+        }
+    }
+
+    /// Recomputes every instance's tracker weight and fault (sync groups
+    /// pass a member's fault on to the others) and tells the state machines.
+    async fn refresh_health(&mut self) {
+        let now = self.now();
+        for slot in &mut self.slots {
+            let groups: Vec<&config::SyncGroup> = self
                 .config
+                .sync_groups
+                .iter()
+                .filter(|g| g.instances.contains(&slot.config.name))
+                .collect();
+            let interfaces = slot
+                .config
+                .track_interfaces
+                .iter()
+                .chain(groups.iter().flat_map(|g| g.track_interfaces.iter()))
+                .map(|t| trackers::TrackerState {
+                    weight: t.weight,
+                    reverse: t.reverse,
+                    ok: self.tracked_links.get(&t.name).copied().unwrap_or(false),
+                });
+            let scripts = slot
+                .config
+                .track_scripts
+                .iter()
+                .chain(groups.iter().flat_map(|g| g.track_scripts.iter()))
+                .map(|t| trackers::TrackerState {
+                    weight: t.weight,
+                    reverse: t.reverse,
+                    ok: self.script_states.get(&t.name).copied().unwrap_or(true),
+                });
+            let states: Vec<trackers::TrackerState> = interfaces.chain(scripts).collect();
+            slot.set_trackers(&states);
+        }
+        let faulty: Vec<String> = self
+            .slots
+            .iter()
+            .filter(|s| s.started() && s.own_fault())
+            .map(|s| s.config.name.clone())
+            .collect();
+        for slot in &mut self.slots {
+            let name = slot.config.name.clone();
+            let sync_fault = self.config.sync_groups.iter().any(|g| {
+                g.instances.contains(&name)
+                    && g.instances.iter().any(|m| *m != name && faulty.contains(m))
+            });
+            slot.set_sync_fault(sync_fault);
+        }
+        for index in 0..self.slots.len() {
+            let mut io = instance::Io {
+                netlink: &self.netlink,
+                fastpath: &mut self.fastpath,
+                sockets: &self.sockets,
+                vip_lifetime: self.options.vip_lifetime,
+            };
+            self.slots[index].apply_health(&mut io, now).await;
+        }
+    }
+
+    /// VIPs with a finite lifetime when the agent starts: a crashed run of
+    /// this agent added them (an operator's static address is permanent).
+    /// Remove them before the election decides who holds them. Only at
+    /// start: on a reload, finite-lifetime VIPs are this run's own.
+    async fn remove_crash_leftovers(&mut self, config: &Config) {
+        for inst in &config.instances {
+            let vips = inst
                 .virtual_ipaddresses
                 .iter()
-                .chain(&slot.config.virtual_ipaddresses_excluded)
-            {
-                let dev = vip.dev.as_deref().unwrap_or(&slot.config.interface);
+                .chain(&inst.virtual_ipaddresses_excluded);
+            for vip in vips {
+                let dev = vip.dev.as_deref().unwrap_or(&inst.interface);
                 let Ok(Some(link)) = self.netlink.link_by_name(dev).await else {
                     continue;
                 };
                 let Ok(addresses) = self.netlink.addresses(link.ifindex).await else {
                     continue;
                 };
-                for found in addresses {
-                    if found.address == vip.address && found.prefix_len == vip.prefix_len {
-                        if found.valid_lft.is_some() {
-                            tracing::warn!(
-                                instance = %slot.config.name,
-                                vip = %vip.address,
-                                interface = dev,
-                                "removing a VIP left behind by an earlier run"
-                            );
-                            if let Err(err) = self
-                                .netlink
-                                .del_vip(link.ifindex, vip.address, vip.prefix_len)
-                                .await
-                            {
-                                tracing::warn!(error = %err, "removing leftover VIP");
-                            }
-                        } else {
-                            tracing::warn!(
-                                instance = %slot.config.name,
-                                vip = %vip.address,
-                                interface = dev,
-                                "the VIP is configured on the interface permanently; leaving it alone"
-                            );
+                let found = addresses
+                    .iter()
+                    .find(|a| a.address == vip.address && a.prefix_len == vip.prefix_len);
+                match found {
+                    Some(a) if a.valid_lft.is_some() => {
+                        tracing::warn!(
+                            instance = %inst.name,
+                            vip = %vip.address,
+                            interface = dev,
+                            "removing a VIP left behind by an earlier run"
+                        );
+                        if let Err(err) = self
+                            .netlink
+                            .del_vip(link.ifindex, vip.address, vip.prefix_len)
+                            .await
+                        {
+                            tracing::warn!(error = %err, "removing leftover VIP");
                         }
                     }
+                    Some(_) => tracing::warn!(
+                        instance = %inst.name,
+                        vip = %vip.address,
+                        interface = dev,
+                        "the VIP is configured on the interface permanently; leaving it alone"
+                    ),
+                    None => {}
                 }
             }
         }
@@ -480,6 +610,9 @@ impl Agent {
             self.fastpath.forget(&name);
             self.sockets.retain(|key, _| key.0 != name);
         }
+        if let Some(up) = self.tracked_links.get_mut(&name) {
+            *up = matches!(&event, LinkEvent::Changed(link) if link.up);
+        }
         for index in 0..self.slots.len() {
             if self.slots[index].config.interface != name {
                 continue;
@@ -506,6 +639,7 @@ impl Agent {
             self.slots[index].on_link_event(&event, &mut io, now).await;
         }
         self.start_pending().await;
+        self.refresh_health().await;
     }
 
     async fn on_timers(&mut self) {
@@ -635,6 +769,9 @@ impl Agent {
             slot.stop(&mut self.io(), now, &[]).await;
         }
         self.sockets.clear();
+        for task in self.script_tasks.drain(..) {
+            task.abort();
+        }
         self.fastpath.shutdown()?;
         tracing::info!("vip-agent stopped");
         Ok(())

@@ -175,6 +175,9 @@ pub enum TransitionReason {
     Shutdown,
     FaultRaised,
     FaultCleared,
+    /// A configuration reload replaced the parameters of a running Master,
+    /// which goes on as Master under the new ones.
+    Reload,
 }
 
 /// Outputs of the state machine, to be carried out in order.
@@ -283,6 +286,23 @@ impl Instance {
 
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// A reload replaced the parameters of an instance that was Master: this
+    /// fresh instance (still in Initialize) continues as Master under the new
+    /// parameters, without the priority-0 resignation of a shutdown, so the
+    /// addresses that stay never move. A higher priority elsewhere still
+    /// preempts it by the ordinary rules of RFC 5798 section 6.4.3.
+    pub fn resume_as_master(&mut self, now: Duration) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.state == State::Initialize {
+            if self.fault {
+                self.transition(State::Fault, TransitionReason::FaultRaised, &mut out);
+            } else {
+                self.become_master(now, TransitionReason::Reload, &mut out);
+            }
+        }
+        out
     }
 
     /// The parameters in force (after keepalived's normalisation).

@@ -617,3 +617,38 @@ fn params_are_validated() {
         ParamsError::MixedFamilies(_)
     ));
 }
+
+/// A reload that changes a running Master's parameters: the replacement
+/// instance continues as Master at once with the new priority, keeps its
+/// addresses (no priority-0 resignation, no RemoveVips), and re-announces.
+#[test]
+fn reload_resumes_a_master_without_resigning() {
+    let mut instance = Instance::new(v2_params(120)).unwrap();
+    let actions = instance.resume_as_master(ms(5_000));
+    assert_eq!(instance.state(), State::Master);
+    assert_eq!(
+        sent_priorities(&actions),
+        vec![120],
+        "advertises the new priority at once"
+    );
+    assert!(!actions.iter().any(|a| matches!(a, Action::RemoveVips(_))));
+    assert!(actions.iter().any(|a| matches!(a, Action::AddVips { .. })));
+    assert!(actions.iter().any(|a| matches!(a, Action::AnnounceVips(_))));
+    assert_eq!(armed(&actions, Timer::Adver), Some(ms(6_000)));
+    assert_eq!(
+        notified(&actions),
+        Some((State::Initialize, State::Master, TransitionReason::Reload))
+    );
+    // A higher priority elsewhere still wins by the ordinary rules.
+    let actions = rx_prio(&mut instance, 200, "10.0.0.9", ms(5_500));
+    assert_eq!(instance.state(), State::Backup);
+    assert!(actions.iter().any(|a| matches!(a, Action::RemoveVips(_))));
+}
+
+#[test]
+fn reload_resume_is_ignored_once_running() {
+    let mut instance = started(v2_params(100));
+    assert_eq!(instance.state(), State::Backup);
+    assert!(instance.resume_as_master(ms(1)).is_empty());
+    assert_eq!(instance.state(), State::Backup);
+}
