@@ -158,3 +158,63 @@ pub fn format_status(status: &AgentStatus) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_wire_format_is_one_flat_json_object() {
+        let line = serde_json::to_string(&Request {
+            version: PROTOCOL_VERSION,
+            command: Command::Reload,
+        })
+        .unwrap();
+        assert_eq!(line, r#"{"version":1,"command":"reload"}"#);
+        let parsed: Request =
+            serde_json::from_str(r#"{"command":"status","version":1,"extra":true}"#).unwrap();
+        assert_eq!(
+            parsed.command,
+            Command::Status,
+            "unknown fields are ignored"
+        );
+    }
+
+    #[test]
+    fn response_omits_what_it_does_not_carry() {
+        let ok = Response {
+            ok: true,
+            errors: Vec::new(),
+            status: None,
+        };
+        assert_eq!(serde_json::to_string(&ok).unwrap(), r#"{"ok":true}"#);
+        let parsed: Response =
+            serde_json::from_str(r#"{"ok":false,"errors":["a.conf:5:14: bad"]}"#).unwrap();
+        assert_eq!(parsed.errors, vec!["a.conf:5:14: bad".to_string()]);
+        assert!(parsed.status.is_none());
+    }
+
+    #[test]
+    fn status_table_shows_effective_and_configured_priority() {
+        let status = AgentStatus {
+            pid: 7,
+            config: "k.conf".into(),
+            xdp_mode: "skb".into(),
+            instances: vec![InstanceStatus {
+                name: "VI_1".into(),
+                interface: "eth0".into(),
+                vrid: 51,
+                version: 2,
+                state: "BACKUP".into(),
+                priority: 150,
+                effective_priority: 90,
+                vips: vec!["10.0.0.70/32".into()],
+                ..Default::default()
+            }],
+            xdp: None,
+        };
+        let table = format_status(&status);
+        assert!(table.contains("90(150)"), "{table}");
+        assert!(table.contains("10.0.0.70/32"));
+    }
+}
