@@ -239,3 +239,55 @@ pub fn wait_for_state(
 pub fn read_to_string(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_default()
 }
+
+/// `ip -o monitor address` in a node: every address added or deleted while
+/// it runs, in order. Stopped on drop.
+pub struct AddressMonitor {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl AddressMonitor {
+    pub fn start(lab: &Lab, node: usize) -> Result<Self> {
+        use std::io::{BufRead, BufReader};
+        let mut child = lab
+            .node(node)
+            .ns
+            .command("ip")
+            .args(["-o", "monitor", "address"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting ip monitor")?;
+        let stdout = child.stdout.take().context("ip monitor stdout")?;
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // `ip monitor` subscribes right after it starts; give it that moment.
+        std::thread::sleep(Duration::from_millis(200));
+        Ok(Self { child, lines })
+    }
+
+    /// The next event, waiting at most `timeout`.
+    pub fn next(&self, timeout: Duration) -> Result<String> {
+        self.lines
+            .recv_timeout(timeout)
+            .context("waiting for an address event")
+    }
+
+    /// Every event seen so far.
+    pub fn drain(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+}
+
+impl Drop for AddressMonitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

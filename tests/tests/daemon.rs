@@ -2,18 +2,12 @@
 //! instances on several interfaces in one process, link failure, an
 //! interface that appears later, and reloads that keep what stays.
 
-use std::{
-    io::{BufRead, BufReader},
-    net::IpAddr,
-    path::PathBuf,
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::{net::IpAddr, path::PathBuf, process::Command, time::Duration};
 
 use anyhow::{Context, Result};
 use nix::sys::signal::Signal;
 use tests::{
-    agent::{addresses, wait_for_sole_holder, wait_for_state, AgentSpec},
+    agent::{addresses, wait_for_sole_holder, wait_for_state, AddressMonitor, AgentSpec},
     agent_bin, run, wait_for, Lab,
 };
 
@@ -244,22 +238,7 @@ fn reload_keeps_vips_that_stay_and_rejects_a_broken_file() -> Result<()> {
     wait_for_state(&agent, "KEEP", "MASTER", BOUND)?;
 
     // Every address change on the node from now on.
-    let mut monitor = lab
-        .node(a)
-        .ns
-        .command("ip")
-        .args(["-o", "monitor", "address"])
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = monitor.stdout.take().context("monitor stdout")?;
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let sink = lines.clone();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    std::thread::sleep(Duration::from_millis(200)); // let `ip monitor` subscribe
+    let monitor = AddressMonitor::start(&lab, a)?;
 
     // Add an instance: the kept one must not blink.
     let second = first.clone() + &instance("ADDED", "eth0", 72, 100, "1", &["10.7.0.101/24"]);
@@ -315,10 +294,7 @@ fn reload_keeps_vips_that_stay_and_rejects_a_broken_file() -> Result<()> {
     assert_eq!(agent.state("KEEP").as_deref(), Some("MASTER"));
     assert_eq!(agent.state("ADDED").as_deref(), Some("MASTER"));
 
-    let _ = monitor.kill();
-    let _ = monitor.wait();
-    let _ = reader.join();
-    let events = lines.lock().unwrap().clone();
+    let events = monitor.drain();
     assert!(
         !events
             .iter()
@@ -439,27 +415,9 @@ fn a_restarted_agent_removes_the_vip_its_crashed_run_left() -> Result<()> {
         "a crash leaves the VIP behind"
     );
 
-    let mut monitor = lab
-        .node(a)
-        .ns
-        .command("ip")
-        .args(["-o", "monitor", "address"])
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = monitor.stdout.take().context("monitor stdout")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    std::thread::sleep(Duration::from_millis(200)); // let `ip monitor` subscribe
+    let monitor = AddressMonitor::start(&lab, a)?;
     let second = lab.start_agent(&spec)?;
-    let deleted = rx
-        .recv_timeout(BOUND)
-        .context("an address event after the restart")?;
+    let deleted = monitor.next(BOUND)?;
     assert!(
         deleted.starts_with("Deleted") && deleted.contains("10.10.0.100"),
         "the leftover VIP is removed first: {deleted}"
@@ -468,8 +426,6 @@ fn a_restarted_agent_removes_the_vip_its_crashed_run_left() -> Result<()> {
     // Then the election runs as usual and the VIP comes back, owned again.
     wait_for_state(&second, "VI_1", "MASTER", BOUND)?;
     assert!(addresses(&lab, a, "eth0").contains(&vip));
-    let _ = monitor.kill();
-    let _ = monitor.wait();
     lab.passed();
     Ok(())
 }

@@ -45,18 +45,8 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// keepalived.conf to run (its `vrrp_*` sections and `global_defs`).
-    /// Ignored when the instance is given by flags (--interface, --vrid, ...).
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "/etc/vip-agent/keepalived.conf"
-    )]
-    config: PathBuf,
-
-    /// Treat configuration warnings (ignored or unknown keywords) as errors.
-    #[arg(long)]
-    strict: bool,
+    #[command(flatten)]
+    file: ConfigFile,
 
     /// One instance without a configuration file.
     #[command(flatten)]
@@ -101,21 +91,30 @@ struct RunArgs {
     pid_file: PathBuf,
 }
 
+/// The keepalived.conf to read, for `run` and `check-config`.
 #[derive(Debug, Args)]
-struct CheckConfigArgs {
-    /// Configuration file (keepalived.conf syntax).
+struct ConfigFile {
+    /// keepalived.conf (its `vrrp_*` sections and `global_defs`). `run`
+    /// ignores it when the instance is given by flags (--interface, --vrid, ...).
     #[arg(
         long,
         value_name = "FILE",
         default_value = "/etc/vip-agent/keepalived.conf"
     )]
     config: PathBuf,
+
+    /// Treat configuration warnings (ignored or unknown keywords) as errors.
+    #[arg(long)]
+    strict: bool,
+}
+
+#[derive(Debug, Args)]
+struct CheckConfigArgs {
+    #[command(flatten)]
+    file: ConfigFile,
     /// Print the normalized configuration as JSON.
     #[arg(long)]
     json: bool,
-    /// Treat warnings (ignored or unknown keywords) as errors.
-    #[arg(long)]
-    strict: bool,
 }
 
 #[derive(Debug, Args)]
@@ -173,7 +172,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn check_config(args: CheckConfigArgs) -> ExitCode {
-    let outcome = config::check::check_config(&args.config, args.strict, args.json);
+    let outcome = config::check::check_config(&args.file.config, args.file.strict, args.json);
     print!("{}", outcome.stdout);
     eprint!("{}", outcome.stderr);
     ExitCode::from(outcome.exit_code.clamp(0, 255) as u8)
@@ -192,16 +191,16 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         }
     } else {
         match config::load(
-            &args.config,
+            &args.file.config,
             LoadOptions {
-                strict: args.strict,
+                strict: args.file.strict,
             },
         ) {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
                     tracing::warn!("{warning}");
                 }
-                (loaded.config, Some(args.config.clone()))
+                (loaded.config, Some(args.file.config.clone()))
             }
             Err(diagnostics) => {
                 for d in &diagnostics {
@@ -209,7 +208,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                 }
                 eprintln!(
                     "vip-agent: {} is not valid; not starting",
-                    args.config.display()
+                    args.file.config.display()
                 );
                 return Ok(ExitCode::FAILURE);
             }
@@ -217,7 +216,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let options = RunOptions {
         config_path,
-        strict: args.strict,
+        strict: args.file.strict,
         control_socket: args.control_socket,
         bpffs_dir: args.bpffs_dir,
         xdp_mode: args.xdp_mode,

@@ -649,25 +649,13 @@ impl Slot {
                 tracing::warn!(instance = %self.config.name, vip = %p.address, error = %format!("{err:#}"), "XDP ownership");
             }
         }
-        for p in &placements {
-            if let Err(err) = io
-                .netlink
-                .add_vip(
-                    p.ifindex,
-                    p.address,
-                    p.prefix_len,
-                    p.label.as_deref(),
-                    io.vip_lifetime,
-                )
-                .await
-            {
-                tracing::error!(instance = %self.config.name, vip = %p.address, error = %err, "adding the VIP");
-            }
-        }
         self.installed = placements;
+        self.refresh_vips(io).await;
         self.next_vip_refresh = Some(now + io.vip_lifetime / 3);
     }
 
+    /// Adds the installed VIPs, or renews their lifetime when they are
+    /// there already (netlink replace).
     async fn refresh_vips(&mut self, io: &mut Io<'_>) {
         for p in &self.installed {
             if let Err(err) = io
@@ -681,7 +669,7 @@ impl Slot {
                 )
                 .await
             {
-                tracing::warn!(instance = %self.config.name, vip = %p.address, error = %err, "refreshing the VIP lifetime");
+                tracing::warn!(instance = %self.config.name, vip = %p.address, error = %err, "adding or refreshing the VIP");
             }
         }
     }

@@ -414,13 +414,8 @@ impl Agent {
             slot.set_sync_fault(sync_fault);
         }
         for index in 0..self.slots.len() {
-            let mut io = instance::Io {
-                netlink: &self.netlink,
-                fastpath: &mut self.fastpath,
-                sockets: &self.sockets,
-                vip_lifetime: self.options.vip_lifetime,
-            };
-            self.slots[index].apply_health(&mut io, now).await;
+            let (slots, mut io) = self.slots_and_io();
+            slots[index].apply_health(&mut io, now).await;
         }
     }
 
@@ -474,12 +469,21 @@ impl Agent {
     }
 
     fn io(&mut self) -> instance::Io<'_> {
-        instance::Io {
-            netlink: &self.netlink,
-            fastpath: &mut self.fastpath,
-            sockets: &self.sockets,
-            vip_lifetime: self.options.vip_lifetime,
-        }
+        self.slots_and_io().1
+    }
+
+    /// The instances and what they act through, borrowed apart so an
+    /// instance can act while the agent holds the rest.
+    fn slots_and_io(&mut self) -> (&mut Vec<Slot>, instance::Io<'_>) {
+        (
+            &mut self.slots,
+            instance::Io {
+                netlink: &self.netlink,
+                fastpath: &mut self.fastpath,
+                sockets: &self.sockets,
+                vip_lifetime: self.options.vip_lifetime,
+            },
+        )
     }
 
     /// Starts every instance that is not running yet and can now.
@@ -501,13 +505,8 @@ impl Agent {
                 tracing::error!(instance = %self.slots[index].config.name, error = %format!("{err:#}"), "XDP attach failed; the kernel path answers instead");
                 self.slots[index].set_note(format!("XDP: {err:#}"));
             }
-            let mut io = instance::Io {
-                netlink: &self.netlink,
-                fastpath: &mut self.fastpath,
-                sockets: &self.sockets,
-                vip_lifetime: self.options.vip_lifetime,
-            };
-            self.slots[index].start(prepared, &mut io, now).await;
+            let (slots, mut io) = self.slots_and_io();
+            slots[index].start(prepared, &mut io, now).await;
         }
     }
 
@@ -590,13 +589,8 @@ impl Agent {
             {
                 continue;
             }
-            let mut io = instance::Io {
-                netlink: &self.netlink,
-                fastpath: &mut self.fastpath,
-                sockets: &self.sockets,
-                vip_lifetime: self.options.vip_lifetime,
-            };
-            self.slots[index].on_packet(&packet, &mut io, now).await;
+            let (slots, mut io) = self.slots_and_io();
+            slots[index].on_packet(&packet, &mut io, now).await;
         }
     }
 
@@ -630,13 +624,8 @@ impl Agent {
                     }
                 }
             }
-            let mut io = instance::Io {
-                netlink: &self.netlink,
-                fastpath: &mut self.fastpath,
-                sockets: &self.sockets,
-                vip_lifetime: self.options.vip_lifetime,
-            };
-            self.slots[index].on_link_event(&event, &mut io, now).await;
+            let (slots, mut io) = self.slots_and_io();
+            slots[index].on_link_event(&event, &mut io, now).await;
         }
         self.start_pending().await;
         self.refresh_health().await;
@@ -658,13 +647,8 @@ impl Agent {
             }
         }
         for index in 0..self.slots.len() {
-            let mut io = instance::Io {
-                netlink: &self.netlink,
-                fastpath: &mut self.fastpath,
-                sockets: &self.sockets,
-                vip_lifetime: self.options.vip_lifetime,
-            };
-            self.slots[index].on_timers(&mut io, now).await;
+            let (slots, mut io) = self.slots_and_io();
+            slots[index].on_timers(&mut io, now).await;
         }
     }
 
