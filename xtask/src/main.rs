@@ -1,5 +1,6 @@
 //! `cargo xtask <task>`: everything a developer or CI runs besides cargo itself.
 
+mod bench;
 mod ebpf_build;
 mod lab;
 mod setup;
@@ -41,6 +42,14 @@ enum Task {
         #[arg(long)]
         filter: Option<String>,
     },
+    /// Benchmarks in network namespaces (root): failover, XDP cost, ARP flood,
+    /// election under flood, footprint; writes bench/results.{json,md} and
+    /// bench/failover.svg.
+    Bench {
+        /// Fewer and shorter repetitions (under 5 minutes).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Run a scenario of examples/scenarios in network namespaces and narrate a
     /// failover (root). Leaves nothing behind unless --keep.
     Lab {
@@ -70,6 +79,7 @@ fn main() -> ExitCode {
         Task::Setup => setup::run(),
         Task::BuildEbpf { release: _ } => build_ebpf(),
         Task::Test { unit_only, filter } => test::run(unit_only, filter.as_deref()),
+        Task::Bench { quick } => bench::run(quick),
         Task::Lab {
             scenario,
             keep,
