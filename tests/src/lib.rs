@@ -10,6 +10,7 @@
 
 pub mod agent;
 pub mod frames;
+pub mod keepalived;
 pub mod probe;
 
 use std::{

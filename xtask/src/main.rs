@@ -1,6 +1,8 @@
 //! `cargo xtask <task>`: everything a developer or CI runs besides cargo itself.
 
+mod bench;
 mod ebpf_build;
+mod lab;
 mod setup;
 mod test;
 
@@ -40,6 +42,27 @@ enum Task {
         #[arg(long)]
         filter: Option<String>,
     },
+    /// Benchmarks in network namespaces (root): failover, XDP cost, ARP flood,
+    /// election under flood, footprint; writes bench/results.{json,md} and
+    /// bench/failover.svg.
+    Bench {
+        /// Fewer and shorter repetitions (under 5 minutes).
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Run a scenario of examples/scenarios in network namespaces and narrate a
+    /// failover (root). Leaves nothing behind unless --keep.
+    Lab {
+        /// Folder name under examples/scenarios.
+        #[arg(default_value = "swarm-four")]
+        scenario: String,
+        /// Keep the namespaces and agents running to look around.
+        #[arg(long)]
+        keep: bool,
+        /// Remove everything earlier labs left (after --keep) and exit.
+        #[arg(long)]
+        clean: bool,
+    },
 }
 
 /// Root of the cargo workspace (xtask lives one level below it).
@@ -56,6 +79,16 @@ fn main() -> ExitCode {
         Task::Setup => setup::run(),
         Task::BuildEbpf { release: _ } => build_ebpf(),
         Task::Test { unit_only, filter } => test::run(unit_only, filter.as_deref()),
+        Task::Bench { quick } => bench::run(quick),
+        Task::Lab {
+            scenario,
+            keep,
+            clean,
+        } => lab::run(lab::Args {
+            scenario: Some(scenario),
+            keep,
+            clean,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

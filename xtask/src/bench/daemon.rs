@@ -1,0 +1,196 @@
+//! The two systems under comparison, started the same way on a lab node
+//! from equivalent keepalived.conf text.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::Result;
+
+use super::lab::{run, Lab, IFACE};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum System {
+    VipAgent,
+    Keepalived,
+}
+
+impl System {
+    pub fn name(self) -> &'static str {
+        match self {
+            System::VipAgent => "vip-agent",
+            System::Keepalived => "keepalived",
+        }
+    }
+}
+
+/// One VRRP instance of a generated configuration.
+pub struct Inst {
+    pub vrid: u8,
+    pub priority: u8,
+    pub master: bool,
+    pub vip: String,
+}
+
+/// keepalived.conf text both systems read.
+pub fn config(version: u8, advert_int: &str, garp_delay: Option<u32>, insts: &[Inst]) -> String {
+    let mut s = String::from("global_defs {\n");
+    s += &format!("    vrrp_version {version}\n");
+    if let Some(d) = garp_delay {
+        s += &format!("    vrrp_garp_master_delay {d}\n");
+    }
+    s += "}\n";
+    for i in insts {
+        s += &format!(
+            "vrrp_instance VI_{vrid} {{\n    state {state}\n    interface {IFACE}\n    \
+             virtual_router_id {vrid}\n    priority {prio}\n    advert_int {advert_int}\n    \
+             virtual_ipaddress {{\n        {vip}\n    }}\n}}\n",
+            vrid = i.vrid,
+            state = if i.master { "MASTER" } else { "BACKUP" },
+            prio = i.priority,
+            vip = i.vip,
+        );
+    }
+    s
+}
+
+pub struct Daemon {
+    pub system: System,
+    pub pid: i32,
+    pub control: PathBuf,
+    pub log: PathBuf,
+}
+
+/// Starts `system` on `node` with configuration `conf`. `xdp_mode` applies
+/// to vip-agent only.
+pub fn start(
+    lab: &mut Lab,
+    agent_bin: &Path,
+    system: System,
+    node: usize,
+    role: &str,
+    conf: &str,
+    xdp_mode: &str,
+) -> Result<Daemon> {
+    let dir = lab.work().to_path_buf();
+    let conf_path = dir.join(format!("{role}.conf"));
+    fs::write(&conf_path, conf)?;
+    let control = dir.join(format!("{role}.sock"));
+    let log = dir.join(format!("{role}.log"));
+    let mut cmd = match system {
+        System::VipAgent => {
+            let bpffs = lab.bpffs_dir(role);
+            let mut cmd = lab.command(node, agent_bin);
+            cmd.arg("run")
+                .arg("--config")
+                .arg(&conf_path)
+                .arg("--control-socket")
+                .arg(&control)
+                .arg("--pid-file")
+                .arg(dir.join(format!("{role}.pid")))
+                .arg("--bpffs-dir")
+                .arg(bpffs)
+                .args(["--xdp-mode", xdp_mode])
+                .env("VIP_AGENT_LOG", "info");
+            cmd
+        }
+        System::Keepalived => {
+            let mut cmd = lab.command(node, "/usr/sbin/keepalived");
+            cmd.args(["-n", "-l", "-D", "-f"])
+                .arg(&conf_path)
+                .arg("-p")
+                .arg(dir.join(format!("{role}.pid")))
+                .arg("-r")
+                .arg(dir.join(format!("{role}.vrrp.pid")));
+            cmd
+        }
+    };
+    let pid = lab.spawn(&mut cmd, &log)? as i32;
+    Ok(Daemon {
+        system,
+        pid,
+        control,
+        log,
+    })
+}
+
+impl Daemon {
+    /// `vip-agent status --json` (vip-agent only).
+    pub fn status(&self, agent_bin: &Path) -> Option<serde_json::Value> {
+        let out = run(Command::new(agent_bin)
+            .args(["status", "--json", "--control-socket"])
+            .arg(&self.control))
+        .ok()?;
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// State changes to Master so far: vip-agent's `became_master` summed
+    /// over instances; keepalived's "Entering MASTER STATE" log lines.
+    pub fn became_master(&self, agent_bin: &Path) -> Option<u64> {
+        match self.system {
+            System::VipAgent => {
+                let status = self.status(agent_bin)?;
+                Some(
+                    status["instances"]
+                        .as_array()?
+                        .iter()
+                        .map(|i| i["became_master"].as_u64().unwrap_or(0))
+                        .sum(),
+                )
+            }
+            System::Keepalived => Some(
+                fs::read_to_string(&self.log)
+                    .unwrap_or_default()
+                    .matches("Entering MASTER STATE")
+                    .count() as u64,
+            ),
+        }
+    }
+
+    /// This process and its descendants (keepalived forks a VRRP child).
+    pub fn tree(&self) -> Vec<i32> {
+        let mut all = vec![self.pid];
+        let mut i = 0;
+        while i < all.len() {
+            let parent = all[i];
+            all.extend(children(parent));
+            i += 1;
+        }
+        all
+    }
+}
+
+fn children(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    if let Ok(entries) = fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in entries.flatten() {
+            if let Ok(text) = fs::read_to_string(task.path().join("children")) {
+                out.extend(
+                    text.split_whitespace()
+                        .filter_map(|p| p.parse::<i32>().ok()),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Addresses on the node's `eth0`.
+pub fn addresses(lab: &Lab, node: usize) -> Vec<String> {
+    let Ok(out) = lab.ip(node, &["-j", "addr", "show", "dev", IFACE]) else {
+        return Vec::new();
+    };
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    json.as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a["local"].as_str().map(str::to_string))
+        .collect()
+}
+
+pub fn holds(lab: &Lab, node: usize, vip: &str) -> bool {
+    addresses(lab, node).iter().any(|a| a == vip)
+}

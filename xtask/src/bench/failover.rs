@@ -1,0 +1,240 @@
+//! Failover outage as a client sees it: `ping -i 0.005` to the VIP from a
+//! third namespace while the Master dies (link down and SIGKILL of every
+//! process in its namespace: a dead host) or stops (SIGTERM: priority-0
+//! advert). The outage is the longest gap between consecutive replies.
+
+use std::{
+    fs,
+    process::{Child, Stdio},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context, Result};
+use nix::{sys::signal::Signal, unistd::Pid};
+use serde_json::{json, Value};
+
+use super::{
+    check_interrupt,
+    daemon::{self, holds, Inst, System},
+    lab::{Lab, IFACE},
+    pause, wait_until, Env,
+};
+
+const VIP: &str = "10.0.0.100";
+const PRIO_MASTER: u8 = 150;
+const PRIO_BACKUP: u8 = 100;
+
+#[derive(Clone, Copy)]
+pub struct Case {
+    pub version: u8,
+    pub advert: f64,
+    pub event: &'static str,
+}
+
+impl Case {
+    /// RFC bound: Master_Down_Interval (3 x interval + Skew_Time) after a
+    /// silent death, Skew_Time after a priority-0 advert.
+    pub fn bound_s(self) -> f64 {
+        let skew = match self.version {
+            2 => (256.0 - PRIO_BACKUP as f64) / 256.0,
+            _ => (256.0 - PRIO_BACKUP as f64) * self.advert / 256.0,
+        };
+        match self.event {
+            "kill" => 3.0 * self.advert + skew,
+            _ => skew,
+        }
+    }
+    fn advert_text(self) -> String {
+        if self.version == 2 {
+            format!("{}", self.advert as u32)
+        } else {
+            format!("{}", self.advert)
+        }
+    }
+}
+
+pub const CASES: [Case; 4] = [
+    Case {
+        version: 3,
+        advert: 0.05,
+        event: "kill",
+    },
+    Case {
+        version: 3,
+        advert: 0.05,
+        event: "term",
+    },
+    Case {
+        version: 2,
+        advert: 1.0,
+        event: "kill",
+    },
+    Case {
+        version: 2,
+        advert: 1.0,
+        event: "term",
+    },
+];
+
+fn now_s() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+fn stamps(text: &str) -> Vec<f64> {
+    text.lines()
+        .filter(|l| l.contains("bytes from"))
+        .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
+        .collect()
+}
+
+struct Ping(Child);
+
+impl Drop for Ping {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn one(env: &Env, case: Case, system: System) -> Result<Value> {
+    let mut lab = Lab::new()?;
+    let client = lab.add_node("client", &["10.0.0.9/24"])?;
+    let a = lab.add_node("a", &["10.0.0.1/24"])?;
+    let b = lab.add_node("b", &["10.0.0.2/24"])?;
+    let conf = |prio, master| {
+        daemon::config(
+            case.version,
+            &case.advert_text(),
+            None,
+            &[Inst {
+                vrid: 51,
+                priority: prio,
+                master,
+                vip: format!("{VIP}/24"),
+            }],
+        )
+    };
+    let da = daemon::start(
+        &mut lab,
+        &env.agent_bin,
+        system,
+        a,
+        "a",
+        &conf(PRIO_MASTER, true),
+        "auto",
+    )?;
+    daemon::start(
+        &mut lab,
+        &env.agent_bin,
+        system,
+        b,
+        "b",
+        &conf(PRIO_BACKUP, false),
+        "auto",
+    )?;
+    wait_until("A to hold the VIP", Duration::from_secs(15), || {
+        holds(&lab, a, VIP)
+    })?;
+    // The Backup has heard adverts and its down timer runs from the last one.
+    pause(Duration::from_secs_f64(case.advert + 0.3))?;
+    anyhow::ensure!(!holds(&lab, b, VIP), "B holds the VIP before the event");
+
+    let out_path = lab.work().join("ping.out");
+    let out = fs::File::create(&out_path)?;
+    let max_s = 3.0 + 2.0 * case.bound_s() + 3.0;
+    let ping = lab
+        .command(client, "ping")
+        .args(["-n", "-D", "-i", "0.005", "-W", "1", "-w"])
+        .arg(format!("{}", max_s.ceil() as u64))
+        .arg(VIP)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting ping")?;
+    let mut ping = Ping(ping);
+    pause(Duration::from_millis(600))?;
+    let before = stamps(&fs::read_to_string(&out_path)?).len();
+    anyhow::ensure!(
+        before > 50,
+        "client gets no replies before the event ({before})"
+    );
+
+    let t0 = now_s();
+    if case.event == "kill" {
+        lab.ip(a, &["link", "set", IFACE, "down"])?;
+        for pid in lab.pids(a) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    } else {
+        nix::sys::signal::kill(Pid::from_raw(da.pid), Signal::SIGTERM)?;
+    }
+    let recovered = wait_until(
+        "the client to get replies from B",
+        Duration::from_secs_f64(2.0 * case.bound_s() + 3.0),
+        || {
+            holds(&lab, b, VIP)
+                && fs::read_to_string(&out_path)
+                    .map(|t| stamps(&t).last().is_some_and(|&s| s > t0 + 0.001))
+                    .unwrap_or(false)
+        },
+    );
+    pause(Duration::from_millis(300))?;
+    let _ = nix::sys::signal::kill(Pid::from_raw(ping.0.id() as i32), Signal::SIGINT);
+    let _ = ping.0.wait();
+    check_interrupt()?;
+    let all = stamps(&fs::read_to_string(&out_path)?);
+    let window: Vec<f64> = all.iter().copied().filter(|&s| s >= t0 - 0.3).collect();
+    let mut outage = window
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(0.0f64, f64::max);
+    let complete = recovered.is_ok() && window.last().is_some_and(|&s| s > t0);
+    if !complete {
+        // No reply after the event within the wait: the outage is at least that long.
+        outage = outage.max(now_s() - t0);
+    }
+    Ok(json!({
+        "system": system.name(),
+        "version": case.version,
+        "advert_int_s": case.advert,
+        "event": case.event,
+        "outage_ms": outage * 1000.0,
+        "complete": complete,
+        "bound_ms": case.bound_s() * 1000.0,
+        "replies_ms": window.iter().map(|s| ((s - t0) * 1e5).round() / 100.0).collect::<Vec<_>>(),
+    }))
+}
+
+pub fn run(env: &Env) -> Result<Value> {
+    let mut samples = Vec::new();
+    for case in CASES {
+        for rep in 0..env.plan.failover_reps {
+            for system in [System::VipAgent, System::Keepalived] {
+                check_interrupt()?;
+                let mut s = one(env, case, system).with_context(|| {
+                    format!(
+                        "{} v{} {} rep {rep}",
+                        system.name(),
+                        case.version,
+                        case.event
+                    )
+                })?;
+                s["rep"] = json!(rep);
+                eprintln!(
+                    "  failover {} v{} advert {} {} rep {rep}: {:.0} ms",
+                    system.name(),
+                    case.version,
+                    case.advert,
+                    case.event,
+                    s["outage_ms"].as_f64().unwrap_or(f64::NAN)
+                );
+                samples.push(s);
+            }
+        }
+    }
+    Ok(Value::Array(samples))
+}

@@ -1,0 +1,437 @@
+//! `bench/results.md` and `bench/failover.svg` from the raw samples.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use super::{failover::CASES, flood::VARIANTS, footprint, median_p95};
+
+fn arr(v: &Value) -> &[Value] {
+    v.as_array().map(Vec::as_slice).unwrap_or(&[])
+}
+
+fn field(samples: &[&Value], key: &str) -> Vec<f64> {
+    samples.iter().filter_map(|s| s[key].as_f64()).collect()
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 && a.is_finite() && b.is_finite() {
+        format!("{:.2}", a / b)
+    } else {
+        "–".into()
+    }
+}
+
+fn mp(v: &[f64], digits: usize) -> String {
+    let (m, p) = median_p95(v);
+    if m.is_nan() {
+        return "–".into();
+    }
+    format!("{m:.digits$} / {p:.digits$}")
+}
+
+pub fn markdown(r: &Value) -> String {
+    let mut s = String::new();
+    let m = &r["machine"];
+    let _ = writeln!(s, "## Benchmarks\n");
+    let _ = writeln!(
+        s,
+        "`cargo xtask bench{}` on Linux {}, {} CPUs ({}), {}; vip-agent {} (release build). \
+         Every figure is median / p95 over repetitions; the systems compared ran interleaved \
+         (A B A B) in the same run, and ratios are of medians. Everything ran in network \
+         namespaces on veth pairs and a bridge.\n",
+        if r["quick"].as_bool() == Some(true) {
+            " --quick"
+        } else {
+            ""
+        },
+        m["kernel"].as_str().unwrap_or("?"),
+        m["cpus"],
+        m["cpu_model"].as_str().unwrap_or("?"),
+        m["keepalived"].as_str().unwrap_or("keepalived"),
+        m["vip_agent_commit"].as_str().unwrap_or("?"),
+    );
+
+    // 1. failover
+    let fo = arr(&r["failover"]);
+    if !fo.is_empty() {
+        let reps = fo
+            .iter()
+            .filter_map(|x| x["rep"].as_u64())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let _ = writeln!(
+            s,
+            "### Failover outage\n\nA client pings the VIP every 5 ms; the outage is the longest gap \
+             between two answered probes. *kill*: the Master's link goes down and every process in its \
+             namespace gets SIGKILL (a dead host). *term*: SIGTERM to the Master daemon (priority-0 \
+             advert). Master priority 150, Backup 100. Bound: RFC Master_Down_Interval \
+             (3 × advert_int + Skew_Time) for kill, Skew_Time for term. {reps} repetitions per cell. \
+             Timelines: `bench/failover.svg`.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| VRRP | advert_int | event | bound (ms) | vip-agent (ms) | keepalived (ms) | vip-agent / keepalived |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+        for case in CASES {
+            let pick = |sys: &str| -> Vec<f64> {
+                let v: Vec<&Value> = fo
+                    .iter()
+                    .filter(|x| {
+                        x["system"] == sys
+                            && x["version"] == case.version
+                            && x["event"] == case.event
+                    })
+                    .collect();
+                field(&v, "outage_ms")
+            };
+            let (va, ka) = (pick("vip-agent"), pick("keepalived"));
+            let _ = writeln!(
+                s,
+                "| v{} | {} s | {} | {:.0} | {} | {} | {} |",
+                case.version,
+                case.advert,
+                case.event,
+                case.bound_s() * 1000.0,
+                mp(&va, 0),
+                mp(&ka, 0),
+                ratio(median_p95(&va).0, median_p95(&ka).0)
+            );
+        }
+        let incomplete = fo.iter().filter(|x| x["complete"] == false).count();
+        if incomplete > 0 {
+            let _ = writeln!(
+                s,
+                "\n{incomplete} run(s) saw no reply after the event within the wait; their outage is a lower bound."
+            );
+        }
+        s.push('\n');
+    }
+
+    // 2. XDP cost
+    let xc = &r["xdp_cost"];
+    if let Some(progs) = xc["programs"].as_array() {
+        let _ = writeln!(
+            s,
+            "### ARP answer cost in the kernel\n\nOne ARP request for a held VIP through \
+             `BPF_PROG_TEST_RUN`, ingress interface = the agent's `eth0` (ownership and heartbeat \
+             written by a running agent that holds the VIP). Each sample is one run with \
+             `repeat = 1` (the program rewrites the request into a reply in place, so a repeated run \
+             would measure a reply, not a request); the kernel-reported duration includes one \
+             `ktime_get_ns()`, common to all three programs. Per block of {} runs the median; \
+             the table gives median / p95 over {} blocks, interleaved.\n",
+            xc["runs_per_block"],
+            progs
+                .first()
+                .and_then(|p| p["block_median_ns"].as_array())
+                .map(Vec::len)
+                .unwrap_or(0)
+        );
+        let _ = writeln!(s, "| program | verdict | ns per packet | ratio to floor |");
+        let _ = writeln!(s, "|---|---|---|---|");
+        let med = |p: &Value| -> Vec<f64> {
+            arr(&p["block_median_ns"])
+                .iter()
+                .filter_map(Value::as_f64)
+                .collect()
+        };
+        let floor = progs
+            .get(1)
+            .map(|p| median_p95(&med(p)).0)
+            .unwrap_or(f64::NAN);
+        for p in progs {
+            let v = med(p);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} |",
+                p["program"].as_str().unwrap_or("?"),
+                if p["verdict"] == 3 {
+                    "XDP_TX"
+                } else {
+                    "XDP_PASS"
+                },
+                mp(&v, 0),
+                ratio(median_p95(&v).0, floor)
+            );
+        }
+        if let Some(vip) = progs.first() {
+            let _ = writeln!(
+                s,
+                "\nvip-agent above the floor: {:.0} ns per ARP answer.",
+                median_p95(&med(vip)).0 - floor
+            );
+        }
+        s.push('\n');
+    }
+
+    // 3 + 4. flood
+    let fl = arr(&r["flood"]);
+    if !fl.is_empty() {
+        let reps = fl
+            .iter()
+            .filter_map(|x| x["rep"].as_u64())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let secs = fl[0]["seconds"].as_f64().unwrap_or(0.0);
+        let _ = writeln!(
+            s,
+            "### ARP flood, end to end\n\nOne generator thread (pinned to CPU 0) sends broadcast ARP \
+             requests for the VIP with `sendmmsg` on an AF_PACKET socket for {secs:.0} s, through a \
+             bridge to the Master (holding the VIP) and the Backup. Requests = frames the generator's \
+             kernel accepted; replies = frames received on the generator's interface (minus the idle \
+             rate: adverts). CPU = the whole machine from `/proc/stat` (generator included: on veth \
+             the receive path runs in softirq on the sender's CPU), idle → during the flood; softirq \
+             ns per request = softirq ticks of all CPUs / requests sent. {reps} repetitions, \
+             interleaved.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| responder | requests/s | replies/s | replies / requests | machine busy % (idle → flood) | softirq % | softirq ns / request | replies/s vs kernel path |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+        let by =
+            |label: &str| -> Vec<&Value> { fl.iter().filter(|x| x["variant"] == label).collect() };
+        let kernel = median_p95(&field(&by(VARIANTS[1].0), "replies_per_s")).0;
+        for (label, _, _) in VARIANTS {
+            let v = by(label);
+            let pct = |k: &str| -> Vec<f64> { field(&v, k).iter().map(|x| x * 100.0).collect() };
+            let rps = field(&v, "replies_per_s");
+            let _ = writeln!(
+                s,
+                "| {label} | {} | {} | {} | {:.0} → {} | {} | {} | {} |",
+                mp(&field(&v, "requests_per_s"), 0),
+                mp(&rps, 0),
+                mp(&field(&v, "reply_ratio"), 3),
+                median_p95(&pct("machine_busy_idle")).0,
+                mp(&pct("machine_busy_flood"), 0),
+                mp(&pct("softirq_frac_flood"), 0),
+                mp(&field(&v, "softirq_ns_per_request"), 0),
+                ratio(median_p95(&rps).0, kernel)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\n### Election under the flood\n\nVRRPv3, advert_int 0.05 s, the same runs: state changes \
+             to Master of either node while the flood lasted (vip-agent: `became_master` in \
+             `status --json`; keepalived: \"Entering MASTER STATE\" log lines), and who held the VIP \
+             afterwards.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| system | runs | spurious state changes (total) | runs with any | Master still holds VIP | Backup holds VIP |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|");
+        for (label, _, _) in VARIANTS {
+            let v = by(label);
+            let changes: u64 = v
+                .iter()
+                .filter_map(|x| x["state_changes_during_flood"].as_u64())
+                .sum();
+            let any = v
+                .iter()
+                .filter(|x| x["state_changes_during_flood"].as_u64().unwrap_or(0) > 0)
+                .count();
+            let _ = writeln!(
+                s,
+                "| {label} | {} | {changes} | {any} | {}/{} | {}/{} |",
+                v.len(),
+                v.iter()
+                    .filter(|x| x["master_holds_vip_after"] == true)
+                    .count(),
+                v.len(),
+                v.iter()
+                    .filter(|x| x["backup_holds_vip_after"] == true)
+                    .count(),
+                v.len()
+            );
+        }
+        s.push('\n');
+    }
+
+    // 5. footprint
+    let fp = arr(&r["footprint"]);
+    if !fp.is_empty() {
+        let reps = fp
+            .iter()
+            .filter_map(|x| x["rep"].as_u64())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let window = fp[0]["window_s"].as_f64().unwrap_or(0.0);
+        let _ = writeln!(
+            s,
+            "### Footprint\n\nOne node, N VRRPv3 instances on one interface, all Master (no peer), \
+             `vrrp_garp_master_delay 0`. CPU = utime+stime of the process tree over {window:.0} s once \
+             every VIP is up (% of one CPU; tick resolution 10 ms); RSS = VmRSS summed over the tree \
+             (keepalived: parent + VRRP child). {reps} repetitions, interleaved.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| instances | advert_int | vip-agent RSS (MiB) | keepalived RSS (MiB) | RSS ratio | vip-agent CPU % | keepalived CPU % | CPU ratio |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+        for n in footprint::SIZES {
+            for adv in footprint::ADVERTS {
+                let adv_f: f64 = adv.parse().unwrap_or(0.0);
+                let pick = |sys: &str| -> Vec<&Value> {
+                    fp.iter()
+                        .filter(|x| {
+                            x["system"] == sys
+                                && x["instances"] == n
+                                && x["advert_int_s"].as_f64() == Some(adv_f)
+                        })
+                        .collect()
+                };
+                let (va, ka) = (pick("vip-agent"), pick("keepalived"));
+                let mib = |v: &[&Value]| -> Vec<f64> {
+                    field(v, "rss_kb").iter().map(|k| k / 1024.0).collect()
+                };
+                let (vr, kr) = (mib(&va), mib(&ka));
+                let (vc, kc) = (field(&va, "cpu_percent"), field(&ka, "cpu_percent"));
+                let _ = writeln!(
+                    s,
+                    "| {n} | {adv} s | {} | {} | {} | {} | {} | {} |",
+                    mp(&vr, 1),
+                    mp(&kr, 1),
+                    ratio(median_p95(&vr).0, median_p95(&kr).0),
+                    mp(&vc, 2),
+                    mp(&kc, 2),
+                    ratio(median_p95(&vc).0, median_p95(&kc).0)
+                );
+            }
+        }
+        s.push('\n');
+    }
+    if let Some(t) = r["seconds"]["total"].as_f64() {
+        let _ = writeln!(s, "Whole run: {t:.0} s.");
+    }
+    s
+}
+
+/// Failover timelines: per case and system, the repetition with the median
+/// outage; a tick per answered probe, the outage in red, the bound dashed.
+pub fn svg(r: &Value) -> String {
+    let fo = arr(&r["failover"]);
+    let (w, left, right) = (960.0, 210.0, 20.0);
+    let row_h = 26.0;
+    let panels: [(u8, f64, f64); 2] = [(3, -100.0, 400.0), (2, -500.0, 4500.0)];
+    let panel_h = 40.0 + 4.0 * row_h + 30.0;
+    let h = 30.0 + panels.len() as f64 * panel_h;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="10" y="18" font-size="14">Failover seen by a client pinging the VIP every 5 ms (t = 0: kill / SIGTERM of the Master; green: answered probe; red: outage; dashed: RFC bound)</text>"#
+    );
+    for (pi, (version, x0, x1)) in panels.iter().enumerate() {
+        let top = 30.0 + pi as f64 * panel_h;
+        let scale = |t: f64| left + (t - x0) / (x1 - x0) * (w - left - right);
+        let adv = CASES
+            .iter()
+            .find(|c| c.version == *version)
+            .map(|c| c.advert)
+            .unwrap_or(0.0);
+        let _ = writeln!(
+            s,
+            r#"<text x="10" y="{}" font-weight="bold">VRRPv{version}, advert_int {adv} s</text>"#,
+            top + 16.0
+        );
+        let mut row = 0.0;
+        for case in CASES.iter().filter(|c| c.version == *version) {
+            for sys in ["vip-agent", "keepalived"] {
+                let y = top + 28.0 + row * row_h;
+                row += 1.0;
+                let mut runs: Vec<&Value> = fo
+                    .iter()
+                    .filter(|x| {
+                        x["system"] == sys
+                            && x["version"] == case.version
+                            && x["event"] == case.event
+                    })
+                    .collect();
+                runs.sort_by(|a, b| {
+                    a["outage_ms"]
+                        .as_f64()
+                        .partial_cmp(&b["outage_ms"].as_f64())
+                        .unwrap()
+                });
+                let Some(run) = runs.get(runs.len().saturating_sub(1) / 2) else {
+                    continue;
+                };
+                let outage = run["outage_ms"].as_f64().unwrap_or(0.0);
+                let _ = writeln!(
+                    s,
+                    r#"<text x="10" y="{}">{sys}, {}: {outage:.0} ms</text>"#,
+                    y + 15.0,
+                    case.event
+                );
+                let _ = writeln!(
+                    s,
+                    r##"<rect x="{left}" y="{y}" width="{}" height="20" fill="#f4f4f4"/>"##,
+                    w - left - right
+                );
+                let stamps: Vec<f64> = arr(&run["replies_ms"])
+                    .iter()
+                    .filter_map(Value::as_f64)
+                    .collect();
+                if let Some((a, b)) = stamps
+                    .windows(2)
+                    .map(|p| (p[0], p[1]))
+                    .max_by(|p, q| (p.1 - p.0).partial_cmp(&(q.1 - q.0)).unwrap())
+                {
+                    let (xa, xb) = (scale(a.max(*x0)), scale(b.min(*x1)));
+                    let _ = writeln!(
+                        s,
+                        r##"<rect x="{xa:.1}" y="{y}" width="{:.1}" height="20" fill="#e33" opacity="0.6"/>"##,
+                        (xb - xa).max(1.0)
+                    );
+                }
+                let mut path = String::new();
+                for t in stamps.iter().filter(|t| **t >= *x0 && **t <= *x1) {
+                    let _ = write!(path, "M{:.1} {y}v20", scale(*t));
+                }
+                let _ = writeln!(
+                    s,
+                    r##"<path d="{path}" stroke="#2a2" stroke-width="0.6"/>"##
+                );
+                let xb = scale(case.bound_s() * 1000.0);
+                let _ = writeln!(
+                    s,
+                    r##"<line x1="{xb:.1}" y1="{}" x2="{xb:.1}" y2="{}" stroke="#00c" stroke-dasharray="3,2"/>"##,
+                    y - 2.0,
+                    y + 22.0
+                );
+            }
+        }
+        // axis
+        let ya = top + 28.0 + 4.0 * row_h + 4.0;
+        let step = if x1 - x0 > 1000.0 { 500.0 } else { 50.0 };
+        let mut t = (x0 / step).ceil() * step;
+        while t <= *x1 {
+            let x = scale(t);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" stroke="#888"/><text x="{x:.1}" y="{}" text-anchor="middle" font-size="10">{t:.0}</text>"##,
+                ya - 4.0,
+                ya,
+                ya + 12.0
+            );
+            t += step;
+        }
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="end" font-size="10">ms after the event</text>"#,
+            w - right,
+            ya + 24.0
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
