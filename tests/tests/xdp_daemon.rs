@@ -732,12 +732,10 @@ fn status_table_shows_each_instances_xdp_counters() -> Result<()> {
 }
 
 /// Fencing with the kernel's default ARP settings: once XDP has fenced the
-/// stopped agent's VIP (arp_fenced moves), nobody may answer for it. Fails
-/// today: a fenced request is passed to the kernel, which still has the VIP
-/// as a local address (valid until its lifetime runs out) and answers with
-/// the same interface MAC.
+/// stopped agent's VIP (arp_fenced moves), nobody may answer for it, not even
+/// the kernel, which still has the VIP as a local address until its lifetime
+/// runs out: XDP drops those requests.
 #[test]
-#[ignore = "fails: a fenced ARP request is passed to the kernel, which answers for the VIP"]
 fn a_stopped_daemon_is_fenced_with_default_kernel_arp_settings() -> Result<()> {
     let mut lab = Lab::new()?;
     let a = lab.add_node("a", "eth0", &["10.0.0.1/24"])?;

@@ -229,10 +229,11 @@ fn xdp_stale_heartbeat_fences_arp_and_ns_answers() -> Result<()> {
         let arp = arp_request(CLIENT_MAC, None, CLIENT4, VIP4);
         let ns = neighbour_solicitation(CLIENT_MAC, None, CLIENT6, VIP6, true);
 
-        // Never heartbeaten: fenced.
+        // Never heartbeaten: fenced, and dropped, so that not even the
+        // kernel (which still has the VIP) answers.
         let before = l2_fields(&counters_json(dp)?);
-        assert_eq!(run(dp, &arp)?.0, XDP_PASS);
-        assert_eq!(run(dp, &ns)?.0, XDP_PASS);
+        assert_eq!(run(dp, &arp)?.0, XDP_DROP);
+        assert_eq!(run(dp, &ns)?.0, XDP_DROP);
         let d = delta(&before, &l2_fields(&counters_json(dp)?));
         assert_eq!(
             d,
@@ -252,9 +253,9 @@ fn xdp_stale_heartbeat_fences_arp_and_ns_answers() -> Result<()> {
 
         // The bound passes without a heartbeat: fenced again.
         wait_for("answers to stop", Duration::from_secs(10), || {
-            (run(dp, &arp).ok()?.0 == XDP_PASS).then_some(())
+            (run(dp, &arp).ok()?.0 == XDP_DROP).then_some(())
         })?;
-        assert_eq!(run(dp, &ns)?.0, XDP_PASS);
+        assert_eq!(run(dp, &ns)?.0, XDP_DROP);
 
         // Heartbeat again: answers come back.
         dp.heartbeat()?;

@@ -325,9 +325,12 @@ fn try_arp(ctx: &XdpContext, ifindex: u32, l3: usize) -> Result<u32, Error> {
         count_l2(ifindex, L2::ArpPassed);
         return Ok(xdp_action::XDP_PASS);
     };
+    // Fenced: the agent stopped heartbeating, so nobody may answer for the
+    // VIP from here, not even the kernel, which still has the address until
+    // its lifetime runs out. Dropping lets the new Master own it.
     if is_fenced() {
         count_l2(ifindex, L2::ArpFenced);
-        return Ok(xdp_action::XDP_PASS);
+        return Ok(xdp_action::XDP_DROP);
     }
     let m = own.mac;
     let [op_hi, op_lo] = ARP_OP_REPLY.to_be_bytes();
@@ -562,9 +565,10 @@ fn try_neighbour_solicitation(
         count_l2(ifindex, L2::NsPassed);
         return Ok(xdp_action::XDP_PASS);
     };
+    // Fenced: as for ARP, nobody answers for a VIP a stalled agent holds.
     if is_fenced() {
         count_l2(ifindex, L2::NsFenced);
-        return Ok(xdp_action::XDP_PASS);
+        return Ok(xdp_action::XDP_DROP);
     }
     answer.target = target;
     answer.mac = own.mac;
