@@ -229,7 +229,8 @@ impl Slot {
         }
     }
 
-    fn policy(&self) -> VrrpPolicy {
+    /// What the fast path validates this instance's adverts against.
+    pub fn policy(&self) -> VrrpPolicy {
         let auth_pass = match (&self.config.auth_pass, self.config.version) {
             (Some(pass), 2) => {
                 let mut bytes = [0u8; 8];
@@ -261,14 +262,6 @@ impl Slot {
                 self.set_note(format!("packet socket for ARP/NA: {err}"));
                 return;
             }
-        }
-        if let Err(err) = io.fastpath.set_policy(
-            prepared.link.ifindex,
-            self.config.virtual_router_id,
-            prepared.ipv6,
-            &self.policy(),
-        ) {
-            tracing::warn!(instance = %self.config.name, error = %format!("{err:#}"), "pushing the VRRP policy to XDP");
         }
         self.note = None;
         self.source = Some(prepared.source);

@@ -496,14 +496,24 @@ impl Agent {
             let Some(prepared) = self.slots[index].prepare(&self.netlink).await else {
                 continue;
             };
+            // XDP first: every advert the socket sees has been validated.
+            if let Err(err) = self.fastpath.attach(&self.slots[index].config.interface) {
+                tracing::error!(instance = %self.slots[index].config.name, error = %format!("{err:#}"), "XDP attach failed; the kernel path answers instead");
+                self.slots[index].set_note(format!("XDP: {err:#}"));
+            }
+            let slot = &self.slots[index];
+            if let Err(err) = self.fastpath.set_policy(
+                prepared.link.ifindex,
+                slot.config.virtual_router_id,
+                prepared.ipv6,
+                &slot.policy(),
+            ) {
+                tracing::warn!(instance = %slot.config.name, error = %format!("{err:#}"), "pushing the VRRP policy to XDP");
+            }
             let key: SocketKey = (self.slots[index].config.interface.clone(), prepared.ipv6);
             if let Err(err) = self.ensure_socket(&key, prepared.link.ifindex) {
                 self.slots[index].set_note(format!("cannot open the VRRP socket: {err:#}"));
                 continue;
-            }
-            if let Err(err) = self.fastpath.attach(&self.slots[index].config.interface) {
-                tracing::error!(instance = %self.slots[index].config.name, error = %format!("{err:#}"), "XDP attach failed; the kernel path answers instead");
-                self.slots[index].set_note(format!("XDP: {err:#}"));
             }
             let (slots, mut io) = self.slots_and_io();
             slots[index].start(prepared, &mut io, now).await;
