@@ -109,8 +109,12 @@ impl Keepalived {
     }
 
     /// SIGKILLs keepalived and the children it forked (every keepalived
-    /// process in its namespace), and reaps it.
+    /// process in its namespace), and reaps it. Once: a later call (drop)
+    /// leaves a keepalived restarted in the same namespace alone.
     pub fn kill(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         if let Ok(out) = Command::new("ip")
             .args(["netns", "pids", &self.ns])
             .output()
@@ -125,10 +129,8 @@ impl Keepalived {
                 }
             }
         }
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     pub fn running(&mut self) -> bool {
