@@ -6,12 +6,13 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    time::Duration,
 };
 
 use anyhow::{Context, Result};
 use nix::{sys::signal::Signal, unistd::Pid};
 
-use crate::Lab;
+use crate::{wait_for, Lab};
 
 /// keepalived's messages when it rejects or distrusts an advertisement
 /// (strings of keepalived 2.2.7's vrrp.c): a peer that interoperates
@@ -43,6 +44,7 @@ pub struct Keepalived {
     pub role: String,
     pub ns: String,
     pub log: PathBuf,
+    pid_files: [PathBuf; 2],
     child: Option<Child>,
 }
 
@@ -64,14 +66,18 @@ impl Keepalived {
             .append(true)
             .open(&log)?;
         let ns = lab.node(node).ns.name.clone();
+        let pid_files = [
+            dir.join(format!("{role}.keepalived.pid")),
+            dir.join(format!("{role}.keepalived-vrrp.pid")),
+        ];
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &ns, KEEPALIVED])
             .args(["-n", "-l", "-D", "-G", "-R", "-P", "-f"])
             .arg(&conf)
             .arg("-p")
-            .arg(dir.join(format!("{role}.keepalived.pid")))
+            .arg(&pid_files[0])
             .arg("-r")
-            .arg(dir.join(format!("{role}.keepalived-vrrp.pid")))
+            .arg(&pid_files[1])
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out);
@@ -81,6 +87,7 @@ impl Keepalived {
             role: role.to_string(),
             ns,
             log,
+            pid_files,
             child: Some(child),
         })
     }
@@ -109,8 +116,13 @@ impl Keepalived {
     }
 
     /// SIGKILLs keepalived and the children it forked (every keepalived
-    /// process in its namespace), and reaps it.
+    /// process in its namespace), and reaps it. Once: a later call (drop)
+    /// leaves a keepalived restarted in the same namespace alone.
     pub fn kill(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let mut killed = Vec::new();
         if let Ok(out) = Command::new("ip")
             .args(["netns", "pids", &self.ns])
             .output()
@@ -122,12 +134,31 @@ impl Keepalived {
                 let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
                 if comm.trim() == "keepalived" {
                     let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    killed.push(pid);
                 }
             }
         }
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        let _ = child.kill();
+        let _ = child.wait();
+        // The forked child is reaped by whoever adopts it: until then its
+        // pid is live and a restarted keepalived would find its pid file
+        // and refuse to start ("daemon is already running").
+        let _ = wait_for(
+            "killed keepalived processes to be gone",
+            Duration::from_secs(20),
+            || {
+                killed
+                    .iter()
+                    .all(|pid| {
+                        fs::read_to_string(format!("/proc/{pid}/stat"))
+                            .map(|s| s.split(") ").nth(1).is_some_and(|r| r.starts_with('Z')))
+                            .unwrap_or(true)
+                    })
+                    .then_some(())
+            },
+        );
+        for file in &self.pid_files {
+            let _ = fs::remove_file(file);
         }
     }
 

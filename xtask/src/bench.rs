@@ -26,6 +26,9 @@ use serde_json::{json, Value};
 
 use crate::workspace_root;
 
+/// One benchmark section: its raw samples.
+type Section = dyn Fn(&Env) -> Result<Value>;
+
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: std::ffi::c_int) {
@@ -210,7 +213,7 @@ pub fn run(quick: bool) -> Result<()> {
         "plan": format!("{:?}", env.plan),
         "machine": machine(),
     });
-    let mut timed = |name: &str, f: &dyn Fn(&Env) -> Result<Value>| -> Result<()> {
+    let mut timed = |name: &str, f: &Section| -> Result<()> {
         let t = Instant::now();
         eprintln!("bench: {name} ...");
         let value = f(&env).with_context(|| format!("bench section {name}"))?;
@@ -220,11 +223,11 @@ pub fn run(quick: bool) -> Result<()> {
         Ok(())
     };
     let only = std::env::var("VIP_BENCH_ONLY").ok();
-    let sections: [(&str, &dyn Fn(&Env) -> Result<Value>); 4] = [
+    let sections: [(&str, &Section); 4] = [
+        ("footprint", &footprint::run),
         ("xdp_cost", &xdp_cost::run),
         ("failover", &failover::run),
         ("flood", &flood::run),
-        ("footprint", &footprint::run),
     ];
     for (name, f) in sections {
         if only

@@ -99,7 +99,7 @@ impl Drop for Ping {
     }
 }
 
-fn one(env: &Env, case: Case, system: System) -> Result<Value> {
+fn one(env: &Env, case: Case, system: System, phase: f64) -> Result<Value> {
     let mut lab = Lab::new()?;
     let client = lab.add_node("client", &["10.0.0.9/24"])?;
     let a = lab.add_node("a", &["10.0.0.1/24"])?;
@@ -157,6 +157,9 @@ fn one(env: &Env, case: Case, system: System) -> Result<Value> {
         .context("starting ping")?;
     let mut ping = Ping(ping);
     pause(Duration::from_millis(600))?;
+    // Spread the event over the advert interval across repetitions: the
+    // Backup's timer runs from the last advert it heard.
+    pause(Duration::from_secs_f64(case.advert * phase))?;
     let before = stamps(&fs::read_to_string(&out_path)?).len();
     anyhow::ensure!(
         before > 50,
@@ -205,6 +208,7 @@ fn one(env: &Env, case: Case, system: System) -> Result<Value> {
         "outage_ms": outage * 1000.0,
         "complete": complete,
         "bound_ms": case.bound_s() * 1000.0,
+        "phase_of_advert_int": phase,
         "replies_ms": window.iter().map(|s| ((s - t0) * 1e5).round() / 100.0).collect::<Vec<_>>(),
     }))
 }
@@ -215,7 +219,8 @@ pub fn run(env: &Env) -> Result<Value> {
         for rep in 0..env.plan.failover_reps {
             for system in [System::VipAgent, System::Keepalived] {
                 check_interrupt()?;
-                let mut s = one(env, case, system).with_context(|| {
+                let phase = (rep as f64 * 0.618_034).fract();
+                let mut s = one(env, case, system, phase).with_context(|| {
                     format!(
                         "{} v{} {} rep {rep}",
                         system.name(),

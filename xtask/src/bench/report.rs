@@ -68,7 +68,9 @@ pub fn markdown(r: &Value) -> String {
              namespace gets SIGKILL (a dead host). *term*: SIGTERM to the Master daemon (priority-0 \
              advert). Master priority 150, Backup 100. Bound: RFC Master_Down_Interval \
              (3 × advert_int + Skew_Time) for kill, Skew_Time for term. {reps} repetitions per cell. \
-             Timelines: `bench/failover.svg`.\n"
+             The Backup's timer runs from the last advert it heard, so kills land at a \
+             phase spread over the advert interval across repetitions and a kill outage lies between \
+             bound − advert_int and the bound (plus ARP/GARP time). Timelines: `bench/failover.svg`.\n"
         );
         let _ = writeln!(
             s,
@@ -178,18 +180,19 @@ pub fn markdown(r: &Value) -> String {
         let secs = fl[0]["seconds"].as_f64().unwrap_or(0.0);
         let _ = writeln!(
             s,
-            "### ARP flood, end to end\n\nOne generator thread (pinned to CPU 0) sends broadcast ARP \
+            "### ARP flood, end to end\n\nOne generator thread pinned to CPU 0 sends broadcast ARP \
              requests for the VIP with `sendmmsg` on an AF_PACKET socket for {secs:.0} s, through a \
-             bridge to the Master (holding the VIP) and the Backup. Requests = frames the generator's \
-             kernel accepted; replies = frames received on the generator's interface (minus the idle \
-             rate: adverts). CPU = the whole machine from `/proc/stat` (generator included: on veth \
-             the receive path runs in softirq on the sender's CPU), idle → during the flood; softirq \
-             ns per request = softirq ticks of all CPUs / requests sent. {reps} repetitions, \
-             interleaved.\n"
+             bridge to the Master (holding the VIP) and the Backup. RPS steers the receive path of \
+             both VRRP nodes to CPU 1 (the responder CPU), so the generator and the responder do not \
+             share a CPU. Requests = frames the generator's kernel accepted; replies = frames received \
+             on the generator's interface minus the idle rate (adverts). Responder CPU = busy share of \
+             CPU 1 from `/proc/stat` (idle → flood, softirq share), and CPU 1 busy time per reply. \
+             Whole machine: {cpus} CPUs. {reps} repetitions, interleaved.\n",
+            cpus = r["machine"]["cpus"]
         );
         let _ = writeln!(
             s,
-            "| responder | requests/s | replies/s | replies / requests | machine busy % (idle → flood) | softirq % | softirq ns / request | replies/s vs kernel path |"
+            "| responder | requests/s | replies/s | replies / requests | responder CPU busy % (idle → flood) | of which softirq % | responder CPU ns / reply | replies/s vs kernel path |"
         );
         let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
         let by =
@@ -205,10 +208,10 @@ pub fn markdown(r: &Value) -> String {
                 mp(&field(&v, "requests_per_s"), 0),
                 mp(&rps, 0),
                 mp(&field(&v, "reply_ratio"), 3),
-                median_p95(&pct("machine_busy_idle")).0,
-                mp(&pct("machine_busy_flood"), 0),
-                mp(&pct("softirq_frac_flood"), 0),
-                mp(&field(&v, "softirq_ns_per_request"), 0),
+                median_p95(&pct("responder_busy_idle")).0,
+                mp(&pct("responder_busy_flood"), 0),
+                mp(&pct("responder_softirq_frac_flood"), 0),
+                mp(&field(&v, "responder_cpu_ns_per_reply"), 0),
                 ratio(median_p95(&rps).0, kernel)
             );
         }
