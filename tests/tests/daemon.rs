@@ -7,7 +7,7 @@ use std::{net::IpAddr, path::PathBuf, process::Command, time::Duration};
 use anyhow::{Context, Result};
 use nix::sys::signal::Signal;
 use tests::{
-    agent::{addresses, wait_for_sole_holder, wait_for_state, AddressMonitor, AgentSpec},
+    agent::{addresses, holders, wait_for_sole_holder, wait_for_state, AddressMonitor, AgentSpec},
     agent_bin, run, wait_for, Lab,
 };
 
@@ -318,7 +318,7 @@ fn track_script_weight_moves_the_vip_and_weight_zero_faults() -> Result<()> {
     std::fs::write(&fault_flag, "")?;
     // A: 150, minus 60 while its service check fails -> 90 < B's 100.
     let conf_a = format!(
-        "vrrp_script chk_service {{\n    script \"test -f {}\"\n    interval 1\n    fall 1\n    rise 1\n    weight -60\n}}\n\
+        "vrrp_script chk_service {{\n    script \"test -f {}\"\n    interval 1\n    fall 6\n    rise 1\n    weight -60\n}}\n\
          vrrp_script chk_hard {{\n    script \"test -f {}\"\n    interval 1\n    fall 1\n    rise 1\n    weight 0\n}}\n\
          vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 80\n    priority 150\n    advert_int 1\n    \
          virtual_ipaddress {{\n        10.8.0.100/24\n    }}\n    track_script {{\n        chk_service\n        chk_hard\n    }}\n}}\n",
@@ -342,6 +342,28 @@ fn track_script_weight_moves_the_vip_and_weight_zero_faults() -> Result<()> {
     let status = agent_a.status()?;
     assert_eq!(status["instances"][0]["effective_priority"], 90);
     assert_eq!(status["instances"][0]["state"], "BACKUP");
+
+    // A reload keeps the failing verdict: A must not come back to 150 and
+    // preempt for a moment (with `fall 6`, a check restarted as succeeding
+    // would take 6 s to fail again, longer than Master_Down_Interval). More
+    // adverts than Master_Down_Interval lasts.
+    let received = |agent: &tests::agent::AgentProcess| -> Option<u64> {
+        agent.status().ok()?["instances"][0]["adverts_received"].as_u64()
+    };
+    let before = received(&agent_a).context("adverts_received")?;
+    agent_a.signal(Signal::SIGHUP)?;
+    wait_for(
+        "A to hear five more adverts after the reload",
+        BOUND,
+        || (received(&agent_a)? >= before + 5).then_some(()),
+    )?;
+    let status = agent_a.status()?;
+    assert_eq!(
+        status["instances"][0]["became_master"], 1,
+        "no preemption across the reload"
+    );
+    assert_eq!(status["instances"][0]["effective_priority"], 90);
+    assert_eq!(holders(&lab, &[a, b], "eth0", vip), vec![b]);
 
     // It recovers: 150 again, A preempts back.
     std::fs::write(&flag, "")?;

@@ -347,13 +347,16 @@ impl Agent {
             .retain(|name, _| used_scripts.contains(name));
         for script in &self.config.scripts {
             if used_scripts.contains(&script.name) {
-                // Until the first verdict arrives: as the script starts.
-                self.script_states
+                // A new script starts as `init_fail` says; a running one keeps
+                // its verdict across the reload.
+                let ok = *self
+                    .script_states
                     .entry(script.name.clone())
                     .or_insert(!script.init_fail);
                 self.script_tasks.push(trackers::spawn_script(
                     script.clone(),
                     self.config.global.script_user.clone(),
+                    ok,
                     self.script_tx.clone(),
                 ));
             }

@@ -45,21 +45,16 @@ pub fn combine(trackers: &[TrackerState]) -> (i32, bool) {
 }
 
 /// Runs `script` every `interval_s` (at most `timeout_s` each), reporting
-/// each change of its rise/fall-filtered verdict. The first report is the
-/// initial state: failed with `init_fail`, else succeeding.
+/// each change of its rise/fall-filtered verdict, starting from `ok` (the
+/// state the agent already holds for it: `!init_fail` for a new script, the
+/// last verdict across a reload).
 pub fn spawn_script(
     script: VrrpScript,
     default_user: Option<ScriptUser>,
+    mut ok: bool,
     results: mpsc::Sender<ScriptResult>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut ok = !script.init_fail;
-        let _ = results
-            .send(ScriptResult {
-                name: script.name.clone(),
-                ok,
-            })
-            .await;
         let interval = Duration::from_secs(u64::from(script.interval_s.max(1)));
         let timeout = Duration::from_secs(u64::from(script.timeout_s.max(1)));
         let (mut successes, mut failures) = (0u32, 0u32);
