@@ -95,7 +95,7 @@ impl Plan {
                 flood_reps: 2,
                 flood_secs: 3.0,
                 footprint_reps: 2,
-                footprint_secs: 2.0,
+                footprint_secs: 1.0,
             }
         } else {
             Plan {
@@ -106,7 +106,7 @@ impl Plan {
                 flood_reps: 4,
                 flood_secs: 8.0,
                 footprint_reps: 3,
-                footprint_secs: 8.0,
+                footprint_secs: 5.0,
             }
         }
     }

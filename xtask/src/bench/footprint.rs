@@ -55,15 +55,17 @@ fn one(env: &Env, system: System, n: u32, advert: &str) -> Result<Value> {
         .collect();
     let conf = daemon::config(3, advert, Some(0), &insts);
     let d = daemon::start(&mut lab, &env.agent_bin, system, node, "dut", &conf, "auto")?;
+    let t_start = std::time::Instant::now();
     wait_until(
         "every instance to hold its VIP",
         Duration::from_secs(30),
         || addresses(&lab, node).len() > n as usize,
     )?;
+    let startup_s = t_start.elapsed().as_secs_f64();
     pause(Duration::from_secs_f64(if env.plan.quick {
-        0.5
+        0.3
     } else {
-        2.0
+        1.0
     }))?;
     let tree = d.tree();
     let t0: u64 = tree.iter().map(|&p| ticks(p)).sum();
@@ -84,6 +86,7 @@ fn one(env: &Env, system: System, n: u32, advert: &str) -> Result<Value> {
         "rss_kb": rss,
         "cpu_percent": (t1.saturating_sub(t0)) as f64 * tick_s / elapsed * 100.0,
         "window_s": elapsed,
+        "startup_s": startup_s,
     }))
 }
 
@@ -99,10 +102,11 @@ pub fn run(env: &Env) -> Result<Value> {
                     })?;
                     s["rep"] = json!(rep);
                     eprintln!(
-                        "  footprint {} n={n} advert {advert} rep {rep}: {} kB, {:.2}% CPU",
+                        "  footprint {} n={n} advert {advert} rep {rep}: {} kB, {:.2}% CPU (up in {:.1} s)",
                         system.name(),
                         s["rss_kb"],
-                        s["cpu_percent"].as_f64().unwrap_or(0.0)
+                        s["cpu_percent"].as_f64().unwrap_or(0.0),
+                        s["startup_s"].as_f64().unwrap_or(0.0)
                     );
                     samples.push(s);
                 }
