@@ -94,7 +94,9 @@ impl Plan {
                 xdp_runs_per_block: 20_000,
                 flood_reps: 2,
                 flood_secs: 3.0,
-                footprint_reps: 2,
+                // Each footprint run waits for its instances to become
+                // Master first: one repetition keeps --quick under 5 min.
+                footprint_reps: 1,
                 footprint_secs: 1.0,
             }
         } else {

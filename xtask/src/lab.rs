@@ -25,17 +25,14 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use nix::{
-    sys::signal::{self, SigHandler, Signal},
-    unistd::Pid,
-};
+
+use crate::netns::{self, delete_netns, BPFFS_ROOT};
+use nix::sys::signal::{self, SigHandler, Signal};
 
 use crate::workspace_root;
 
 /// Every namespace, bpffs directory and work directory of the lab starts with this.
 const PREFIX: &str = "vipl-";
-const NETNS_DIR: &str = "/run/netns";
-const BPFFS_ROOT: &str = "/sys/fs/bpf";
 /// Bound of every wait (elections at advert_int 1 take a few seconds).
 const BOUND: Duration = Duration::from_secs(30);
 /// Table refresh period.
@@ -165,16 +162,7 @@ fn find_scenario(name: &str) -> Result<ScenarioDef> {
 // ------------------------------------------------------------ shell helpers
 
 fn sh(cmd: &mut Command) -> Result<String> {
-    let out = cmd.output().with_context(|| format!("starting {cmd:?}"))?;
-    if !out.status.success() {
-        bail!(
-            "{cmd:?} failed ({}): {}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(String::from_utf8_lossy(&netns::run(cmd)?.stdout).into_owned())
 }
 
 fn ip(args: &[&str]) -> Result<String> {
@@ -185,76 +173,22 @@ fn ns_ip(ns: &str, args: &[&str]) -> Result<String> {
     sh(Command::new("ip").arg("-n").arg(ns).args(args))
 }
 
-/// A command run in namespace `ns` with `nsenter --net` (the mount namespace
-/// stays the host's, so the agents' bpffs pins are visible to bpftool), in
-/// its own process group (a Ctrl-C at the terminal reaches only the lab).
+/// A command in namespace `ns` (see [`netns::ns_command`]), in its own
+/// process group: a Ctrl-C at the terminal reaches only the lab.
 fn ns_command(ns: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
-    let mut cmd = Command::new("nsenter");
-    cmd.arg(format!("--net={NETNS_DIR}/{ns}"))
-        .arg("--")
-        .arg(program);
+    let mut cmd = netns::ns_command(ns, program);
     cmd.process_group(0);
     cmd
-}
-
-fn pid_alive(pid: i32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// Kills what runs in `ns`, then deletes it.
-fn delete_netns(ns: &str) {
-    if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
-        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-            if let Ok(pid) = pid.parse::<i32>() {
-                let _ = signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-        }
-    }
-    let _ = Command::new("ip").args(["netns", "del", ns]).output();
-}
-
-fn owner_pid(name: &str) -> Option<i32> {
-    name.strip_prefix(PREFIX)?.split('-').next()?.parse().ok()
 }
 
 /// Removes lab namespaces, bpffs directories and work directories; with
 /// `only_dead`, only those whose owning lab process is gone.
 fn remove_leftovers(only_dead: bool) -> usize {
-    let doomed = |name: &str| {
-        owner_pid(name)
-            .is_some_and(|pid| !only_dead || (!pid_alive(pid) && pid != std::process::id() as i32))
-    };
-    let mut removed = 0;
-    let entries = |dir: &Path| -> Vec<(String, PathBuf)> {
-        fs::read_dir(dir)
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    for (name, _) in entries(Path::new(NETNS_DIR)) {
-        if doomed(&name) {
-            println!("lab: removing namespace {name}");
-            delete_netns(&name);
-            removed += 1;
-        }
+    let removed = netns::remove_leftovers(PREFIX, only_dead);
+    for path in &removed {
+        println!("lab: removed {}", path.display());
     }
-    for (name, path) in entries(Path::new(BPFFS_ROOT)) {
-        if doomed(&name) {
-            println!("lab: removing bpffs directory {}", path.display());
-            let _ = fs::remove_dir_all(path);
-            removed += 1;
-        }
-    }
-    for (name, path) in entries(&std::env::temp_dir()) {
-        if doomed(&name) {
-            let _ = fs::remove_dir_all(path);
-            removed += 1;
-        }
-    }
-    removed
+    removed.len()
 }
 
 // ---------------------------------------------------------------- the build

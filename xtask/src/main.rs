@@ -3,6 +3,7 @@
 mod bench;
 mod ebpf_build;
 mod lab;
+mod netns;
 mod setup;
 mod test;
 

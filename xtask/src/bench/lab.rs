@@ -7,105 +7,27 @@
 
 use std::{
     fs,
-    os::fd::AsFd,
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
     sync::atomic::{AtomicU32, Ordering},
 };
 
-use anyhow::{bail, Context, Result};
-use nix::{sys::signal::Signal, unistd::Pid};
+use anyhow::{Context, Result};
 
 pub const PREFIX: &str = "vipb-";
-const NETNS_DIR: &str = "/run/netns";
-const BPFFS_ROOT: &str = "/sys/fs/bpf";
 pub const IFACE: &str = "eth0";
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 
-pub fn run(cmd: &mut Command) -> Result<Output> {
-    let out = cmd.output().with_context(|| format!("starting {cmd:?}"))?;
-    if !out.status.success() {
-        bail!(
-            "{cmd:?} failed ({}): {}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(out)
-}
-
-fn ip(args: &[&str]) -> Result<Output> {
-    run(Command::new("ip").args(args))
-}
-
-fn owner_pid(name: &str) -> Option<i32> {
-    name.strip_prefix(PREFIX)?.split('-').next()?.parse().ok()
-}
-
-fn pid_alive(pid: i32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// Kills what runs in namespace `name` and deletes it.
-fn delete_netns(name: &str) {
-    if let Ok(out) = Command::new("ip").args(["netns", "pids", name]).output() {
-        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-            if let Ok(pid) = pid.parse::<i32>() {
-                let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-        }
-    }
-    let _ = Command::new("ip").args(["netns", "del", name]).output();
-}
+use crate::netns::{delete_netns, ip, BPFFS_ROOT};
+pub use crate::netns::{in_ns, ns_command, run};
 
 /// Removes namespaces, bpffs and work directories of benchmark runs whose
 /// process is gone.
 pub fn remove_leftovers() {
-    let roots = [
-        PathBuf::from(NETNS_DIR),
-        PathBuf::from(BPFFS_ROOT),
-        std::env::temp_dir(),
-    ];
-    for (i, root) in roots.iter().enumerate() {
-        let Ok(entries) = fs::read_dir(root) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if owner_pid(&name).is_some_and(|pid| !pid_alive(pid)) {
-                eprintln!("bench: removing leftover {}", entry.path().display());
-                if i == 0 {
-                    delete_netns(&name);
-                } else {
-                    let _ = fs::remove_dir_all(entry.path());
-                }
-            }
-        }
+    for path in crate::netns::remove_leftovers(PREFIX, true) {
+        eprintln!("bench: removed leftover {}", path.display());
     }
-}
-
-/// `nsenter --net=NS -- program`: runs in the namespace's network stack only.
-pub fn ns_command(ns: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
-    let mut cmd = Command::new("nsenter");
-    cmd.arg(format!("--net={NETNS_DIR}/{ns}"))
-        .arg("--")
-        .arg(program);
-    cmd
-}
-
-/// Runs `f` on a thread that entered namespace `ns`.
-pub fn in_ns<T: Send + 'static>(
-    ns: &str,
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> std::thread::JoinHandle<Result<T>> {
-    let path = Path::new(NETNS_DIR).join(ns);
-    std::thread::spawn(move || {
-        let file = fs::File::open(&path).with_context(|| format!("{}", path.display()))?;
-        nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).context("setns")?;
-        f()
-    })
 }
 
 pub struct Lab {
