@@ -165,10 +165,6 @@ fn sh(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&netns::run(cmd)?.stdout).into_owned())
 }
 
-fn ip(args: &[&str]) -> Result<String> {
-    sh(Command::new("ip").args(args))
-}
-
 fn ns_ip(ns: &str, args: &[&str]) -> Result<String> {
     sh(Command::new("ip").arg("-n").arg(ns).args(args))
 }
@@ -362,51 +358,22 @@ impl Topology {
             next_port: 0,
         };
         let sw = topo.add_ns("sw")?;
-        ns_ip(
-            &sw,
-            &["link", "add", "br0", "type", "bridge", "stp_state", "0"],
-        )?;
-        // No multicast snooping: VRRP to 224.0.0.18 reaches every port.
-        ns_ip(
-            &sw,
-            &[
-                "link",
-                "set",
-                "br0",
-                "type",
-                "bridge",
-                "mcast_snooping",
-                "0",
-            ],
-        )?;
-        ns_ip(&sw, &["link", "set", "br0", "up"])?;
+        netns::add_bridge(&sw, "br0")?;
         Ok(topo)
     }
 
     fn add_ns(&mut self, role: &str) -> Result<String> {
         let name = format!("{}-{role}", self.id);
-        ip(&["netns", "add", &name])?;
+        netns::add_netns(&name)?;
         self.namespaces.push(name.clone());
-        ns_ip(&name, &["link", "set", "lo", "up"])?;
         Ok(name)
     }
 
     /// Joins namespace `ns` to the bridge with `interface` and `address`.
     fn plug(&mut self, ns: &str, interface: &str, address: &str) -> Result<()> {
-        let port = self.next_port;
+        let port = format!("p{}", self.next_port);
         self.next_port += 1;
-        let sw = &self.namespaces[0];
-        let (a, b) = (
-            format!("vla{port}x{}", std::process::id() % 10_000),
-            format!("vlb{port}x{}", std::process::id() % 10_000),
-        );
-        ip(&[
-            "link", "add", &a, "netns", ns, "type", "veth", "peer", "name", &b, "netns", sw,
-        ])?;
-        ns_ip(ns, &["link", "set", &a, "name", interface])?;
-        let sw_port = format!("p{port}");
-        ns_ip(sw, &["link", "set", &b, "name", &sw_port])?;
-        ns_ip(sw, &["link", "set", &sw_port, "master", "br0", "up"])?;
+        netns::plug(&self.namespaces[0], "br0", &port, ns, interface)?;
         ns_ip(ns, &["addr", "add", address, "dev", interface])?;
         ns_ip(ns, &["link", "set", interface, "up"])?;
         Ok(())

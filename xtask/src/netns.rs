@@ -118,3 +118,57 @@ pub fn remove_leftovers(prefix: &str, only_dead: bool) -> Vec<PathBuf> {
     }
     removed
 }
+
+/// `ip -n NS ARGS`
+pub fn ns_ip(ns: &str, args: &[&str]) -> Result<Output> {
+    run(Command::new("ip").arg("-n").arg(ns).args(args))
+}
+
+/// Creates network namespace `name` with its loopback up.
+pub fn add_netns(name: &str) -> Result<()> {
+    ip(&["netns", "add", name])?;
+    ns_ip(name, &["link", "set", "lo", "up"])?;
+    Ok(())
+}
+
+/// Creates `bridge` in namespace `switch`, up, with STP off and without
+/// multicast snooping (VRRP to 224.0.0.18 must reach every port).
+pub fn add_bridge(switch: &str, bridge: &str) -> Result<()> {
+    ns_ip(
+        switch,
+        &["link", "add", bridge, "type", "bridge", "stp_state", "0"],
+    )?;
+    ns_ip(
+        switch,
+        &[
+            "link",
+            "set",
+            bridge,
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ],
+    )?;
+    ns_ip(switch, &["link", "set", bridge, "up"])?;
+    Ok(())
+}
+
+static NEXT_VETH: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Joins namespace `ns` to `bridge` in namespace `switch` with a veth pair:
+/// `interface` in `ns` (left down, for the caller to address), `port` on
+/// the bridge (up).
+pub fn plug(switch: &str, bridge: &str, port: &str, ns: &str, interface: &str) -> Result<()> {
+    // Both ends are created straight in their namespaces; the temporary
+    // names only need to be unique in them.
+    let n = NEXT_VETH.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let (a, b) = (format!("vxa{n}"), format!("vxb{n}"));
+    ip(&[
+        "link", "add", &a, "netns", ns, "type", "veth", "peer", "name", &b, "netns", switch,
+    ])?;
+    ns_ip(ns, &["link", "set", &a, "name", interface])?;
+    ns_ip(switch, &["link", "set", &b, "name", port])?;
+    ns_ip(switch, &["link", "set", port, "master", bridge, "up"])?;
+    Ok(())
+}

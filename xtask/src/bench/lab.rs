@@ -19,7 +19,7 @@ pub const IFACE: &str = "eth0";
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 
-use crate::netns::{delete_netns, ip, BPFFS_ROOT};
+use crate::netns::{self, delete_netns, ip, BPFFS_ROOT};
 pub use crate::netns::{in_ns, ns_command, run};
 
 /// Removes namespaces, bpffs and work directories of benchmark runs whose
@@ -57,30 +57,9 @@ impl Lab {
             bpffs: Vec::new(),
             work,
         };
-        ip(&["netns", "add", &switch])?;
-        for args in [
-            &["link", "set", "lo", "up"][..],
-            &["link", "add", "br0", "type", "bridge", "stp_state", "0"],
-            &[
-                "link",
-                "set",
-                "br0",
-                "type",
-                "bridge",
-                "mcast_snooping",
-                "0",
-            ],
-            &["link", "set", "br0", "up"],
-        ] {
-            lab.ip_sw(args)?;
-        }
+        netns::add_netns(&switch)?;
+        netns::add_bridge(&switch, "br0")?;
         Ok(lab)
-    }
-
-    fn ip_sw(&self, args: &[&str]) -> Result<Output> {
-        let mut full = vec!["-n", &self.switch];
-        full.extend_from_slice(args);
-        ip(&full)
     }
 
     /// `ip -n NODE args`.
@@ -93,28 +72,10 @@ impl Lab {
     /// A node with `eth0` on the bridge carrying `addresses`.
     pub fn add_node(&mut self, role: &str, addresses: &[&str]) -> Result<usize> {
         let ns = format!("{}-{role}", self.id);
-        ip(&["netns", "add", &ns])?;
+        netns::add_netns(&ns)?;
         self.nodes.push(ns.clone());
         let node = self.nodes.len() - 1;
-        let port = format!("p{node}");
-        let tmp = format!("vb{}x{node}", std::process::id() % 100_000);
-        ip(&[
-            "link",
-            "add",
-            &tmp,
-            "netns",
-            &ns,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &port,
-            "netns",
-            &self.switch,
-        ])?;
-        self.ip(node, &["link", "set", "lo", "up"])?;
-        self.ip(node, &["link", "set", &tmp, "name", IFACE])?;
-        self.ip_sw(&["link", "set", &port, "master", "br0", "up"])?;
+        netns::plug(&self.switch, "br0", &format!("p{node}"), &ns, IFACE)?;
         for a in addresses {
             self.ip(node, &["addr", "add", a, "dev", IFACE])?;
         }
