@@ -2,7 +2,7 @@
 //!
 //! The `vrrp_*` sections and `global_defs` are read as keepalived 2.2.7 reads
 //! them; everything else keepalived knows is skipped with a warning. See
-//! `docs/configuration.md` for the keyword reference.
+//! `vip-agent/docs/configuration.md` for the keyword reference.
 
 pub mod check;
 pub mod cli;
