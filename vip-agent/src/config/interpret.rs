@@ -448,6 +448,20 @@ impl Reader<'_> {
         self.extra_args(statement, 0);
     }
 
+    /// A keyword that stands alone: no arguments (not even a boolean, unlike
+    /// [`Self::flag`]), no block (`nopreempt`, `dont_track_primary`, ...).
+    fn bare_keyword(&mut self, statement: &Statement) {
+        self.no_args(statement);
+        self.no_block(statement);
+    }
+
+    /// The block of a keyword that takes no arguments, only `{ ... }`
+    /// (`virtual_ipaddress`, `track_script`, ...).
+    fn bare_block<'s>(&mut self, statement: &'s Statement) -> Option<&'s [Statement]> {
+        self.no_args(statement);
+        self.block(statement)
+    }
+
     fn section_name<'s>(&mut self, statement: &'s Statement) -> Option<&'s Word> {
         let name = statement.args.first();
         if name.is_none() {
@@ -638,14 +652,12 @@ impl Reader<'_> {
                     instance.advert_int_us = self.parsed(statement, values::seconds_as_micros)
                 }
                 "nopreempt" => {
-                    self.no_args(statement);
-                    self.no_block(statement);
+                    self.bare_keyword(statement);
                     instance.nopreempt = Some(statement.at().clone());
                 }
                 "preempt" => {
                     // keepalived keeps it for old configurations; preempting is the default.
-                    self.no_args(statement);
-                    self.no_block(statement);
+                    self.bare_keyword(statement);
                     instance.nopreempt = None;
                 }
                 "preempt_delay" => {
@@ -664,8 +676,7 @@ impl Reader<'_> {
                     instance.unicast_src_ip = self.parsed(statement, values::address)
                 }
                 "unicast_peer" => {
-                    self.no_args(statement);
-                    if let Some(block) = self.block(statement) {
+                    if let Some(block) = self.bare_block(statement) {
                         for peer in block {
                             self.no_block(peer);
                             self.extra_args(peer, 0);
@@ -682,32 +693,27 @@ impl Reader<'_> {
                     }
                 }
                 "authentication" => {
-                    self.no_args(statement);
-                    if let Some(block) = self.block(statement) {
+                    if let Some(block) = self.bare_block(statement) {
                         instance.authentication = self.authentication(statement.at(), block);
                     }
                 }
                 "virtual_ipaddress" => {
-                    self.no_args(statement);
-                    if let Some(block) = self.block(statement) {
+                    if let Some(block) = self.bare_block(statement) {
                         instance.virtual_ipaddresses = self.virtual_addresses(block);
                     }
                 }
                 "virtual_ipaddress_excluded" => {
-                    self.no_args(statement);
-                    if let Some(block) = self.block(statement) {
+                    if let Some(block) = self.bare_block(statement) {
                         instance.virtual_ipaddresses_excluded = self.virtual_addresses(block);
                     }
                 }
                 "track_interface" => {
-                    self.no_args(statement);
-                    if let Some(block) = self.block(statement) {
+                    if let Some(block) = self.bare_block(statement) {
                         instance.track_interfaces = self.tracks(block, 253);
                     }
                 }
                 "track_script" => {
-                    self.no_args(statement);
-                    if let Some(block) = self.block(statement) {
+                    if let Some(block) = self.bare_block(statement) {
                         instance.track_scripts = self.tracks(block, 253);
                     }
                 }
@@ -727,16 +733,14 @@ impl Reader<'_> {
                     instance.garp_master_refresh_repeat = self.integer(statement, 0, 1_000_000)
                 }
                 "accept" | "no_accept" => {
-                    self.no_args(statement);
-                    self.no_block(statement);
+                    self.bare_keyword(statement);
                     instance.accept = Some(Spanned {
                         value: statement.name() == "accept",
                         at: statement.at().clone(),
                     });
                 }
                 "dont_track_primary" => {
-                    self.no_args(statement);
-                    self.no_block(statement);
+                    self.bare_keyword(statement);
                     instance.dont_track_primary = true;
                 }
                 "auth_type" | "auth_pass" => self.diagnostics.error(
@@ -1034,8 +1038,7 @@ impl Reader<'_> {
                     self.extra_args(statement, 2);
                 }
                 "init_fail" => {
-                    self.no_args(statement);
-                    self.no_block(statement);
+                    self.bare_keyword(statement);
                     script.init_fail = true;
                 }
                 _ => self.unknown(statement),
@@ -1068,8 +1071,7 @@ impl Reader<'_> {
         for statement in block {
             match statement.name() {
                 "group" => {
-                    self.no_args(statement);
-                    if let Some(members) = self.block(statement) {
+                    if let Some(members) = self.bare_block(statement) {
                         for member in members {
                             self.no_block(member);
                             // keepalived accepts several names on one line here.
@@ -1083,14 +1085,12 @@ impl Reader<'_> {
                     }
                 }
                 "track_interface" => {
-                    self.no_args(statement);
-                    if let Some(block) = self.block(statement) {
+                    if let Some(block) = self.bare_block(statement) {
                         group.track_interfaces = self.tracks(block, 253);
                     }
                 }
                 "track_script" => {
-                    self.no_args(statement);
-                    if let Some(block) = self.block(statement) {
+                    if let Some(block) = self.bare_block(statement) {
                         group.track_scripts = self.tracks(block, 253);
                     }
                 }
