@@ -9,7 +9,10 @@ use std::{
 
 use anyhow::Result;
 
-use super::lab::{run, Lab, IFACE};
+use super::{
+    lab::{run, Lab, IFACE},
+    wait_until,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum System {
@@ -24,6 +27,63 @@ impl System {
             System::Keepalived => "keepalived",
         }
     }
+}
+
+/// The VIP of the Master/Backup pairs the benchmarks run.
+pub const VIP: &str = "10.0.0.100";
+pub const PRIO_MASTER: u8 = 150;
+pub const PRIO_BACKUP: u8 = 100;
+
+/// Starts `system` on node `a` as Master (priority [`PRIO_MASTER`]) and on
+/// node `b` as Backup ([`PRIO_BACKUP`]), one VRRP instance, VRID 51, for
+/// [`VIP`]; returns once `a` holds the VIP.
+#[allow(clippy::too_many_arguments)]
+pub fn start_pair(
+    lab: &mut Lab,
+    agent_bin: &Path,
+    system: System,
+    (a, b): (usize, usize),
+    version: u8,
+    advert_int: &str,
+    xdp_mode: &str,
+) -> Result<(Daemon, Daemon)> {
+    let conf = |priority, master| {
+        config(
+            version,
+            advert_int,
+            None,
+            &[Inst {
+                vrid: 51,
+                priority,
+                master,
+                vip: format!("{VIP}/24"),
+            }],
+        )
+    };
+    let master = start(
+        lab,
+        agent_bin,
+        system,
+        a,
+        "a",
+        &conf(PRIO_MASTER, true),
+        xdp_mode,
+    )?;
+    let backup = start(
+        lab,
+        agent_bin,
+        system,
+        b,
+        "b",
+        &conf(PRIO_BACKUP, false),
+        xdp_mode,
+    )?;
+    wait_until(
+        "A to hold the VIP",
+        std::time::Duration::from_secs(15),
+        || holds(lab, a, VIP),
+    )?;
+    Ok((master, backup))
 }
 
 /// One VRRP instance of a generated configuration.

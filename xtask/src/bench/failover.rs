@@ -15,14 +15,10 @@ use serde_json::{json, Value};
 
 use super::{
     check_interrupt,
-    daemon::{self, holds, Inst, System},
+    daemon::{self, holds, System, PRIO_BACKUP, VIP},
     lab::{Lab, IFACE},
     pause, wait_until, Env,
 };
-
-const VIP: &str = "10.0.0.100";
-const PRIO_MASTER: u8 = 150;
-const PRIO_BACKUP: u8 = 100;
 
 #[derive(Clone, Copy)]
 pub struct Case {
@@ -104,40 +100,15 @@ fn one(env: &Env, case: Case, system: System, phase: f64) -> Result<Value> {
     let client = lab.add_node("client", &["10.0.0.9/24"])?;
     let a = lab.add_node("a", &["10.0.0.1/24"])?;
     let b = lab.add_node("b", &["10.0.0.2/24"])?;
-    let conf = |prio, master| {
-        daemon::config(
-            case.version,
-            &case.advert_text(),
-            None,
-            &[Inst {
-                vrid: 51,
-                priority: prio,
-                master,
-                vip: format!("{VIP}/24"),
-            }],
-        )
-    };
-    let da = daemon::start(
+    let (da, _db) = daemon::start_pair(
         &mut lab,
         &env.agent_bin,
         system,
-        a,
-        "a",
-        &conf(PRIO_MASTER, true),
+        (a, b),
+        case.version,
+        &case.advert_text(),
         "auto",
     )?;
-    daemon::start(
-        &mut lab,
-        &env.agent_bin,
-        system,
-        b,
-        "b",
-        &conf(PRIO_BACKUP, false),
-        "auto",
-    )?;
-    wait_until("A to hold the VIP", Duration::from_secs(15), || {
-        holds(&lab, a, VIP)
-    })?;
     // The Backup has heard adverts and its down timer runs from the last one.
     pause(Duration::from_secs_f64(case.advert + 0.3))?;
     anyhow::ensure!(!holds(&lab, b, VIP), "B holds the VIP before the event");

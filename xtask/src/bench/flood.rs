@@ -17,12 +17,10 @@ use serde_json::{json, Value};
 
 use super::{
     check_interrupt,
-    daemon::{self, holds, Inst, System},
+    daemon::{self, holds, System, VIP},
     lab::{self, Lab, IFACE},
-    pause, wait_until, Env,
+    pause, Env,
 };
-
-const VIP: &str = "10.0.0.100";
 
 pub const VARIANTS: [(&str, System, &str); 3] = [
     ("vip-agent, XDP (skb mode)", System::VipAgent, "skb"),
@@ -161,40 +159,7 @@ fn one(env: &Env, variant: (&str, System, &str)) -> Result<Value> {
     let gen = lab.add_node("gen", &["10.0.0.9/24"])?;
     let a = lab.add_node("a", &["10.0.0.1/24"])?;
     let b = lab.add_node("b", &["10.0.0.2/24"])?;
-    let conf = |prio, master| {
-        daemon::config(
-            3,
-            "0.05",
-            None,
-            &[Inst {
-                vrid: 51,
-                priority: prio,
-                master,
-                vip: format!("{VIP}/24"),
-            }],
-        )
-    };
-    let da = daemon::start(
-        &mut lab,
-        &env.agent_bin,
-        system,
-        a,
-        "a",
-        &conf(150, true),
-        mode,
-    )?;
-    let db = daemon::start(
-        &mut lab,
-        &env.agent_bin,
-        system,
-        b,
-        "b",
-        &conf(100, false),
-        mode,
-    )?;
-    wait_until("A to hold the VIP", Duration::from_secs(15), || {
-        holds(&lab, a, VIP)
-    })?;
+    let (da, db) = daemon::start_pair(&mut lab, &env.agent_bin, system, (a, b), 3, "0.05", mode)?;
     for node in [a, b] {
         let mut cmd = std::process::Command::new("ip");
         cmd.args(["netns", "exec", lab.ns(node), "sh", "-c"])
