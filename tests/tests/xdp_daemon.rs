@@ -532,15 +532,19 @@ fn field(map: &serde_json::Map<String, Value>, name: &str) -> u64 {
     map.get(name).and_then(Value::as_u64).unwrap_or(0)
 }
 
-#[test]
-fn a_stopped_daemon_is_fenced_in_xdp_and_answers_again_when_continued() -> Result<()> {
+/// A lone Master with a 500 ms fencing bound and a 60 s VIP lifetime (the
+/// VIP stays on the interface while the agent is stopped), and a client on
+/// its segment. With `no_kernel_arp`, the kernel never answers ARP on the
+/// Master's eth0 (`arp_ignore=8`), so only XDP can.
+fn fenced_master(no_kernel_arp: bool) -> Result<(Lab, usize, usize, AgentProcess)> {
     let mut lab = Lab::new()?;
     let a = lab.add_node("a", "eth0", &["10.0.0.1/24"])?;
     let client = lab.add_node("client", "eth0", &["10.0.0.2/24"])?;
-    // The kernel never answers ARP on eth0: only XDP can.
-    lab.node(a)
-        .ns
-        .sysctl("net.ipv4.conf.eth0.arp_ignore", "8")?;
+    if no_kernel_arp {
+        lab.node(a)
+            .ns
+            .sysctl("net.ipv4.conf.eth0.arp_ignore", "8")?;
+    }
     let conf = write_config(
         &lab,
         "a.conf",
@@ -561,6 +565,13 @@ fn a_stopped_daemon_is_fenced_in_xdp_and_answers_again_when_continued() -> Resul
     )?;
     wait_for_state(&agent, INSTANCE, "MASTER", BOUND)?;
     wait_for_sole_holder(&lab, &[a], "eth0", vip_addr(VIP), a, BOUND)?;
+    Ok((lab, a, client, agent))
+}
+
+#[test]
+fn a_stopped_daemon_is_fenced_in_xdp_and_answers_again_when_continued() -> Result<()> {
+    // The kernel never answers ARP on eth0: only XDP can.
+    let (mut lab, a, client, agent) = fenced_master(true)?;
     let mac = lab.node(a).ns.mac("eth0")?;
     let ifindex = lab.node(a).ns.ifindex("eth0")?;
     let pin = lab.bpffs_dir("a").join("L2_STATS");
@@ -737,28 +748,7 @@ fn status_table_shows_each_instances_xdp_counters() -> Result<()> {
 /// runs out: XDP drops those requests.
 #[test]
 fn a_stopped_daemon_is_fenced_with_default_kernel_arp_settings() -> Result<()> {
-    let mut lab = Lab::new()?;
-    let a = lab.add_node("a", "eth0", &["10.0.0.1/24"])?;
-    let client = lab.add_node("client", "eth0", &["10.0.0.2/24"])?;
-    let conf = write_config(
-        &lab,
-        "a.conf",
-        &format!(
-            "vrrp_instance {INSTANCE} {{\n    state MASTER\n    interface eth0\n    \
-             virtual_router_id {VRID}\n    priority 150\n    advert_int 1\n    \
-             virtual_ipaddress {{\n        10.0.0.100/24\n    }}\n}}\n"
-        ),
-    )?;
-    let agent = lab.start_agent(
-        &AgentSpec::with_config(a, "a", conf)
-            .arg("--xdp-mode")
-            .arg("skb")
-            .arg("--xdp-fence-ms")
-            .arg("500")
-            .arg("--vip-lifetime")
-            .arg("60"),
-    )?;
-    wait_for_state(&agent, INSTANCE, "MASTER", BOUND)?;
+    let (mut lab, a, client, agent) = fenced_master(false)?;
     let mac = lab.node(a).ns.mac("eth0")?;
     let ifindex = lab.node(a).ns.ifindex("eth0")?;
     let pin = lab.bpffs_dir("a").join("L2_STATS");
