@@ -10,6 +10,16 @@ fn arr(v: &Value) -> &[Value] {
     v.as_array().map(Vec::as_slice).unwrap_or(&[])
 }
 
+/// How many repetitions `samples` hold (each sample records its `rep`).
+fn repetitions(samples: &[Value]) -> u64 {
+    samples
+        .iter()
+        .filter_map(|x| x["rep"].as_u64())
+        .max()
+        .unwrap_or(0)
+        + 1
+}
+
 fn field(samples: &[&Value], key: &str) -> Vec<f64> {
     samples.iter().filter_map(|s| s[key].as_f64()).collect()
 }
@@ -55,12 +65,7 @@ pub fn markdown(r: &Value) -> String {
     // 1. failover
     let fo = arr(&r["failover"]);
     if !fo.is_empty() {
-        let reps = fo
-            .iter()
-            .filter_map(|x| x["rep"].as_u64())
-            .max()
-            .unwrap_or(0)
-            + 1;
+        let reps = repetitions(fo);
         let _ = writeln!(
             s,
             "### Failover outage\n\nA client pings the VIP every 5 ms; the outage is the longest gap \
@@ -171,12 +176,7 @@ pub fn markdown(r: &Value) -> String {
     // 3 + 4. flood
     let fl = arr(&r["flood"]);
     if !fl.is_empty() {
-        let reps = fl
-            .iter()
-            .filter_map(|x| x["rep"].as_u64())
-            .max()
-            .unwrap_or(0)
-            + 1;
+        let reps = repetitions(fl);
         let secs = fl[0]["seconds"].as_f64().unwrap_or(0.0);
         let _ = writeln!(
             s,
@@ -257,12 +257,7 @@ pub fn markdown(r: &Value) -> String {
     // 5. footprint
     let fp = arr(&r["footprint"]);
     if !fp.is_empty() {
-        let reps = fp
-            .iter()
-            .filter_map(|x| x["rep"].as_u64())
-            .max()
-            .unwrap_or(0)
-            + 1;
+        let reps = repetitions(fp);
         let window = fp[0]["window_s"].as_f64().unwrap_or(0.0);
         let _ = writeln!(
             s,
@@ -437,4 +432,21 @@ pub fn svg(r: &Value) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cargo xtask bench` writes both files from one run: the committed
+    /// table must be exactly what the committed raw samples render to.
+    #[test]
+    fn committed_results_md_renders_from_committed_results_json() {
+        let dir = crate::workspace_root().join("bench");
+        let json: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap())
+                .unwrap();
+        let md = std::fs::read_to_string(dir.join("results.md")).unwrap();
+        assert_eq!(markdown(&json), md);
+    }
 }
