@@ -1,20 +1,31 @@
-//! One configured `vrrp_instance` at run time: its state machine, and the
-//! kernel side of its actions (adverts, VIPs, ARP/NA, XDP ownership).
+//! One configured `vrrp_instance` at run time: its state machine and what
+//! its actions mean for the kernel, returned as [`Effect`]s. Nothing here
+//! performs I/O; the link and address facts come from the [`SystemView`].
+//!
+//! A [`Slot`] is made of parts that change together: the [`Spec`] (what the
+//! configuration says, fixed for the slot's life), [`Running`] (exists from
+//! start to stop: state machine, link, source address), [`Held`] (exists
+//! while the VIPs are installed: placements, announcements, refresh),
+//! [`Health`] and the counters.
 
-use std::{
-    collections::HashMap,
-    net::{IpAddr, Ipv6Addr},
-    time::Duration,
+use std::{net::IpAddr, time::Duration};
+
+use super::{
+    announce::AnnounceSchedule,
+    effect::{Effect, SocketKey},
+    health::{self, Health, TrackerState},
+    notify::NotifyState,
+    system::SystemView,
 };
-
-use super::{fastpath::FastPath, notify, SocketEntry, SocketKey};
 use crate::{
-    config::{AddressFamily, GlobalDefs, InitialState as ConfigInitialState, VrrpInstance},
+    config::{
+        AddressFamily, GlobalDefs, InitialState as ConfigInitialState, VirtualAddress, VrrpInstance,
+    },
     control::InstanceStatus,
     dataplane::VrrpPolicy,
     net::{
-        announce::{gratuitous_arp, unsolicited_na, FrameSender},
-        netlink::{Link, LinkEvent, Netlink},
+        announce::{gratuitous_arp, unsolicited_na},
+        netlink::{Link, LinkEvent},
         vrrp_socket::ReceivedPacket,
     },
     vrrp::{
@@ -23,108 +34,15 @@ use crate::{
     },
 };
 
-/// What an instance needs of the agent to carry out its actions.
-pub struct Io<'a> {
-    pub netlink: &'a Netlink,
-    pub fastpath: &'a mut FastPath,
-    pub sockets: &'a HashMap<SocketKey, SocketEntry>,
-    pub vip_lifetime: Duration,
-}
-
-/// Found on the system when an instance can start.
-pub struct Prepared {
-    pub link: Link,
-    pub ipv6: bool,
-    pub source: IpAddr,
-    /// IPv6 link-local address, the source of unsolicited NAs.
-    pub link_local: Option<Ipv6Addr>,
-}
-
-/// A VIP as installed: where, with which MAC for the fast path.
-#[derive(Clone, Debug)]
-struct Placement {
-    address: IpAddr,
-    prefix_len: u8,
-    label: Option<String>,
-    ifindex: u32,
-    mac: [u8; 6],
-}
-
-/// A pending gratuitous ARP / NA transmission.
-#[derive(Clone, Copy, Debug)]
-struct Announcement {
-    at: Duration,
-    count: u32,
-}
-
-pub struct Slot {
+/// What the configuration says of an instance, with the global settings it
+/// runs under.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spec {
     pub config: VrrpInstance,
-    global: GlobalDefs,
-    fsm: Option<Instance>,
-    link: Option<Link>,
-    source: Option<IpAddr>,
-    link_local: Option<Ipv6Addr>,
-    frames: Option<FrameSender>,
-    installed: Vec<Placement>,
-    announcements: Vec<Announcement>,
-    next_garp_refresh: Option<Duration>,
-    next_vip_refresh: Option<Duration>,
-    master: Option<IpAddr>,
-    note: Option<String>,
-    /// Set by a reload: the instance this one replaces was Master, so this
-    /// one starts as Master instead of from Initialize.
-    pub resume_as_master: bool,
-    /// The instance's own interface is down (unless `dont_track_primary`).
-    link_fault: bool,
-    /// A weight-0 tracker failed.
-    tracker_fault: bool,
-    /// Another member of a sync group is in fault.
-    sync_fault: bool,
-    tracker_weight: i32,
-    /// The trackers' adjustment not yet told to the state machine.
-    pending_weight: i32,
-    /// The fault state the state machine was last told.
-    fault_fed: bool,
-    adverts_sent: u64,
-    adverts_received: u64,
-    adverts_discarded: u64,
-    became_master: u64,
+    pub global: GlobalDefs,
 }
 
-impl Slot {
-    pub fn new(config: VrrpInstance, global: GlobalDefs) -> Self {
-        Self {
-            config,
-            global,
-            fsm: None,
-            link: None,
-            source: None,
-            link_local: None,
-            frames: None,
-            installed: Vec::new(),
-            announcements: Vec::new(),
-            next_garp_refresh: None,
-            next_vip_refresh: None,
-            master: None,
-            note: None,
-            resume_as_master: false,
-            link_fault: false,
-            tracker_fault: false,
-            sync_fault: false,
-            tracker_weight: 0,
-            pending_weight: 0,
-            fault_fed: false,
-            adverts_sent: 0,
-            adverts_received: 0,
-            adverts_discarded: 0,
-            became_master: 0,
-        }
-    }
-
-    pub fn started(&self) -> bool {
-        self.fsm.is_some()
-    }
-
+impl Spec {
     pub fn ipv6(&self) -> bool {
         self.config.family == AddressFamily::Ipv6
     }
@@ -133,95 +51,61 @@ impl Slot {
         self.config.unicast_peers.is_empty()
     }
 
-    pub fn set_note(&mut self, note: String) {
-        if self.note.as_deref() != Some(note.as_str()) {
-            tracing::warn!(instance = %self.config.name, "{note}");
+    pub fn group(&self) -> IpAddr {
+        if self.ipv6() {
+            IpAddr::V6(self.global.mcast_group6)
+        } else {
+            IpAddr::V4(self.global.mcast_group4)
         }
-        self.note = Some(note);
     }
 
-    /// Looks up what starting needs; `None` (with a note) while something is
-    /// missing, e.g. the interface does not exist yet.
-    pub async fn prepare(&mut self, netlink: &Netlink) -> Option<Prepared> {
-        let interface = self.config.interface.clone();
-        let link = match netlink.link_by_name(&interface).await {
-            Ok(Some(link)) => link,
-            Ok(None) => {
-                self.set_note(format!(
-                    "interface {interface} does not exist; waiting for it"
-                ));
-                return None;
-            }
-            Err(err) => {
-                self.set_note(format!("looking up {interface}: {err}"));
-                return None;
-            }
-        };
-        let addresses = match netlink.addresses(link.ifindex).await {
-            Ok(addresses) => addresses,
-            Err(err) => {
-                self.set_note(format!("reading addresses of {interface}: {err}"));
-                return None;
-            }
-        };
-        let ipv6 = self.ipv6();
-        let vips: Vec<IpAddr> = self.all_vips().map(|v| v.address).collect();
-        let link_local = addresses.iter().find_map(|a| match a.address {
-            IpAddr::V6(v6) if a.link_scope => Some(v6),
-            _ => None,
-        });
-        let source = match self.config.unicast_src_ip {
-            Some(source) => Some(source),
-            // RFC 5798 section 5.1.2.1/5.1.3.1: the primary address; for
-            // IPv6 the link-local address.
-            None if ipv6 => link_local.map(IpAddr::V6),
-            None => addresses
-                .iter()
-                .filter(|a| a.address.is_ipv4() && !a.secondary && !vips.contains(&a.address))
-                .map(|a| a.address)
-                .next(),
-        };
-        let Some(source) = source else {
-            let what = if ipv6 { "IPv6 link-local" } else { "IPv4" };
-            self.set_note(format!(
-                "{interface} has no {what} address yet; waiting for one"
-            ));
-            return None;
-        };
-        Some(Prepared {
-            link,
-            ipv6,
-            source,
-            link_local,
-        })
+    pub fn socket_key(&self) -> SocketKey {
+        SocketKey {
+            interface: self.config.interface.clone(),
+            ipv6: self.ipv6(),
+        }
+    }
+
+    /// The virtual addresses, excluded ones included (they are installed,
+    /// only not advertised).
+    pub fn all_vips(&self) -> impl Iterator<Item = &VirtualAddress> {
+        self.config
+            .virtual_ipaddresses
+            .iter()
+            .chain(&self.config.virtual_ipaddresses_excluded)
+    }
+
+    /// Same virtual router (interface, VRID, family) under the same name:
+    /// a reload that changes anything else replaces it by a successor.
+    pub fn same_router(&self, other: &VrrpInstance) -> bool {
+        self.config.name == other.name
+            && self.config.interface == other.interface
+            && self.config.virtual_router_id == other.virtual_router_id
+            && self.config.family == other.family
     }
 
     fn params(&self, source: IpAddr) -> Params {
-        let version = if self.config.version == 3 {
+        let c = &self.config;
+        let version = if c.version == 3 {
             ProtocolVersion::V3
         } else {
             ProtocolVersion::V2
         };
-        let auth = match (&self.config.auth_pass, version) {
+        let auth = match (&c.auth_pass, version) {
             (Some(pass), ProtocolVersion::V2) => Auth::simple_text(pass),
             _ => Auth::None,
         };
         Params {
-            vrid: self.config.virtual_router_id,
+            vrid: c.virtual_router_id,
             version,
-            priority: self.config.priority,
-            adver_int: Duration::from_millis(u64::from(self.config.advert_int_ms)),
-            preempt: !self.config.nopreempt,
-            preempt_delay: Duration::from_millis(u64::from(self.config.preempt_delay_ms)),
-            accept_mode: self.config.accept,
+            priority: c.priority,
+            adver_int: Duration::from_millis(u64::from(c.advert_int_ms)),
+            preempt: !c.nopreempt,
+            preempt_delay: Duration::from_millis(u64::from(c.preempt_delay_ms)),
+            accept_mode: c.accept,
             primary_address: source,
-            vips: self
-                .config
-                .virtual_ipaddresses
-                .iter()
-                .map(|v| v.address)
-                .collect(),
-            initial_state: match self.config.state {
+            vips: c.virtual_ipaddresses.iter().map(|v| v.address).collect(),
+            initial_state: match c.state {
                 ConfigInitialState::Master => InitialState::Master,
                 ConfigInitialState::Backup => InitialState::Backup,
             },
@@ -248,383 +132,490 @@ impl Slot {
         }
     }
 
-    pub async fn start(&mut self, prepared: Prepared, io: &mut Io<'_>, now: Duration) {
-        let fsm = match Instance::new(self.params(prepared.source)) {
+    fn checksum_mode(&self) -> ChecksumMode {
+        if self.global.v3_checksum_as_v2 {
+            ChecksumMode::V3AsV2
+        } else {
+            ChecksumMode::Standard
+        }
+    }
+
+    /// `vrrp_garp_interval` / `vrrp_gna_interval`.
+    fn announce_spacing(&self) -> Duration {
+        Duration::from_micros(if self.ipv6() {
+            self.global.gna_interval_us
+        } else {
+            self.global.garp_interval_us
+        })
+    }
+}
+
+/// Found in the system view when an instance can start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prepared {
+    pub link: Link,
+    pub source: IpAddr,
+}
+
+/// What an instance's effects depend on besides itself.
+pub struct Context<'a> {
+    pub system: &'a SystemView,
+    /// Valid lifetime of installed VIPs; the Master refreshes them.
+    pub vip_lifetime: Duration,
+}
+
+/// A VIP as installed: where, with which MAC for the fast path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub address: IpAddr,
+    pub prefix_len: u8,
+    pub label: Option<String>,
+    pub ifindex: u32,
+    pub mac: [u8; 6],
+}
+
+/// The instance holds its VIPs.
+#[derive(Clone, Debug)]
+struct Held {
+    placements: Vec<Placement>,
+    /// One announcement frame per VIP that can be announced, with the
+    /// interface it leaves on: the schedule's round.
+    frames: Vec<(u32, Vec<u8>)>,
+    announce: Option<AnnounceSchedule>,
+    next_vip_refresh: Duration,
+}
+
+#[derive(Clone, Debug)]
+struct Running {
+    fsm: Instance,
+    link: Link,
+    source: IpAddr,
+    /// The current Master, as far as this node knows.
+    master: Option<IpAddr>,
+    held: Option<Held>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub adverts_discarded: u64,
+    pub became_master: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Slot {
+    pub spec: Spec,
+    run: Option<Running>,
+    pub health: Health,
+    pub counters: Counters,
+    note: Option<String>,
+    /// Set by a reload: the instance this one replaces was Master, so this
+    /// one starts as Master instead of from Initialize.
+    pub resume_as_master: bool,
+}
+
+impl Slot {
+    pub fn new(config: VrrpInstance, global: GlobalDefs) -> Self {
+        Self {
+            spec: Spec { config, global },
+            run: None,
+            health: Health::default(),
+            counters: Counters::default(),
+            note: None,
+            resume_as_master: false,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.config.name
+    }
+
+    pub fn started(&self) -> bool {
+        self.run.is_some()
+    }
+
+    pub fn is_master(&self) -> bool {
+        self.state() == Some(State::Master)
+    }
+
+    pub fn state(&self) -> Option<State> {
+        self.run.as_ref().map(|r| r.fsm.state())
+    }
+
+    pub fn ifindex(&self) -> Option<u32> {
+        self.run.as_ref().map(|r| r.link.ifindex)
+    }
+
+    /// The addresses installed right now.
+    pub fn held_vips(&self) -> Vec<IpAddr> {
+        self.held()
+            .map(|h| h.placements.iter().map(|p| p.address).collect())
+            .unwrap_or_default()
+    }
+
+    fn held(&self) -> Option<&Held> {
+        self.run.as_ref().and_then(|r| r.held.as_ref())
+    }
+
+    pub fn set_note(&mut self, note: String) {
+        if self.note.as_deref() != Some(note.as_str()) {
+            tracing::warn!(instance = %self.name(), "{note}");
+        }
+        self.note = Some(note);
+    }
+
+    /// Looks up what starting needs; `None` (with a note) while something is
+    /// missing, e.g. the interface does not exist yet.
+    pub fn prepare(&mut self, system: &SystemView) -> Option<Prepared> {
+        let interface = self.spec.config.interface.clone();
+        let Some(link) = system.link_by_name(&interface).cloned() else {
+            self.set_note(format!(
+                "interface {interface} does not exist; waiting for it"
+            ));
+            return None;
+        };
+        let ipv6 = self.spec.ipv6();
+        let vips: Vec<IpAddr> = self.spec.all_vips().map(|v| v.address).collect();
+        let source = match self.spec.config.unicast_src_ip {
+            Some(source) => Some(source),
+            // RFC 5798 section 5.1.2.1/5.1.3.1: the primary address; for
+            // IPv6 the link-local address.
+            None if ipv6 => system.link_local(link.ifindex).map(IpAddr::V6),
+            None => system
+                .addresses(link.ifindex)
+                .filter(|a| a.address.is_ipv4() && !a.secondary && !vips.contains(&a.address))
+                .map(|a| a.address)
+                .next(),
+        };
+        let Some(source) = source else {
+            let what = if ipv6 { "IPv6 link-local" } else { "IPv4" };
+            self.set_note(format!(
+                "{interface} has no {what} address yet; waiting for one"
+            ));
+            return None;
+        };
+        Some(Prepared { link, source })
+    }
+
+    pub fn start(
+        &mut self,
+        prepared: Prepared,
+        ctx: &Context,
+        now: Duration,
+        out: &mut Vec<Effect>,
+    ) {
+        let fsm = match Instance::new(self.spec.params(prepared.source)) {
             Ok(fsm) => fsm,
             Err(err) => {
                 self.set_note(format!("cannot run: {err}"));
                 return;
             }
         };
-        match FrameSender::open(prepared.link.ifindex) {
-            Ok(frames) => self.frames = Some(frames),
-            Err(err) => {
-                self.set_note(format!("packet socket for ARP/NA: {err}"));
-                return;
-            }
-        }
         self.note = None;
-        self.source = Some(prepared.source);
-        self.link_local = prepared.link_local;
-        let up = prepared.link.up;
-        self.link = Some(prepared.link);
-        self.fsm = Some(fsm);
+        let c = &self.spec.config;
         tracing::info!(
-            instance = %self.config.name,
-            interface = %self.config.interface,
-            vrid = self.config.virtual_router_id,
-            version = self.config.version,
-            priority = self.config.priority,
+            instance = %c.name,
+            interface = %c.interface,
+            vrid = c.virtual_router_id,
+            version = c.version,
+            priority = c.priority,
             source = %prepared.source,
             "instance starting"
         );
-        self.link_fault = !up && !self.config.dont_track_primary;
-        self.fault_fed = false;
-        self.tracker_weight = self.pending_weight;
-        if self.tracker_weight != 0 {
-            self.feed(Event::TrackerWeight(self.tracker_weight), io, now)
-                .await;
+        self.health.link_fault = !prepared.link.up && !c.dont_track_primary;
+        self.health.fault_fed = false;
+        self.health.weight_fed = self.health.weight;
+        self.run = Some(Running {
+            fsm,
+            link: prepared.link,
+            source: prepared.source,
+            master: None,
+            held: None,
+        });
+        if self.health.weight != 0 {
+            self.feed(Event::TrackerWeight(self.health.weight), ctx, now, out);
         }
-        if self.wants_fault() {
-            self.fault_fed = true;
-            self.feed(Event::FaultRaised, io, now).await;
+        if self.health.fault() {
+            self.health.fault_fed = true;
+            self.feed(Event::FaultRaised, ctx, now, out);
         }
         if std::mem::take(&mut self.resume_as_master) {
             let actions = self
-                .fsm
+                .run
                 .as_mut()
-                .map(|f| f.resume_as_master(now))
+                .map(|r| r.fsm.resume_as_master(now))
                 .unwrap_or_default();
-            for action in actions {
-                self.carry_out(action, io, now).await;
-            }
+            self.carry_out(actions, ctx, now, out);
         } else {
-            self.feed(Event::Start, io, now).await;
+            self.feed(Event::Start, ctx, now, out);
         }
-    }
-
-    pub fn is_master(&self) -> bool {
-        self.fsm
-            .as_ref()
-            .is_some_and(|f| f.state() == State::Master)
     }
 
     /// A reload replaces this instance by one with the same interface, VRID
     /// and family while it is Master: step aside without resigning, removing
     /// only the VIPs the successor does not keep.
-    pub async fn hand_over(&mut self, io: &mut Io<'_>, keep: &[IpAddr]) {
-        self.remove_vips(io, keep).await;
-        self.fsm = None;
-        self.frames = None;
+    /// Returns the placements left installed for the successor.
+    pub fn hand_over(&mut self, keep: &[IpAddr], out: &mut Vec<Effect>) -> Vec<Placement> {
+        let kept = self.remove_vips(keep, out);
+        self.run = None;
+        kept
     }
 
     /// Stops the instance: a Master resigns with priority 0 (RFC 5798 section
     /// 6.4.3 Shutdown) and releases its VIPs, except `keep`.
-    pub async fn stop(&mut self, io: &mut Io<'_>, now: Duration, keep: &[IpAddr]) {
-        if self.fsm.is_none() {
+    pub fn stop(&mut self, ctx: &Context, now: Duration, keep: &[IpAddr], out: &mut Vec<Effect>) {
+        let Some(run) = &mut self.run else {
             return;
-        }
-        let actions = self
-            .fsm
-            .as_mut()
-            .map(|f| f.handle(Event::Shutdown, now))
-            .unwrap_or_default();
+        };
+        let actions = run.fsm.handle(Event::Shutdown, now);
         for action in actions {
             match action {
-                Action::RemoveVips(_) => self.remove_vips(io, keep).await,
-                other => self.carry_out(other, io, now).await,
+                Action::RemoveVips(_) => {
+                    self.remove_vips(keep, out);
+                }
+                other => self.carry_out(vec![other], ctx, now, out),
             }
         }
         // Whatever the state machine did, nothing of ours stays installed.
-        self.remove_vips(io, keep).await;
-        if let Some(link) = &self.link {
-            let _ =
-                io.fastpath
-                    .remove_policy(link.ifindex, self.config.virtual_router_id, self.ipv6());
+        self.remove_vips(keep, out);
+        if let Some(ifindex) = self.ifindex() {
+            out.push(Effect::RemovePolicy {
+                ifindex,
+                vrid: self.spec.config.virtual_router_id,
+                ipv6: self.spec.ipv6(),
+            });
         }
-        notify::run(
-            &self.config.notify,
-            &self.config.name,
-            notify::NotifyState::Stop,
-            self.config.priority,
-        );
-        self.fsm = None;
-        self.frames = None;
+        out.push(self.notify(NotifyState::Stop, self.spec.config.priority));
+        self.run = None;
     }
 
     pub fn next_deadline(&self) -> Option<Duration> {
-        let fsm = self.fsm.as_ref()?;
+        let run = self.run.as_ref()?;
+        let held = run.held.as_ref();
         [
-            fsm.timer_deadline(Timer::Adver),
-            fsm.timer_deadline(Timer::MasterDown),
-            self.announcements.iter().map(|a| a.at).min(),
-            self.next_garp_refresh,
-            self.next_vip_refresh,
+            run.fsm.timer_deadline(Timer::Adver),
+            run.fsm.timer_deadline(Timer::MasterDown),
+            held.and_then(|h| h.announce.as_ref()?.next_deadline()),
+            held.map(|h| h.next_vip_refresh),
         ]
         .into_iter()
         .flatten()
         .min()
     }
 
-    pub async fn on_timers(&mut self, io: &mut Io<'_>, now: Duration) {
-        let Some(fsm) = &self.fsm else {
+    pub fn on_timers(&mut self, ctx: &Context, now: Duration, out: &mut Vec<Effect>) {
+        let Some(run) = &self.run else {
             return;
         };
         let fired: Vec<Timer> = [Timer::Adver, Timer::MasterDown]
             .into_iter()
-            .filter(|&timer| fsm.timer_deadline(timer).is_some_and(|d| d <= now))
+            .filter(|&timer| run.fsm.timer_deadline(timer).is_some_and(|d| d <= now))
             .collect();
         for timer in fired {
-            self.feed(Event::TimerFired(timer), io, now).await;
+            self.feed(Event::TimerFired(timer), ctx, now, out);
         }
-        let due: Vec<Announcement> = self
-            .announcements
-            .iter()
-            .copied()
-            .filter(|a| a.at <= now)
-            .collect();
-        self.announcements.retain(|a| a.at > now);
-        for announcement in due {
-            self.announce(announcement.count);
+        let Some(held) = self.run.as_mut().and_then(|r| r.held.as_mut()) else {
+            return;
+        };
+        if let Some(schedule) = &mut held.announce {
+            let due = schedule.take_due(now);
+            push_frames(&held.frames, &due, out);
         }
-        if self.next_garp_refresh.is_some_and(|t| t <= now) {
-            self.announce(self.config.garp.master_refresh_repeat.max(1));
-            self.next_garp_refresh =
-                Some(now + Duration::from_secs(u64::from(self.config.garp.master_refresh_s)));
-        }
-        if self.next_vip_refresh.is_some_and(|t| t <= now) {
-            self.refresh_vips(io).await;
-            self.next_vip_refresh = Some(now + io.vip_lifetime / 3);
+        if held.next_vip_refresh <= now {
+            held.next_vip_refresh = now + ctx.vip_lifetime / 3;
+            push_vips(&held.placements, ctx.vip_lifetime, out);
         }
     }
 
-    pub async fn on_packet(&mut self, packet: &ReceivedPacket, io: &mut Io<'_>, now: Duration) {
-        if !self.multicast() {
+    pub fn on_packet(
+        &mut self,
+        packet: &ReceivedPacket,
+        ctx: &Context,
+        now: Duration,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(run) = &self.run else {
+            return;
+        };
+        if !self.spec.multicast() {
             // Unicast: only the configured peers take part in the election.
-            if !self.config.unicast_peers.contains(&packet.source) {
-                self.adverts_discarded += 1;
-                tracing::debug!(instance = %self.config.name, source = %packet.source, "advert from a non-peer dropped");
+            if !self.spec.config.unicast_peers.contains(&packet.source) {
+                self.counters.adverts_discarded += 1;
+                tracing::debug!(instance = %self.name(), source = %packet.source, "advert from a non-peer dropped");
                 return;
             }
-        } else {
-            let group = if self.ipv6() {
-                IpAddr::V6(self.global.mcast_group6)
-            } else {
-                IpAddr::V4(self.global.mcast_group4)
-            };
-            if packet.destination != group && Some(packet.destination) != self.source {
-                return;
-            }
+        } else if packet.destination != self.spec.group() && packet.destination != run.source {
+            return;
         }
         let advert = match Advertisement::decode(&packet.payload, packet.source, packet.destination)
         {
             Ok((advert, _checksum)) => advert,
             Err(err) => {
-                self.adverts_discarded += 1;
-                tracing::debug!(instance = %self.config.name, source = %packet.source, error = %err, "advert dropped");
+                self.counters.adverts_discarded += 1;
+                tracing::debug!(instance = %self.name(), source = %packet.source, error = %err, "advert dropped");
                 return;
             }
         };
-        self.adverts_received += 1;
-        let before = self.adverts_discarded;
-        self.feed(
-            Event::Advert {
-                advert,
-                src: packet.source,
-                ttl: packet.ttl,
-            },
-            io,
-            now,
-        )
-        .await;
-        let accepted = self.adverts_discarded == before;
-        if accepted
-            && self
-                .fsm
-                .as_ref()
-                .is_some_and(|f| f.state() == State::Backup)
-        {
-            self.master = Some(packet.source);
+        self.counters.adverts_received += 1;
+        let before = self.counters.adverts_discarded;
+        let event = Event::Advert {
+            advert,
+            src: packet.source,
+            ttl: packet.ttl,
+        };
+        self.feed(event, ctx, now, out);
+        let accepted = self.counters.adverts_discarded == before;
+        if let Some(run) = &mut self.run {
+            if accepted && run.fsm.state() == State::Backup {
+                run.master = Some(packet.source);
+            }
         }
     }
 
-    pub async fn on_link_event(&mut self, event: &LinkEvent, io: &mut Io<'_>, now: Duration) {
-        if self.fsm.is_none() {
+    /// The instance's interface changed or went away.
+    pub fn on_link_event(
+        &mut self,
+        event: &LinkEvent,
+        ctx: &Context,
+        now: Duration,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(run) = &mut self.run else {
             return;
-        }
+        };
+        let dont_track = self.spec.config.dont_track_primary;
         match event {
             LinkEvent::Changed(link) => {
-                let recreated = self
-                    .link
-                    .as_ref()
-                    .is_some_and(|l| l.ifindex != link.ifindex);
-                if recreated {
-                    match FrameSender::open(link.ifindex) {
-                        Ok(frames) => self.frames = Some(frames),
-                        Err(err) => {
-                            tracing::warn!(instance = %self.config.name, error = %err, "packet socket")
-                        }
-                    }
-                    if let Err(err) = io.fastpath.set_policy(
-                        link.ifindex,
-                        self.config.virtual_router_id,
-                        self.ipv6(),
-                        &self.policy(),
-                    ) {
-                        tracing::warn!(instance = %self.config.name, error = %format!("{err:#}"), "pushing the VRRP policy to XDP");
-                    }
+                if run.link.ifindex != link.ifindex {
+                    // Re-created: the fast path keys its policy by index.
+                    out.push(Effect::SetPolicy {
+                        ifindex: link.ifindex,
+                        vrid: self.spec.config.virtual_router_id,
+                        ipv6: self.spec.ipv6(),
+                        policy: self.spec.policy(),
+                    });
                 }
-                self.link = Some(link.clone());
-                self.link_fault = !link.up && !self.config.dont_track_primary;
-                self.apply_health(io, now).await;
+                run.link = link.clone();
+                self.health.link_fault = !link.up && !dont_track;
             }
             LinkEvent::Removed { .. } => {
-                if let Some(link) = &mut self.link {
-                    link.up = false;
-                }
-                self.link_fault = !self.config.dont_track_primary;
-                self.apply_health(io, now).await;
+                run.link.up = false;
+                self.health.link_fault = !dont_track;
             }
         }
+        self.apply_health(ctx, now, out);
     }
 
-    fn wants_fault(&self) -> bool {
-        self.own_fault() || self.sync_fault
-    }
-
-    /// Fault of the instance itself (link or a weight-0 tracker), which a
-    /// sync group passes on to its other members.
-    pub fn own_fault(&self) -> bool {
-        self.link_fault || self.tracker_fault
-    }
-
-    /// Takes in the trackers' states (interfaces by name: up; scripts by
-    /// name: succeeding), including the trackers of its sync groups.
-    pub fn set_trackers(&mut self, trackers: &[super::trackers::TrackerState]) {
-        let (weight, fault) = super::trackers::combine(trackers);
-        self.tracker_fault = fault;
-        self.pending_weight = weight;
-    }
-
-    pub fn set_sync_fault(&mut self, fault: bool) {
-        self.sync_fault = fault;
+    /// Takes in the trackers' states, its sync groups' included.
+    pub fn set_trackers(&mut self, trackers: &[TrackerState]) {
+        let (weight, fault) = health::combine(trackers);
+        self.health.tracker_fault = fault;
+        self.health.weight = weight;
     }
 
     /// Tells the state machine what changed in priority and fault.
-    pub async fn apply_health(&mut self, io: &mut Io<'_>, now: Duration) {
-        if self.fsm.is_none() {
-            self.tracker_weight = self.pending_weight;
+    pub fn apply_health(&mut self, ctx: &Context, now: Duration, out: &mut Vec<Effect>) {
+        if self.run.is_none() {
             return;
         }
-        if self.pending_weight != self.tracker_weight {
-            self.tracker_weight = self.pending_weight;
-            self.feed(Event::TrackerWeight(self.tracker_weight), io, now)
-                .await;
+        if self.health.weight != self.health.weight_fed {
+            self.health.weight_fed = self.health.weight;
+            self.feed(Event::TrackerWeight(self.health.weight), ctx, now, out);
         }
-        let fault = self.wants_fault();
-        if fault != self.fault_fed {
-            self.fault_fed = fault;
+        let fault = self.health.fault();
+        if fault != self.health.fault_fed {
+            self.health.fault_fed = fault;
             let event = if fault {
                 Event::FaultRaised
             } else {
                 Event::FaultCleared
             };
-            self.feed(event, io, now).await;
+            self.feed(event, ctx, now, out);
         }
     }
 
-    async fn feed(&mut self, event: Event, io: &mut Io<'_>, now: Duration) {
-        let Some(fsm) = &mut self.fsm else {
+    fn feed(&mut self, event: Event, ctx: &Context, now: Duration, out: &mut Vec<Effect>) {
+        let Some(run) = &mut self.run else {
             return;
         };
-        let actions = fsm.handle(event, now);
-        for action in actions {
-            self.carry_out(action, io, now).await;
-        }
+        let actions = run.fsm.handle(event, now);
+        self.carry_out(actions, ctx, now, out);
     }
 
-    async fn carry_out(&mut self, action: Action, io: &mut Io<'_>, now: Duration) {
-        match action {
-            Action::SendAdvert(advert) => self.send_advert(&advert, io).await,
-            // The state machine keeps its own deadlines (Instance::timer_deadline).
-            Action::ArmTimer { .. } | Action::CancelTimer(_) => {}
-            Action::AddVips { .. } => self.install_vips(io, now).await,
-            Action::RemoveVips(_) => self.remove_vips(io, &[]).await,
-            Action::AnnounceVips(_) => self.schedule_announcements(now),
-            Action::Notify { from, to, reason } => self.on_transition(from, to, reason),
-            Action::Discard(reason) => {
-                self.adverts_discarded += 1;
-                tracing::debug!(instance = %self.config.name, ?reason, "advert discarded");
+    fn carry_out(
+        &mut self,
+        actions: Vec<Action>,
+        ctx: &Context,
+        now: Duration,
+        out: &mut Vec<Effect>,
+    ) {
+        for action in actions {
+            match action {
+                Action::SendAdvert(advert) => self.send_advert(&advert, out),
+                // The state machine keeps its own deadlines (Instance::timer_deadline).
+                Action::ArmTimer { .. } | Action::CancelTimer(_) => {}
+                Action::AddVips { .. } => self.install_vips(ctx, now, out),
+                Action::RemoveVips(_) => {
+                    self.remove_vips(&[], out);
+                }
+                Action::AnnounceVips(_) => self.schedule_announcements(now),
+                Action::Notify { from, to, reason } => self.on_transition(from, to, reason, out),
+                Action::Discard(reason) => {
+                    self.counters.adverts_discarded += 1;
+                    tracing::debug!(instance = %self.name(), ?reason, "advert discarded");
+                }
             }
         }
     }
 
-    async fn send_advert(&mut self, advert: &Advertisement, io: &mut Io<'_>) {
-        let Some(source) = self.source else {
+    fn send_advert(&mut self, advert: &Advertisement, out: &mut Vec<Effect>) {
+        let Some(run) = &self.run else {
             return;
         };
-        let key = (self.config.interface.clone(), self.ipv6());
-        let Some(entry) = io.sockets.get(&key) else {
-            return;
-        };
-        let destinations: Vec<IpAddr> = if self.multicast() {
-            vec![if self.ipv6() {
-                IpAddr::V6(self.global.mcast_group6)
-            } else {
-                IpAddr::V4(self.global.mcast_group4)
-            }]
+        let destinations: Vec<IpAddr> = if self.spec.multicast() {
+            vec![self.spec.group()]
         } else {
-            self.config.unicast_peers.clone()
-        };
-        let mode = if self.global.v3_checksum_as_v2 {
-            ChecksumMode::V3AsV2
-        } else {
-            ChecksumMode::Standard
+            self.spec.config.unicast_peers.clone()
         };
         for destination in destinations {
-            let payload = match advert.encode(source, destination, mode) {
-                Ok(payload) => payload,
-                Err(err) => {
-                    tracing::error!(instance = %self.config.name, error = %err, "encoding the advert");
-                    return;
+            match advert.encode(run.source, destination, self.spec.checksum_mode()) {
+                Ok(payload) => {
+                    self.counters.adverts_sent += 1;
+                    out.push(Effect::SendAdvert {
+                        key: self.spec.socket_key(),
+                        source: run.source,
+                        destination,
+                        payload,
+                    });
                 }
-            };
-            match entry.socket.send(&payload, source, destination).await {
-                Ok(()) => self.adverts_sent += 1,
                 Err(err) => {
-                    tracing::warn!(instance = %self.config.name, %destination, error = %err, "sending the advert")
+                    tracing::error!(instance = %self.name(), error = %err, "encoding the advert");
+                    return;
                 }
             }
         }
-    }
-
-    fn all_vips(&self) -> impl Iterator<Item = &crate::config::VirtualAddress> {
-        self.config
-            .virtual_ipaddresses
-            .iter()
-            .chain(&self.config.virtual_ipaddresses_excluded)
     }
 
     /// Becoming Master: ownership into XDP first (so the fast path answers
     /// ARP/NS as soon as anyone asks), then the addresses.
-    async fn install_vips(&mut self, io: &mut Io<'_>, now: Duration) {
-        let Some(link) = self.link.clone() else {
+    fn install_vips(&mut self, ctx: &Context, now: Duration, out: &mut Vec<Effect>) {
+        let Some(run) = &self.run else {
             return;
         };
         let mut placements = Vec::new();
-        let vips: Vec<_> = self.all_vips().cloned().collect();
-        for vip in vips {
+        for vip in self.spec.all_vips() {
             let (ifindex, mac) = match vip.dev.as_deref() {
-                Some(dev) if dev != self.config.interface => {
-                    match io.netlink.link_by_name(dev).await {
-                        Ok(Some(other)) => (other.ifindex, other.mac),
-                        _ => {
-                            tracing::error!(instance = %self.config.name, vip = %vip.address, dev, "VIP interface does not exist");
+                Some(dev) if dev != self.spec.config.interface => {
+                    match ctx.system.link_by_name(dev) {
+                        Some(other) => (other.ifindex, other.mac),
+                        None => {
+                            tracing::error!(instance = %self.name(), vip = %vip.address, dev, "VIP interface does not exist");
                             continue;
                         }
                     }
                 }
-                _ => (link.ifindex, link.mac),
+                _ => (run.link.ifindex, run.link.mac),
             };
             placements.push(Placement {
                 address: vip.address,
@@ -634,207 +625,201 @@ impl Slot {
                 mac,
             });
         }
+        let vrid = self.spec.config.virtual_router_id;
         for p in &placements {
-            if let Err(err) =
-                io.fastpath
-                    .set_owned(p.ifindex, p.address, p.mac, self.config.virtual_router_id)
-            {
-                tracing::warn!(instance = %self.config.name, vip = %p.address, error = %format!("{err:#}"), "XDP ownership");
-            }
+            out.push(Effect::SetOwned {
+                ifindex: p.ifindex,
+                vip: p.address,
+                mac: p.mac,
+                vrid,
+            });
         }
-        self.installed = placements;
-        self.refresh_vips(io).await;
-        self.next_vip_refresh = Some(now + io.vip_lifetime / 3);
-    }
-
-    /// Adds the installed VIPs, or renews their lifetime when they are
-    /// there already (netlink replace).
-    async fn refresh_vips(&mut self, io: &mut Io<'_>) {
-        for p in &self.installed {
-            if let Err(err) = io
-                .netlink
-                .add_vip(
-                    p.ifindex,
-                    p.address,
-                    p.prefix_len,
-                    p.label.as_deref(),
-                    io.vip_lifetime,
-                )
-                .await
-            {
-                tracing::warn!(instance = %self.config.name, vip = %p.address, error = %err, "adding or refreshing the VIP");
-            }
+        push_vips(&placements, ctx.vip_lifetime, out);
+        let frames = placements
+            .iter()
+            .filter_map(|p| {
+                let frame = match p.address {
+                    IpAddr::V4(v4) => gratuitous_arp(p.mac, v4),
+                    IpAddr::V6(v6) => unsolicited_na(p.mac, ctx.system.link_local(p.ifindex)?, v6),
+                };
+                Some((p.ifindex, frame))
+            })
+            .collect();
+        if let Some(run) = &mut self.run {
+            run.held = Some(Held {
+                placements,
+                frames,
+                announce: None,
+                next_vip_refresh: now + ctx.vip_lifetime / 3,
+            });
         }
     }
 
     /// Leaving Master: XDP stops answering first, then the addresses go.
     /// Addresses in `keep` stay untouched: another instance takes them over.
-    async fn remove_vips(&mut self, io: &mut Io<'_>, keep: &[IpAddr]) {
-        for p in self.installed.iter().filter(|p| !keep.contains(&p.address)) {
-            if let Err(err) = io.fastpath.clear_owned(p.ifindex, p.address) {
-                tracing::warn!(instance = %self.config.name, vip = %p.address, error = %format!("{err:#}"), "clearing XDP ownership");
-            }
-        }
-        for p in std::mem::take(&mut self.installed) {
-            if keep.contains(&p.address) {
-                continue;
-            }
-            if let Err(err) = io.netlink.del_vip(p.ifindex, p.address, p.prefix_len).await {
-                tracing::error!(instance = %self.config.name, vip = %p.address, error = %err, "removing the VIP");
-            }
-        }
-        self.announcements.clear();
-        self.next_garp_refresh = None;
-        self.next_vip_refresh = None;
-    }
-
-    /// keepalived's schedule: `garp_master_repeat` announcements at once,
-    /// the same again after `garp_master_delay`, then every
-    /// `garp_master_refresh` seconds `garp_master_refresh_repeat` of them.
-    /// With `vrrp_garp_interval`/`vrrp_gna_interval` the announcements of
-    /// one burst are spread out by that interval.
-    fn schedule_announcements(&mut self, now: Duration) {
-        let garp = self.config.garp;
-        let spacing = Duration::from_micros(if self.ipv6() {
-            self.global.gna_interval_us
-        } else {
-            self.global.garp_interval_us
-        });
-        let burst = |start: Duration, count: u32, out: &mut Vec<Announcement>| {
-            if spacing.is_zero() {
-                out.push(Announcement { at: start, count });
-            } else {
-                for i in 0..count {
-                    out.push(Announcement {
-                        at: start + spacing * i,
-                        count: 1,
-                    });
-                }
-            }
+    /// Returns the placements kept.
+    fn remove_vips(&mut self, keep: &[IpAddr], out: &mut Vec<Effect>) -> Vec<Placement> {
+        let Some(held) = self.run.as_mut().and_then(|r| r.held.take()) else {
+            return Vec::new();
         };
-        self.announcements.clear();
-        let mut planned = Vec::new();
-        burst(now, garp.master_repeat.max(1), &mut planned);
-        if garp.master_delay_s > 0 {
-            burst(
-                now + Duration::from_secs(u64::from(garp.master_delay_s)),
-                garp.master_repeat.max(1),
-                &mut planned,
-            );
+        let (kept, released): (Vec<Placement>, Vec<Placement>) = held
+            .placements
+            .into_iter()
+            .partition(|p| keep.contains(&p.address));
+        for p in &released {
+            out.push(Effect::ClearOwned {
+                ifindex: p.ifindex,
+                vip: p.address,
+            });
         }
-        self.announcements = planned;
-        self.next_garp_refresh = (garp.master_refresh_s > 0)
-            .then(|| now + Duration::from_secs(u64::from(garp.master_refresh_s)));
+        for p in released {
+            out.push(Effect::DelVip {
+                ifindex: p.ifindex,
+                address: p.address,
+                prefix_len: p.prefix_len,
+            });
+        }
+        kept
     }
 
-    fn announce(&mut self, count: u32) {
-        let Some(frames) = &self.frames else {
+    fn schedule_announcements(&mut self, now: Duration) {
+        let garp = self.spec.config.garp;
+        let spacing = self.spec.announce_spacing();
+        if let Some(held) = self.run.as_mut().and_then(|r| r.held.as_mut()) {
+            held.announce = Some(AnnounceSchedule::start(
+                now,
+                garp,
+                spacing,
+                held.frames.len(),
+            ));
+        }
+    }
+
+    fn notify(&self, state: NotifyState, priority: u8) -> Effect {
+        Effect::Notify {
+            scripts: Box::new(self.spec.config.notify.clone()),
+            instance: self.spec.config.name.clone(),
+            state,
+            priority,
+        }
+    }
+
+    fn on_transition(
+        &mut self,
+        from: State,
+        to: State,
+        reason: TransitionReason,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(run) = &mut self.run else {
             return;
         };
-        for p in &self.installed {
-            let frame = match p.address {
-                IpAddr::V4(v4) => gratuitous_arp(p.mac, v4),
-                IpAddr::V6(v6) => {
-                    let Some(source) = self.link_local else {
-                        continue;
-                    };
-                    unsolicited_na(p.mac, source, v6)
-                }
-            };
-            for _ in 0..count {
-                if let Err(err) = frames.send(&frame) {
-                    tracing::warn!(instance = %self.config.name, vip = %p.address, error = %err, "sending gratuitous ARP/NA");
-                    break;
-                }
-            }
-        }
-    }
-
-    fn on_transition(&mut self, from: State, to: State, reason: TransitionReason) {
-        let priority = self
-            .fsm
-            .as_ref()
-            .map(Instance::effective_priority)
-            .unwrap_or(self.config.priority);
+        let priority = run.fsm.effective_priority();
+        let c = &self.spec.config;
         tracing::info!(
-            instance = %self.config.name,
-            interface = %self.config.interface,
-            vrid = self.config.virtual_router_id,
+            instance = %c.name,
+            interface = %c.interface,
+            vrid = c.virtual_router_id,
             from = state_name(from),
             to = state_name(to),
             reason = ?reason,
             priority,
             "state change"
         );
-        match to {
+        let state = match to {
             State::Master => {
-                self.became_master += 1;
-                self.master = self.source;
-                notify::run(
-                    &self.config.notify,
-                    &self.config.name,
-                    notify::NotifyState::Master,
-                    priority,
-                );
+                self.counters.became_master += 1;
+                run.master = Some(run.source);
+                NotifyState::Master
             }
             State::Backup => {
                 if from == State::Master {
-                    self.master = None;
+                    run.master = None;
                 }
-                notify::run(
-                    &self.config.notify,
-                    &self.config.name,
-                    notify::NotifyState::Backup,
-                    priority,
-                );
+                NotifyState::Backup
             }
             State::Fault => {
-                self.master = None;
-                notify::run(
-                    &self.config.notify,
-                    &self.config.name,
-                    notify::NotifyState::Fault,
-                    priority,
-                );
+                run.master = None;
+                NotifyState::Fault
             }
-            State::Initialize => {}
-        }
+            State::Initialize => return,
+        };
+        out.push(self.notify(state, priority));
     }
 
     pub fn status(&self) -> InstanceStatus {
-        let (state, effective) = match &self.fsm {
-            Some(fsm) => (
-                state_name(fsm.state()).to_string(),
-                fsm.effective_priority(),
+        let c = &self.spec.config;
+        let (state, effective) = match &self.run {
+            Some(run) => (
+                state_name(run.fsm.state()).to_string(),
+                run.fsm.effective_priority(),
             ),
-            None => ("INIT".to_string(), self.config.priority),
+            None => ("INIT".to_string(), c.priority),
         };
         InstanceStatus {
-            name: self.config.name.clone(),
-            interface: self.config.interface.clone(),
-            ifindex: self.link.as_ref().map(|l| l.ifindex),
-            vrid: self.config.virtual_router_id,
-            version: self.config.version,
+            name: c.name.clone(),
+            interface: c.interface.clone(),
+            ifindex: self.ifindex(),
+            vrid: c.virtual_router_id,
+            version: c.version,
             state,
-            priority: self.config.priority,
+            priority: c.priority,
             effective_priority: effective,
-            master: self.master.map(|m| m.to_string()),
+            master: self
+                .run
+                .as_ref()
+                .and_then(|r| r.master)
+                .map(|m| m.to_string()),
             vips: self
+                .spec
                 .all_vips()
                 .map(|v| format!("{}/{}", v.address, v.prefix_len))
                 .collect(),
-            holds_vips: !self.installed.is_empty(),
-            adverts_sent: self.adverts_sent,
-            adverts_received: self.adverts_received,
-            adverts_discarded: self.adverts_discarded,
-            became_master: self.became_master,
+            holds_vips: self.held().is_some_and(|h| !h.placements.is_empty()),
+            adverts_sent: self.counters.adverts_sent,
+            adverts_received: self.counters.adverts_received,
+            adverts_discarded: self.counters.adverts_discarded,
+            became_master: self.counters.became_master,
             note: self.note.clone(),
             xdp: None,
         }
     }
 }
 
-fn state_name(state: State) -> &'static str {
+/// Adds the VIPs, or renews their lifetime when they are there already.
+fn push_vips(placements: &[Placement], lifetime: Duration, out: &mut Vec<Effect>) {
+    for p in placements {
+        out.push(Effect::AddVip {
+            ifindex: p.ifindex,
+            address: p.address,
+            prefix_len: p.prefix_len,
+            label: p.label.clone(),
+            lifetime,
+        });
+    }
+}
+
+/// The due frames of a round, one effect per run of frames on one interface.
+fn push_frames(frames: &[(u32, Vec<u8>)], due: &[usize], out: &mut Vec<Effect>) {
+    let mut current: Option<(u32, Vec<Vec<u8>>)> = None;
+    for &index in due {
+        let (ifindex, frame) = &frames[index];
+        match &mut current {
+            Some((i, batch)) if i == ifindex => batch.push(frame.clone()),
+            _ => {
+                if let Some((ifindex, frames)) = current.take() {
+                    out.push(Effect::SendFrames { ifindex, frames });
+                }
+                current = Some((*ifindex, vec![frame.clone()]));
+            }
+        }
+    }
+    if let Some((ifindex, frames)) = current {
+        out.push(Effect::SendFrames { ifindex, frames });
+    }
+}
+
+pub fn state_name(state: State) -> &'static str {
     match state {
         State::Initialize => "INIT",
         State::Backup => "BACKUP",

@@ -134,6 +134,17 @@ impl Netlink {
         }
     }
 
+    /// Every link and every address in the namespace.
+    pub async fn dump(&self) -> Result<(Vec<Link>, Vec<Address>), NetlinkError> {
+        let links: Vec<LinkMessage> = self.handle.link().get().execute().try_collect().await?;
+        let addresses: Vec<AddressMessage> =
+            self.handle.address().get().execute().try_collect().await?;
+        Ok((
+            links.iter().map(link_from_message).collect(),
+            addresses.iter().filter_map(address_from_message).collect(),
+        ))
+    }
+
     pub async fn addresses(&self, ifindex: u32) -> Result<Vec<Address>, NetlinkError> {
         let messages: Vec<AddressMessage> = self
             .handle
@@ -236,30 +247,52 @@ pub enum LinkEvent {
     Removed { ifindex: u32, name: String },
 }
 
-/// Subscribes to link changes (like `ip monitor link`); events arrive on the
-/// returned channel until it is dropped.
-pub fn monitor_links() -> Result<mpsc::UnboundedReceiver<LinkEvent>, NetlinkError> {
-    let (connection, _handle, mut messages) =
-        rtnetlink::new_multicast_connection(&[MulticastGroup::Link])?;
+/// What the kernel reports of links and addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetEvent {
+    Link(LinkEvent),
+    AddressAdded(Address),
+    AddressRemoved(Address),
+}
+
+/// Subscribes to link and address changes (like `ip monitor link address`);
+/// events arrive on the returned channel until it is dropped.
+pub fn monitor() -> Result<mpsc::UnboundedReceiver<NetEvent>, NetlinkError> {
+    let (connection, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
+        MulticastGroup::Link,
+        MulticastGroup::Ipv4Ifaddr,
+        MulticastGroup::Ipv6Ifaddr,
+    ])?;
     tokio::spawn(connection);
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Some((message, _)) = messages.next().await {
+            let NetlinkMessage {
+                payload: NetlinkPayload::InnerMessage(message),
+                ..
+            } = message
+            else {
+                continue;
+            };
             let event = match message {
-                NetlinkMessage {
-                    payload: NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)),
-                    ..
-                } => LinkEvent::Changed(link_from_message(&link)),
-                NetlinkMessage {
-                    payload: NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(link)),
-                    ..
-                } => {
+                RouteNetlinkMessage::NewLink(link) => {
+                    NetEvent::Link(LinkEvent::Changed(link_from_message(&link)))
+                }
+                RouteNetlinkMessage::DelLink(link) => {
                     let link = link_from_message(&link);
-                    LinkEvent::Removed {
+                    NetEvent::Link(LinkEvent::Removed {
                         ifindex: link.ifindex,
                         name: link.name,
-                    }
+                    })
                 }
+                RouteNetlinkMessage::NewAddress(address) => match address_from_message(&address) {
+                    Some(address) => NetEvent::AddressAdded(address),
+                    None => continue,
+                },
+                RouteNetlinkMessage::DelAddress(address) => match address_from_message(&address) {
+                    Some(address) => NetEvent::AddressRemoved(address),
+                    None => continue,
+                },
                 _ => continue,
             };
             if tx.send(event).is_err() {

@@ -1,10 +1,6 @@
-//! keepalived's trackers: `vrrp_script` checks run on their interval, and
-//! tracked interfaces follow link events. Each instance turns their states
-//! into a priority adjustment or a fault, as keepalived does:
-//! - weight 0: the tracker failing puts the instance in FAULT;
-//! - weight > 0: added to the priority while the tracker succeeds;
-//! - weight < 0: added (lowering it) while the tracker fails;
-//! - `reverse` swaps success and failure.
+//! `vrrp_script` runners: each check runs on its interval (bounded by its
+//! timeout) in a task of its own and reports only changes of its rise/fall
+//! filtered verdict, which [`super::health`] turns into priority or fault.
 
 use std::{process::Stdio, time::Duration};
 
@@ -17,31 +13,6 @@ use crate::config::{ScriptUser, VrrpScript};
 pub struct ScriptResult {
     pub name: String,
     pub ok: bool,
-}
-
-/// One tracker as an instance sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TrackerState {
-    pub weight: i32,
-    pub reverse: bool,
-    /// The tracked thing is up / the script succeeds.
-    pub ok: bool,
-}
-
-/// The priority adjustment and whether a weight-0 tracker failed.
-pub fn combine(trackers: &[TrackerState]) -> (i32, bool) {
-    let mut weight = 0;
-    let mut fault = false;
-    for t in trackers {
-        let ok = t.ok != t.reverse;
-        match t.weight {
-            0 if !ok => fault = true,
-            w if w > 0 && ok => weight += w,
-            w if w < 0 && !ok => weight += w,
-            _ => {}
-        }
-    }
-    (weight, fault)
 }
 
 /// Runs `script` every `interval_s` (at most `timeout_s` each), reporting
@@ -134,42 +105,5 @@ async fn run_once(
             let _ = child.kill().await;
             false
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(weight: i32, reverse: bool, ok: bool) -> TrackerState {
-        TrackerState {
-            weight,
-            reverse,
-            ok,
-        }
-    }
-
-    #[test]
-    fn weight_zero_failure_is_a_fault() {
-        assert_eq!(combine(&[t(0, false, false)]), (0, true));
-        assert_eq!(combine(&[t(0, false, true)]), (0, false));
-        assert_eq!(
-            combine(&[t(0, true, true)]),
-            (0, true),
-            "reverse: success is failure"
-        );
-    }
-
-    #[test]
-    fn positive_weight_adds_while_ok_negative_while_failed() {
-        assert_eq!(
-            combine(&[t(10, false, true), t(-20, false, true)]),
-            (10, false)
-        );
-        assert_eq!(
-            combine(&[t(10, false, false), t(-20, false, false)]),
-            (-20, false)
-        );
-        assert_eq!(combine(&[t(-20, true, true)]), (-20, false), "reverse");
     }
 }

@@ -1,0 +1,387 @@
+//! The agent's logic without I/O: every instance, the sockets they share,
+//! tracker verdicts and the heartbeat, driven by inputs (packets, link and
+//! address events, script verdicts, timers, executor feedback) at a time
+//! the caller gives, answering with the [`Effect`]s to carry out in order.
+//! The event loop ([`super::event_loop`]) feeds it; unit tests drive it on a
+//! virtual clock.
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    net::IpAddr,
+    time::Duration,
+};
+
+use crate::{
+    config::Config,
+    net::{netlink::NetEvent, vrrp_socket::ReceivedPacket},
+};
+
+use super::{
+    effect::{Effect, Feedback, SocketKey, SocketSpec},
+    health,
+    instance::{Context, Slot},
+    scripts::ScriptResult,
+    system::SystemView,
+};
+
+/// How often instances that cannot start yet (missing interface or address,
+/// a socket that failed to open) are retried, besides on every link and
+/// address event.
+pub const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CoreOptions {
+    /// Valid lifetime of installed VIPs; the Master refreshes them.
+    pub vip_lifetime: Duration,
+    /// XDP stops answering ARP/NS when the heartbeat is older than this.
+    pub fence_bound: Duration,
+}
+
+pub struct Core {
+    pub(super) options: CoreOptions,
+    pub(super) config: Config,
+    pub(super) system: SystemView,
+    pub(super) slots: Vec<Slot>,
+    /// Sockets the executor reported open, with the spec they were opened with.
+    pub(super) sockets: BTreeMap<SocketKey, SocketSpec>,
+    /// Sockets asked for and not answered yet.
+    pub(super) requested: BTreeMap<SocketKey, SocketSpec>,
+    /// Verdict of every running `vrrp_script`.
+    pub(super) scripts: HashMap<String, bool>,
+    next_heartbeat: Duration,
+    next_retry: Duration,
+}
+
+impl Core {
+    pub fn new(options: CoreOptions, system: SystemView) -> Self {
+        Self {
+            options,
+            config: Config::default(),
+            system,
+            slots: Vec::new(),
+            sockets: BTreeMap::new(),
+            requested: BTreeMap::new(),
+            scripts: HashMap::new(),
+            next_heartbeat: Duration::ZERO,
+            next_retry: Duration::ZERO,
+        }
+    }
+
+    /// The first configuration: what a crashed run left behind goes, then
+    /// the instances start.
+    pub fn start(&mut self, config: Config, now: Duration) -> Vec<Effect> {
+        let mut out = self.remove_crash_leftovers(&config);
+        out.extend(self.apply_config(config, now));
+        out
+    }
+
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    pub fn next_deadline(&self) -> Duration {
+        self.slots
+            .iter()
+            .filter_map(Slot::next_deadline)
+            .fold(self.next_heartbeat.min(self.next_retry), Duration::min)
+    }
+
+    /// Runs `f` on every slot with the context it acts in.
+    fn each_slot(
+        &mut self,
+        mut f: impl FnMut(&mut Slot, &Context, &mut Vec<Effect>),
+    ) -> Vec<Effect> {
+        let mut out = Vec::new();
+        let ctx = Context {
+            system: &self.system,
+            vip_lifetime: self.options.vip_lifetime,
+        };
+        for slot in &mut self.slots {
+            f(slot, &ctx, &mut out);
+        }
+        out
+    }
+
+    pub fn on_packet(
+        &mut self,
+        key: &SocketKey,
+        packet: &ReceivedPacket,
+        now: Duration,
+    ) -> Vec<Effect> {
+        let Some(&vrid) = packet.payload.get(1) else {
+            return Vec::new();
+        };
+        self.each_slot(|slot, ctx, out| {
+            if slot.started()
+                && slot.spec.socket_key() == *key
+                && slot.spec.config.virtual_router_id == vrid
+            {
+                slot.on_packet(packet, ctx, now, out);
+            }
+        })
+    }
+
+    pub fn on_net_event(&mut self, event: &NetEvent, now: Duration) -> Vec<Effect> {
+        self.system.apply(event);
+        let mut out = Vec::new();
+        if let NetEvent::Link(link_event) = event {
+            use crate::net::netlink::LinkEvent;
+            match link_event {
+                LinkEvent::Removed { name, .. } => {
+                    out.push(Effect::ForgetXdp {
+                        interface: name.clone(),
+                    });
+                    let gone: Vec<SocketKey> = self
+                        .sockets
+                        .keys()
+                        .chain(self.requested.keys())
+                        .filter(|k| k.interface == *name)
+                        .cloned()
+                        .collect();
+                    for key in gone {
+                        self.sockets.remove(&key);
+                        self.requested.remove(&key);
+                        out.push(Effect::CloseSocket { key });
+                    }
+                }
+                LinkEvent::Changed(link) if link.up => {
+                    // The interface may have been re-created: a new index
+                    // needs a new socket and a new XDP attachment.
+                    let keys: BTreeSet<SocketKey> = self
+                        .slots
+                        .iter()
+                        .filter(|s| s.started() && s.spec.config.interface == link.name)
+                        .map(|s| s.spec.socket_key())
+                        .collect();
+                    if !keys.is_empty() {
+                        out.push(Effect::AttachXdp {
+                            interface: link.name.clone(),
+                        });
+                    }
+                    for key in keys {
+                        self.ensure_socket(&key, link.ifindex, &mut out);
+                    }
+                }
+                LinkEvent::Changed(_) => {}
+            }
+            out.extend(self.each_slot(|slot, ctx, out| {
+                if slot.spec.config.interface == link_name(link_event) {
+                    slot.on_link_event(link_event, ctx, now, out);
+                }
+            }));
+        }
+        out.extend(self.start_pending(now));
+        out.extend(self.refresh_health(now));
+        out
+    }
+
+    pub fn on_script(&mut self, result: ScriptResult, now: Duration) -> Vec<Effect> {
+        self.scripts.insert(result.name, result.ok);
+        self.refresh_health(now)
+    }
+
+    pub fn on_timers(&mut self, now: Duration) -> Vec<Effect> {
+        let mut out = Vec::new();
+        if now >= self.next_heartbeat {
+            out.push(Effect::Heartbeat);
+            // Four beats per bound: one late wakeup never fences a live agent.
+            self.next_heartbeat = now + self.options.fence_bound / 4;
+        }
+        if now >= self.next_retry {
+            self.next_retry = now + RETRY_INTERVAL;
+            if self.slots.iter().any(|s| !s.started()) {
+                out.extend(self.start_pending(now));
+            }
+        }
+        out.extend(self.each_slot(|slot, ctx, out| slot.on_timers(ctx, now, out)));
+        out
+    }
+
+    pub fn feedback(&mut self, feedback: Feedback, now: Duration) -> Vec<Effect> {
+        match feedback {
+            Feedback::SocketOpened { key, spec } => {
+                if self.requested.get(&key) == Some(&spec) {
+                    self.requested.remove(&key);
+                    self.sockets.insert(key, spec);
+                }
+                let mut out = self.start_pending(now);
+                out.extend(self.refresh_health(now));
+                out
+            }
+            Feedback::SocketFailed { key, error } => {
+                self.requested.remove(&key);
+                self.sockets.remove(&key);
+                for slot in &mut self.slots {
+                    if !slot.started() && slot.spec.socket_key() == key {
+                        slot.set_note(format!("cannot open the VRRP socket: {error}"));
+                    }
+                }
+                Vec::new()
+            }
+            Feedback::XdpFailed { interface, error } => {
+                for slot in &mut self.slots {
+                    if slot.spec.config.interface == interface {
+                        slot.set_note(format!("XDP: {error}"));
+                    }
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// SIGTERM: every Master resigns (priority 0), VIPs go, sockets close.
+    pub fn shutdown(&mut self, now: Duration) -> Vec<Effect> {
+        let mut out = self.each_slot(|slot, ctx, out| slot.stop(ctx, now, &[], out));
+        self.slots.clear();
+        let keys: BTreeSet<SocketKey> = self
+            .sockets
+            .keys()
+            .chain(self.requested.keys())
+            .cloned()
+            .collect();
+        self.sockets.clear();
+        self.requested.clear();
+        out.extend(keys.into_iter().map(|key| Effect::CloseSocket { key }));
+        out.push(Effect::RunScripts {
+            scripts: Vec::new(),
+            default_user: None,
+        });
+        out
+    }
+
+    /// The socket `key` wants: on this interface index, joined to the
+    /// multicast group when any instance on it is multicast.
+    fn socket_spec(&self, key: &SocketKey, ifindex: u32) -> SocketSpec {
+        let group = self
+            .slots
+            .iter()
+            .find(|s| s.spec.socket_key() == *key && s.spec.multicast())
+            .map(|s| s.spec.group());
+        SocketSpec { ifindex, group }
+    }
+
+    /// Asks for the socket unless it is open or asked for with that spec.
+    /// Returns whether it is open already.
+    fn ensure_socket(&mut self, key: &SocketKey, ifindex: u32, out: &mut Vec<Effect>) -> bool {
+        let spec = self.socket_spec(key, ifindex);
+        if self.sockets.get(key) == Some(&spec) {
+            return true;
+        }
+        if self.requested.get(key) != Some(&spec) {
+            self.requested.insert(key.clone(), spec);
+            out.push(Effect::OpenSocket {
+                key: key.clone(),
+                spec,
+            });
+        }
+        false
+    }
+
+    /// Starts every instance that is not running yet and can now. XDP and
+    /// the instance's policy come before its socket, so every advert the
+    /// socket sees has been validated.
+    pub(super) fn start_pending(&mut self, now: Duration) -> Vec<Effect> {
+        let mut out = Vec::new();
+        for index in 0..self.slots.len() {
+            if self.slots[index].started() {
+                continue;
+            }
+            let Some(prepared) = self.slots[index].prepare(&self.system) else {
+                continue;
+            };
+            let spec = &self.slots[index].spec;
+            let key = spec.socket_key();
+            out.push(Effect::AttachXdp {
+                interface: spec.config.interface.clone(),
+            });
+            out.push(Effect::SetPolicy {
+                ifindex: prepared.link.ifindex,
+                vrid: spec.config.virtual_router_id,
+                ipv6: spec.ipv6(),
+                policy: spec.policy(),
+            });
+            if !self.ensure_socket(&key, prepared.link.ifindex, &mut out) {
+                // Starts when the executor reports the socket open.
+                continue;
+            }
+            let ctx = Context {
+                system: &self.system,
+                vip_lifetime: self.options.vip_lifetime,
+            };
+            self.slots[index].start(prepared, &ctx, now, &mut out);
+        }
+        out
+    }
+
+    /// Sockets no running or starting instance uses any more.
+    pub(super) fn close_unused_sockets(&mut self) -> Vec<Effect> {
+        let used: BTreeSet<SocketKey> = self
+            .slots
+            .iter()
+            .filter(|s| s.started())
+            .map(|s| s.spec.socket_key())
+            .collect();
+        let unused: Vec<SocketKey> = self
+            .sockets
+            .keys()
+            .filter(|k| !used.contains(*k) && !self.requested.contains_key(*k))
+            .cloned()
+            .collect();
+        unused
+            .into_iter()
+            .map(|key| {
+                self.sockets.remove(&key);
+                Effect::CloseSocket { key }
+            })
+            .collect()
+    }
+
+    /// Re-opens open sockets whose spec changed (a new multicast group).
+    pub(super) fn reopen_changed_sockets(&mut self) -> Vec<Effect> {
+        let mut out = Vec::new();
+        let open: Vec<(SocketKey, SocketSpec)> =
+            self.sockets.iter().map(|(k, s)| (k.clone(), *s)).collect();
+        for (key, spec) in open {
+            let used = self.slots.iter().any(|s| s.spec.socket_key() == key);
+            if used && self.socket_spec(&key, spec.ifindex) != spec {
+                self.sockets.remove(&key);
+                self.ensure_socket(&key, spec.ifindex, &mut out);
+            }
+        }
+        out
+    }
+
+    /// Recomputes every instance's tracker weight and fault (sync groups
+    /// pass a member's fault on to the others) and tells the state machines.
+    pub(super) fn refresh_health(&mut self, now: Duration) -> Vec<Effect> {
+        for slot in &mut self.slots {
+            let trackers =
+                health::trackers_of(&slot.spec.config, &self.config, &self.system, &self.scripts);
+            slot.set_trackers(&trackers);
+        }
+        let faulty: BTreeSet<String> = self
+            .slots
+            .iter()
+            .filter(|s| s.started() && s.health.own_fault())
+            .map(|s| s.name().to_string())
+            .collect();
+        let sync_faults = health::sync_faults(&self.config, &faulty);
+        for slot in &mut self.slots {
+            slot.health.sync_fault = sync_faults.contains(slot.name());
+        }
+        self.each_slot(|slot, ctx, out| slot.apply_health(ctx, now, out))
+    }
+
+    /// The addresses some running instance holds.
+    pub(super) fn held_vips(&self) -> BTreeSet<IpAddr> {
+        self.slots.iter().flat_map(Slot::held_vips).collect()
+    }
+}
+
+fn link_name(event: &crate::net::netlink::LinkEvent) -> &str {
+    use crate::net::netlink::LinkEvent;
+    match event {
+        LinkEvent::Changed(link) => &link.name,
+        LinkEvent::Removed { name, .. } => name,
+    }
+}

@@ -1,0 +1,121 @@
+//! The agent's decisions as data. The core ([`super::core::Core`]) returns
+//! effects in the order they must happen; the executor
+//! ([`super::executor::Executor`]) carries them out against netlink, the
+//! VRRP and packet sockets, the XDP maps and child processes, and reports
+//! the few outcomes the core must know back as [`Feedback`].
+
+use std::{net::IpAddr, time::Duration};
+
+use crate::{
+    config::{NotifyScripts, ScriptUser, VrrpScript},
+    dataplane::VrrpPolicy,
+};
+
+use super::notify::NotifyState;
+
+/// A VRRP socket is shared by every instance on one interface and family.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketKey {
+    pub interface: String,
+    pub ipv6: bool,
+}
+
+/// How a socket is opened: on which interface index, joined to which
+/// multicast group (none when only unicast instances use it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketSpec {
+    pub ifindex: u32,
+    pub group: Option<IpAddr>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Attach the XDP program to the interface (no-op when attached or off).
+    AttachXdp {
+        interface: String,
+    },
+    /// The interface is gone and its attachment with it.
+    ForgetXdp {
+        interface: String,
+    },
+    SetPolicy {
+        ifindex: u32,
+        vrid: u8,
+        ipv6: bool,
+        policy: VrrpPolicy,
+    },
+    RemovePolicy {
+        ifindex: u32,
+        vrid: u8,
+        ipv6: bool,
+    },
+    /// Open (or re-open with a new spec) the socket; answered by
+    /// [`Feedback::SocketOpened`] or [`Feedback::SocketFailed`].
+    OpenSocket {
+        key: SocketKey,
+        spec: SocketSpec,
+    },
+    CloseSocket {
+        key: SocketKey,
+    },
+    /// One encoded advertisement to one destination.
+    SendAdvert {
+        key: SocketKey,
+        source: IpAddr,
+        destination: IpAddr,
+        payload: Vec<u8>,
+    },
+    /// Make the fast path answer ARP/NS for the VIP.
+    SetOwned {
+        ifindex: u32,
+        vip: IpAddr,
+        mac: [u8; 6],
+        vrid: u8,
+    },
+    ClearOwned {
+        ifindex: u32,
+        vip: IpAddr,
+    },
+    /// Add the VIP, or renew its lifetime when it is there (replace).
+    AddVip {
+        ifindex: u32,
+        address: IpAddr,
+        prefix_len: u8,
+        label: Option<String>,
+        lifetime: Duration,
+    },
+    DelVip {
+        ifindex: u32,
+        address: IpAddr,
+        prefix_len: u8,
+    },
+    /// Gratuitous ARP / unsolicited NA frames, sent on the interface's
+    /// packet socket. One effect never carries more than
+    /// [`super::announce::FRAMES_PER_SLICE`] frames.
+    SendFrames {
+        ifindex: u32,
+        frames: Vec<Vec<u8>>,
+    },
+    Notify {
+        scripts: Box<NotifyScripts>,
+        instance: String,
+        state: NotifyState,
+        priority: u8,
+    },
+    /// Replace every running `vrrp_script` runner by these, each starting
+    /// from the verdict given.
+    RunScripts {
+        scripts: Vec<(VrrpScript, bool)>,
+        default_user: Option<ScriptUser>,
+    },
+    /// Write the liveness heartbeat into the fast path.
+    Heartbeat,
+}
+
+/// What the executor reports back, fed to [`super::core::Core::feedback`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Feedback {
+    SocketOpened { key: SocketKey, spec: SocketSpec },
+    SocketFailed { key: SocketKey, error: String },
+    XdpFailed { interface: String, error: String },
+}

@@ -1,0 +1,225 @@
+//! The event loop: the only place the agent's state changes. It takes one
+//! input at a time (VRRP packets from the reader tasks, link and address
+//! events, script verdicts, control requests, signals, timers), asks the
+//! [`Core`] what to do, and has the [`Executor`] do it.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::{
+    signal::unix::{signal, SignalKind},
+    sync::mpsc,
+    time::Instant,
+};
+
+use super::{
+    control_server::{self, ControlRequest},
+    core::{Core, CoreOptions},
+    effect::Effect,
+    executor::Executor,
+    fastpath::FastPath,
+    sockets::SocketRegistry,
+    system::SystemView,
+    RunOptions,
+};
+use crate::{
+    config::{self, Config, LoadOptions},
+    control::{Command, Response},
+    net::netlink::{self, Netlink},
+};
+
+/// Feedback answers at most this many rounds of effects: an opened socket
+/// starts instances, which ask for no socket that is being opened.
+const MAX_FEEDBACK_ROUNDS: usize = 16;
+
+struct Agent {
+    options: RunOptions,
+    epoch: Instant,
+    core: Core,
+    executor: Executor,
+}
+
+/// Runs the agent until SIGTERM/SIGINT; returns after a clean shutdown.
+pub async fn run(options: RunOptions, config: Config) -> Result<()> {
+    let netlink = Netlink::connect().context("opening rtnetlink")?;
+    // Subscribe before the dump, so no change falls between the two.
+    let mut net_events = netlink::monitor().context("subscribing to link and address events")?;
+    let (links, addresses) = netlink
+        .dump()
+        .await
+        .context("reading links and addresses")?;
+    let fastpath = FastPath::start(
+        &options.bpffs_dir,
+        options.xdp_mode,
+        options.force_xdp,
+        options.fence_bound,
+    )?;
+    let control = match control_server::bind_control_socket(&options.control_socket) {
+        Ok(listener) => listener,
+        Err(err) => {
+            let _ = fastpath.shutdown();
+            return Err(err);
+        }
+    };
+    let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(16);
+    let control_task = tokio::spawn(control_server::serve_control(control, control_tx));
+    let (packets_tx, mut packets_rx) = mpsc::channel(1024);
+    let (script_tx, mut script_rx) = mpsc::channel(64);
+
+    let mut sigterm = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut sighup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+
+    let core_options = CoreOptions {
+        vip_lifetime: options.vip_lifetime,
+        fence_bound: options.fence_bound,
+    };
+    let mut agent = Agent {
+        options,
+        epoch: Instant::now(),
+        core: Core::new(core_options, SystemView::new(links, addresses)),
+        executor: Executor::new(
+            netlink,
+            fastpath,
+            SocketRegistry::new(packets_tx),
+            script_tx,
+        ),
+    };
+    let effects = agent.core.start(config, agent.now());
+    agent.carry_out(effects).await;
+    tracing::info!(
+        instances = agent.core.slots().len(),
+        xdp = agent.executor.fastpath.enabled(),
+        "vip-agent running"
+    );
+
+    loop {
+        let deadline = agent.epoch + agent.core.next_deadline();
+        let now = agent.now();
+        let effects = tokio::select! {
+            Some((key, packet)) = packets_rx.recv() => agent.core.on_packet(&key, &packet, now),
+            Some(event) = net_events.recv() => agent.core.on_net_event(&event, now),
+            Some(result) = script_rx.recv() => agent.core.on_script(result, now),
+            Some((command, reply)) = control_rx.recv() => {
+                let (response, effects) = agent.on_control(command);
+                agent.carry_out(effects).await;
+                let _ = reply.send(response);
+                continue;
+            }
+            _ = sighup.recv() => {
+                tracing::info!("SIGHUP: reloading the configuration");
+                // Errors are logged by reload; the running configuration stays.
+                agent.reload().unwrap_or_default()
+            }
+            _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+            _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+            _ = tokio::time::sleep_until(deadline) => agent.core.on_timers(agent.now()),
+        };
+        agent.carry_out(effects).await;
+    }
+
+    control_task.abort();
+    let effects = agent.core.shutdown(agent.now());
+    agent.carry_out(effects).await;
+    agent
+        .executor
+        .shutdown()
+        .context("detaching the XDP program")?;
+    let _ = std::fs::remove_file(&agent.options.control_socket);
+    tracing::info!("vip-agent stopped");
+    Ok(())
+}
+
+impl Agent {
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// Executes effects and the effects of what the executor reports back.
+    async fn carry_out(&mut self, mut effects: Vec<Effect>) {
+        for _ in 0..MAX_FEEDBACK_ROUNDS {
+            if effects.is_empty() {
+                return;
+            }
+            let feedback = self.executor.execute(effects).await;
+            let now = self.now();
+            effects = feedback
+                .into_iter()
+                .flat_map(|fb| self.core.feedback(fb, now))
+                .collect();
+        }
+        tracing::error!("effects still pending after {MAX_FEEDBACK_ROUNDS} rounds; dropped");
+    }
+
+    fn on_control(&mut self, command: Command) -> (Response, Vec<Effect>) {
+        match command {
+            Command::Status => (
+                Response {
+                    ok: true,
+                    errors: Vec::new(),
+                    status: Some(control_server::agent_status(
+                        &self.options,
+                        &self.core,
+                        &self.executor.fastpath,
+                    )),
+                },
+                Vec::new(),
+            ),
+            Command::Reload => match self.reload() {
+                Ok(effects) => (
+                    Response {
+                        ok: true,
+                        errors: Vec::new(),
+                        status: None,
+                    },
+                    effects,
+                ),
+                Err(errors) => (
+                    Response {
+                        ok: false,
+                        errors,
+                        status: None,
+                    },
+                    Vec::new(),
+                ),
+            },
+        }
+    }
+
+    /// Re-reads the configuration file. On any error the running
+    /// configuration and every VIP stay as they are.
+    fn reload(&mut self) -> std::result::Result<Vec<Effect>, Vec<String>> {
+        let Some(path) = self.options.config_path.clone() else {
+            let message =
+                "the agent runs an instance given by flags: there is no file to reload".to_string();
+            tracing::warn!("{message}");
+            return Err(vec![message]);
+        };
+        match config::load(
+            &path,
+            LoadOptions {
+                strict: self.options.strict,
+            },
+        ) {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    tracing::warn!("{warning}");
+                }
+                let effects = self.core.apply_config(loaded.config, self.now());
+                tracing::info!(
+                    instances = self.core.slots().len(),
+                    "configuration reloaded"
+                );
+                Ok(effects)
+            }
+            Err(diagnostics) => {
+                let errors: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
+                for error in &errors {
+                    tracing::error!("reload rejected: {error}");
+                }
+                tracing::error!("keeping the running configuration");
+                Err(errors)
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Installing a configuration into a running agent (start and SIGHUP), and
+//! the clean-up of what a crashed run left behind.
+//!
+//! A reload keeps unchanged instances running untouched (they take the new
+//! `global_defs`), stops removed ones, and replaces changed ones. A changed
+//! instance that is Master hands its VIPs to its successor, which resumes
+//! as Master, so an address that stays never blinks. Whatever no instance
+//! holds once the new configuration has started is released: an address
+//! another instance merely lists is not kept for it.
+
+use std::{net::IpAddr, time::Duration};
+
+use crate::config::Config;
+
+use super::{
+    core::Core,
+    effect::Effect,
+    health,
+    instance::{Context, Placement, Slot},
+};
+
+impl Core {
+    pub fn apply_config(&mut self, config: Config, now: Duration) -> Vec<Effect> {
+        let mut out = Vec::new();
+        let mut old = std::mem::take(&mut self.slots);
+        let mut kept = Vec::new();
+        for instance in &config.instances {
+            if let Some(pos) = old.iter().position(|s| s.spec.config == *instance) {
+                let mut slot = old.remove(pos);
+                slot.spec.global = config.global.clone();
+                kept.push(slot);
+            }
+        }
+        // A VIP stays installed across the reload only for a kept Master
+        // holding it, or for the successor of a Master.
+        let held_by_kept: Vec<IpAddr> = kept.iter().flat_map(Slot::held_vips).collect();
+        let mut resumed = Vec::new();
+        let mut handed_over: Vec<Placement> = Vec::new();
+        let ctx = Context {
+            system: &self.system,
+            vip_lifetime: self.options.vip_lifetime,
+        };
+        for mut slot in old {
+            let successor = config.instances.iter().find(|i| slot.spec.same_router(i));
+            match successor {
+                Some(successor) if slot.is_master() => {
+                    tracing::info!(instance = %slot.name(), "instance changed by reload; it stays Master");
+                    let mut keep = held_by_kept.clone();
+                    keep.extend(
+                        successor
+                            .virtual_ipaddresses
+                            .iter()
+                            .chain(&successor.virtual_ipaddresses_excluded)
+                            .map(|v| v.address),
+                    );
+                    handed_over.extend(slot.hand_over(&keep, &mut out));
+                    resumed.push(slot.name().to_string());
+                }
+                _ => {
+                    tracing::info!(instance = %slot.name(), "instance removed or changed by reload");
+                    slot.stop(&ctx, now, &held_by_kept, &mut out);
+                }
+            }
+        }
+        self.slots = kept;
+        self.config = config.clone();
+        for instance in &config.instances {
+            if self.slots.iter().any(|s| s.spec.config == *instance) {
+                continue;
+            }
+            let mut slot = Slot::new(instance.clone(), config.global.clone());
+            slot.resume_as_master = resumed.contains(&instance.name);
+            self.slots.push(slot);
+        }
+        // Keep the configuration's order for status output.
+        self.slots.sort_by_key(|s| {
+            config
+                .instances
+                .iter()
+                .position(|i| i.name == s.name())
+                .unwrap_or(usize::MAX)
+        });
+        out.extend(self.restart_scripts());
+        // Tracker states first, so an instance starts with its priority and
+        // fault already known.
+        out.extend(self.refresh_health(now));
+        out.extend(self.reopen_changed_sockets());
+        out.extend(self.start_pending(now));
+        out.extend(self.close_unused_sockets());
+        out.extend(self.refresh_health(now));
+        // A successor that did not take a handed-over VIP (it starts in
+        // fault, or cannot start) must not leave it installed.
+        let held = self.held_vips();
+        for p in handed_over
+            .into_iter()
+            .filter(|p| !held.contains(&p.address))
+        {
+            out.push(Effect::ClearOwned {
+                ifindex: p.ifindex,
+                vip: p.address,
+            });
+            out.push(Effect::DelVip {
+                ifindex: p.ifindex,
+                address: p.address,
+                prefix_len: p.prefix_len,
+            });
+        }
+        out
+    }
+
+    /// (Re)starts the `vrrp_script` runners the instances and sync groups
+    /// use. A new script starts as `init_fail` says; a running one keeps its
+    /// verdict across the reload.
+    fn restart_scripts(&mut self) -> Vec<Effect> {
+        let used = health::tracked_scripts(&self.config);
+        self.scripts.retain(|name, _| used.contains(name));
+        let mut scripts = Vec::new();
+        for script in &self.config.scripts {
+            if used.contains(&script.name) {
+                let ok = *self
+                    .scripts
+                    .entry(script.name.clone())
+                    .or_insert(!script.init_fail);
+                scripts.push((script.clone(), ok));
+            }
+        }
+        vec![Effect::RunScripts {
+            scripts,
+            default_user: self.config.global.script_user.clone(),
+        }]
+    }
+
+    /// VIPs with a finite lifetime when the agent starts: a crashed run of
+    /// this agent added them (an operator's static address is permanent).
+    /// Remove them before the election decides who holds them. Only at
+    /// start: on a reload, finite-lifetime VIPs are this run's own.
+    pub(super) fn remove_crash_leftovers(&self, config: &Config) -> Vec<Effect> {
+        let mut out = Vec::new();
+        for inst in &config.instances {
+            let vips = inst
+                .virtual_ipaddresses
+                .iter()
+                .chain(&inst.virtual_ipaddresses_excluded);
+            for vip in vips {
+                let dev = vip.dev.as_deref().unwrap_or(&inst.interface);
+                let Some(link) = self.system.link_by_name(dev) else {
+                    continue;
+                };
+                match self
+                    .system
+                    .address(link.ifindex, vip.address, vip.prefix_len)
+                {
+                    Some(a) if a.valid_lft.is_some() => {
+                        tracing::warn!(
+                            instance = %inst.name,
+                            vip = %vip.address,
+                            interface = dev,
+                            "removing a VIP left behind by an earlier run"
+                        );
+                        out.push(Effect::DelVip {
+                            ifindex: link.ifindex,
+                            address: vip.address,
+                            prefix_len: vip.prefix_len,
+                        });
+                    }
+                    Some(_) => tracing::warn!(
+                        instance = %inst.name,
+                        vip = %vip.address,
+                        interface = dev,
+                        "the VIP is configured on the interface permanently; leaving it alone"
+                    ),
+                    None => {}
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,194 @@
+//! Start, waiting for the system, crash leftovers, re-created interfaces,
+//! shutdown and the heartbeat.
+
+use super::*;
+
+/// XDP and the instance's policy come before its socket; nothing is sent
+/// before the socket is reported open.
+#[test]
+fn xdp_and_policy_come_before_the_socket_and_the_socket_before_any_advert() {
+    let mut h = Harness::new(two_interfaces());
+    let effects = h.start(&instance("VI_1", 51, 255, "10.0.0.100/24", ""));
+    let attach = position(&effects, |e| matches!(e, Effect::AttachXdp { .. })).unwrap();
+    let policy = position(&effects, |e| {
+        matches!(e, Effect::SetPolicy { vrid: 51, .. })
+    })
+    .unwrap();
+    let socket = position(&effects, |e| matches!(e, Effect::OpenSocket { .. })).unwrap();
+    let advert = position(&effects, |e| matches!(e, Effect::SendAdvert { .. })).unwrap();
+    assert!(
+        attach < policy && policy < socket && socket < advert,
+        "{effects:#?}"
+    );
+    assert_eq!(h.state("VI_1"), Some(State::Master));
+}
+
+/// A socket that cannot be opened leaves the instance waiting, with a note
+/// in its status, and is asked for again on the retry interval.
+#[test]
+fn a_socket_that_fails_waits_with_a_note_and_is_retried() {
+    let mut h = Harness::new(two_interfaces());
+    h.refuse_sockets.push("eth0".into());
+    h.start(&instance("VI_1", 51, 255, "10.0.0.100/24", ""));
+    assert_eq!(h.state("VI_1"), None);
+    assert!(h
+        .slot("VI_1")
+        .status()
+        .note
+        .unwrap()
+        .contains("cannot open the VRRP socket"));
+    h.refuse_sockets.clear();
+    h.run_until(crate::agent::core::RETRY_INTERVAL);
+    assert_eq!(h.state("VI_1"), Some(State::Master));
+    assert_eq!(h.slot("VI_1").status().note, None);
+    let opens = h.logged(|e| matches!(e, Effect::OpenSocket { .. }).then_some(()));
+    assert_eq!(opens.len(), 2);
+}
+
+/// At start, a VIP with a finite lifetime is a crashed run's leftover and
+/// goes before anything else; a permanent one is the operator's and stays.
+#[test]
+fn crash_leftovers_go_first_permanent_addresses_stay() {
+    let mut system = two_interfaces();
+    for a in [
+        address(ETH0, "10.0.0.100", 24, Some(7)),
+        address(ETH0, "10.0.0.200", 24, None),
+    ] {
+        system.apply(&NetEvent::AddressAdded(a));
+    }
+    let mut h = Harness::new(system);
+    let effects = h.start(&format!(
+        "{}{}",
+        instance("VI_1", 51, 100, "10.0.0.100/24", ""),
+        instance("VI_2", 52, 100, "10.0.0.200/24", "")
+    ));
+    assert_eq!(
+        effects[0],
+        Effect::DelVip {
+            ifindex: ETH0,
+            address: ip("10.0.0.100"),
+            prefix_len: 24
+        }
+    );
+    let deleted = effects
+        .iter()
+        .filter(|e| matches!(e, Effect::DelVip { .. }))
+        .count();
+    assert_eq!(deleted, 1, "{effects:#?}");
+}
+
+/// An instance whose interface does not exist waits (noting why) and
+/// starts as soon as the interface and its address appear.
+#[test]
+fn an_instance_waits_for_its_interface_and_its_address() {
+    let mut h = Harness::new(two_interfaces());
+    let conf = instance("VI_1", 51, 255, "10.0.0.100/24", "").replace("eth0", "eth7");
+    h.start(&conf);
+    assert!(h
+        .slot("VI_1")
+        .status()
+        .note
+        .unwrap()
+        .contains("eth7 does not exist"));
+    h.link_change(link(9, "eth7", [2, 0, 0, 0, 0, 9], true));
+    assert!(h
+        .slot("VI_1")
+        .status()
+        .note
+        .unwrap()
+        .contains("no IPv4 address"));
+    assert_eq!(h.state("VI_1"), None);
+    h.net_event(NetEvent::AddressAdded(address(9, "10.9.0.1", 24, None)));
+    assert_eq!(h.state("VI_1"), Some(State::Master));
+}
+
+/// Shutdown: the Master resigns with priority 0, XDP lets go before the
+/// address, the policy and the socket go, notify_stop runs.
+#[test]
+fn shutdown_resigns_and_releases_everything() {
+    let mut h = Harness::started(&instance("VI_1", 51, 255, "10.0.0.100/24", ""));
+    let effects = h.core.shutdown(h.now);
+    assert_eq!(sent_adverts(&effects), vec![(ip("224.0.0.18"), 0)]);
+    let cleared = position(&effects, |e| matches!(e, Effect::ClearOwned { .. })).unwrap();
+    let deleted = position(&effects, |e| matches!(e, Effect::DelVip { .. })).unwrap();
+    assert!(cleared < deleted);
+    assert!(effects.contains(&Effect::RemovePolicy {
+        ifindex: ETH0,
+        vrid: 51,
+        ipv6: false
+    }));
+    assert!(effects.contains(&Effect::CloseSocket { key: v4_key() }));
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Notify {
+            state: crate::agent::notify::NotifyState::Stop,
+            ..
+        }
+    )));
+}
+
+/// A re-created interface (same name, new index) gets a new socket, its
+/// policy under the new index and a new XDP attachment.
+#[test]
+fn a_recreated_interface_gets_a_new_socket_policy_and_attachment() {
+    let mut h = Harness::started(&instance("VI_1", 51, 100, "10.0.0.100/24", ""));
+    let removed = h.net_event(NetEvent::Link(LinkEvent::Removed {
+        ifindex: ETH0,
+        name: "eth0".into(),
+    }));
+    assert!(removed.contains(&Effect::ForgetXdp {
+        interface: "eth0".into()
+    }));
+    assert!(removed.contains(&Effect::CloseSocket { key: v4_key() }));
+    let effects = h.link_change(link(12, "eth0", MAC0, true));
+    assert!(effects.contains(&Effect::AttachXdp {
+        interface: "eth0".into()
+    }));
+    assert!(effects
+        .iter()
+        .any(|e| matches!(e, Effect::OpenSocket { spec, .. } if spec.ifindex == 12)));
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::SetPolicy {
+            ifindex: 12,
+            vrid: 51,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn the_heartbeat_beats_four_times_per_fence_bound() {
+    let mut h = Harness::started(&instance("VI_1", 51, 100, "10.0.0.100/24", ""));
+    h.run_until(secs(2));
+    let beats: Vec<Duration> = h
+        .logged(|e| (*e == Effect::Heartbeat).then_some(()))
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(
+        beats,
+        vec![Duration::ZERO, ms(500), ms(1000), ms(1500), ms(2000)]
+    );
+}
+
+/// Unicast: adverts from an address that is not a peer are counted and
+/// take no part in the election.
+#[test]
+fn unicast_adverts_from_non_peers_are_counted_and_ignored() {
+    let conf = instance(
+        "VI_1",
+        51,
+        100,
+        "10.0.0.100/24",
+        "  unicast_peer {\n    10.0.0.2\n  }",
+    );
+    let mut h = Harness::started(&conf);
+    h.run_until(secs(4));
+    assert_eq!(h.state("VI_1"), Some(State::Master));
+    h.advert("10.0.0.9", 51, 200, &["10.0.0.100"]);
+    assert_eq!(h.state("VI_1"), Some(State::Master));
+    assert_eq!(h.slot("VI_1").counters.adverts_discarded, 1);
+    h.advert("10.0.0.2", 51, 200, &["10.0.0.100"]);
+    assert_eq!(h.state("VI_1"), Some(State::Backup));
+}
