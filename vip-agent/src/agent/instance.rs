@@ -10,145 +10,27 @@
 
 use std::{net::IpAddr, time::Duration};
 
+mod held;
+
+pub use held::Placement;
+use held::{push_frames, push_vips, Held};
+
+pub use super::spec::Spec;
 use super::{
-    announce::AnnounceSchedule,
-    effect::{Effect, SocketKey},
+    effect::Effect,
     health::{self, Health, TrackerState},
     notify::NotifyState,
     system::SystemView,
 };
 use crate::{
-    config::{
-        AddressFamily, GlobalDefs, InitialState as ConfigInitialState, VirtualAddress, VrrpInstance,
-    },
+    config::{GlobalDefs, VrrpInstance},
     control::InstanceStatus,
-    dataplane::VrrpPolicy,
     net::{
-        announce::{gratuitous_arp, unsolicited_na},
         netlink::{Link, LinkEvent},
         vrrp_socket::ReceivedPacket,
     },
-    vrrp::{
-        Action, Advertisement, Auth, ChecksumMode, Event, InitialState, Instance, Params,
-        ProtocolVersion, State, Timer, TransitionReason,
-    },
+    vrrp::{Action, Advertisement, Event, Instance, State, Timer, TransitionReason},
 };
-
-/// What the configuration says of an instance, with the global settings it
-/// runs under.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Spec {
-    pub config: VrrpInstance,
-    pub global: GlobalDefs,
-}
-
-impl Spec {
-    pub fn ipv6(&self) -> bool {
-        self.config.family == AddressFamily::Ipv6
-    }
-
-    pub fn multicast(&self) -> bool {
-        self.config.unicast_peers.is_empty()
-    }
-
-    pub fn group(&self) -> IpAddr {
-        if self.ipv6() {
-            IpAddr::V6(self.global.mcast_group6)
-        } else {
-            IpAddr::V4(self.global.mcast_group4)
-        }
-    }
-
-    pub fn socket_key(&self) -> SocketKey {
-        SocketKey {
-            interface: self.config.interface.clone(),
-            ipv6: self.ipv6(),
-        }
-    }
-
-    /// The virtual addresses, excluded ones included (they are installed,
-    /// only not advertised).
-    pub fn all_vips(&self) -> impl Iterator<Item = &VirtualAddress> {
-        self.config
-            .virtual_ipaddresses
-            .iter()
-            .chain(&self.config.virtual_ipaddresses_excluded)
-    }
-
-    /// Same virtual router (interface, VRID, family) under the same name:
-    /// a reload that changes anything else replaces it by a successor.
-    pub fn same_router(&self, other: &VrrpInstance) -> bool {
-        self.config.name == other.name
-            && self.config.interface == other.interface
-            && self.config.virtual_router_id == other.virtual_router_id
-            && self.config.family == other.family
-    }
-
-    fn params(&self, source: IpAddr) -> Params {
-        let c = &self.config;
-        let version = if c.version == 3 {
-            ProtocolVersion::V3
-        } else {
-            ProtocolVersion::V2
-        };
-        let auth = match (&c.auth_pass, version) {
-            (Some(pass), ProtocolVersion::V2) => Auth::simple_text(pass),
-            _ => Auth::None,
-        };
-        Params {
-            vrid: c.virtual_router_id,
-            version,
-            priority: c.priority,
-            adver_int: Duration::from_millis(u64::from(c.advert_int_ms)),
-            preempt: !c.nopreempt,
-            preempt_delay: Duration::from_millis(u64::from(c.preempt_delay_ms)),
-            accept_mode: c.accept,
-            primary_address: source,
-            vips: c.virtual_ipaddresses.iter().map(|v| v.address).collect(),
-            initial_state: match c.state {
-                ConfigInitialState::Master => InitialState::Master,
-                ConfigInitialState::Backup => InitialState::Backup,
-            },
-            auth,
-        }
-    }
-
-    /// What the fast path validates this instance's adverts against.
-    pub fn policy(&self) -> VrrpPolicy {
-        let auth_pass = match (&self.config.auth_pass, self.config.version) {
-            (Some(pass), 2) => {
-                let mut bytes = [0u8; 8];
-                for (slot, byte) in bytes.iter_mut().zip(pass.bytes()) {
-                    *slot = byte;
-                }
-                Some(bytes)
-            }
-            _ => None,
-        };
-        VrrpPolicy {
-            version: self.config.version,
-            auth_pass,
-            peers: self.config.unicast_peers.clone(),
-        }
-    }
-
-    fn checksum_mode(&self) -> ChecksumMode {
-        if self.global.v3_checksum_as_v2 {
-            ChecksumMode::V3AsV2
-        } else {
-            ChecksumMode::Standard
-        }
-    }
-
-    /// `vrrp_garp_interval` / `vrrp_gna_interval`.
-    fn announce_spacing(&self) -> Duration {
-        Duration::from_micros(if self.ipv6() {
-            self.global.gna_interval_us
-        } else {
-            self.global.garp_interval_us
-        })
-    }
-}
 
 /// Found in the system view when an instance can start.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,27 +44,6 @@ pub struct Context<'a> {
     pub system: &'a SystemView,
     /// Valid lifetime of installed VIPs; the Master refreshes them.
     pub vip_lifetime: Duration,
-}
-
-/// A VIP as installed: where, with which MAC for the fast path.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Placement {
-    pub address: IpAddr,
-    pub prefix_len: u8,
-    pub label: Option<String>,
-    pub ifindex: u32,
-    pub mac: [u8; 6],
-}
-
-/// The instance holds its VIPs.
-#[derive(Clone, Debug)]
-struct Held {
-    placements: Vec<Placement>,
-    /// One announcement frame per VIP that can be announced, with the
-    /// interface it leaves on: the schedule's round.
-    frames: Vec<(u32, Vec<u8>)>,
-    announce: Option<AnnounceSchedule>,
-    next_vip_refresh: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -597,104 +458,6 @@ impl Slot {
         }
     }
 
-    /// Becoming Master: ownership into XDP first (so the fast path answers
-    /// ARP/NS as soon as anyone asks), then the addresses.
-    fn install_vips(&mut self, ctx: &Context, now: Duration, out: &mut Vec<Effect>) {
-        let Some(run) = &self.run else {
-            return;
-        };
-        let mut placements = Vec::new();
-        for vip in self.spec.all_vips() {
-            let (ifindex, mac) = match vip.dev.as_deref() {
-                Some(dev) if dev != self.spec.config.interface => {
-                    match ctx.system.link_by_name(dev) {
-                        Some(other) => (other.ifindex, other.mac),
-                        None => {
-                            tracing::error!(instance = %self.name(), vip = %vip.address, dev, "VIP interface does not exist");
-                            continue;
-                        }
-                    }
-                }
-                _ => (run.link.ifindex, run.link.mac),
-            };
-            placements.push(Placement {
-                address: vip.address,
-                prefix_len: vip.prefix_len,
-                label: vip.label.clone(),
-                ifindex,
-                mac,
-            });
-        }
-        let vrid = self.spec.config.virtual_router_id;
-        for p in &placements {
-            out.push(Effect::SetOwned {
-                ifindex: p.ifindex,
-                vip: p.address,
-                mac: p.mac,
-                vrid,
-            });
-        }
-        push_vips(&placements, ctx.vip_lifetime, out);
-        let frames = placements
-            .iter()
-            .filter_map(|p| {
-                let frame = match p.address {
-                    IpAddr::V4(v4) => gratuitous_arp(p.mac, v4),
-                    IpAddr::V6(v6) => unsolicited_na(p.mac, ctx.system.link_local(p.ifindex)?, v6),
-                };
-                Some((p.ifindex, frame))
-            })
-            .collect();
-        if let Some(run) = &mut self.run {
-            run.held = Some(Held {
-                placements,
-                frames,
-                announce: None,
-                next_vip_refresh: now + ctx.vip_lifetime / 3,
-            });
-        }
-    }
-
-    /// Leaving Master: XDP stops answering first, then the addresses go.
-    /// Addresses in `keep` stay untouched: another instance takes them over.
-    /// Returns the placements kept.
-    fn remove_vips(&mut self, keep: &[IpAddr], out: &mut Vec<Effect>) -> Vec<Placement> {
-        let Some(held) = self.run.as_mut().and_then(|r| r.held.take()) else {
-            return Vec::new();
-        };
-        let (kept, released): (Vec<Placement>, Vec<Placement>) = held
-            .placements
-            .into_iter()
-            .partition(|p| keep.contains(&p.address));
-        for p in &released {
-            out.push(Effect::ClearOwned {
-                ifindex: p.ifindex,
-                vip: p.address,
-            });
-        }
-        for p in released {
-            out.push(Effect::DelVip {
-                ifindex: p.ifindex,
-                address: p.address,
-                prefix_len: p.prefix_len,
-            });
-        }
-        kept
-    }
-
-    fn schedule_announcements(&mut self, now: Duration) {
-        let garp = self.spec.config.garp;
-        let spacing = self.spec.announce_spacing();
-        if let Some(held) = self.run.as_mut().and_then(|r| r.held.as_mut()) {
-            held.announce = Some(AnnounceSchedule::start(
-                now,
-                garp,
-                spacing,
-                held.frames.len(),
-            ));
-        }
-    }
-
     fn notify(&self, state: NotifyState, priority: u8) -> Effect {
         Effect::Notify {
             scripts: Box::new(self.spec.config.notify.clone()),
@@ -783,39 +546,6 @@ impl Slot {
             note: self.note.clone(),
             xdp: None,
         }
-    }
-}
-
-/// Adds the VIPs, or renews their lifetime when they are there already.
-fn push_vips(placements: &[Placement], lifetime: Duration, out: &mut Vec<Effect>) {
-    for p in placements {
-        out.push(Effect::AddVip {
-            ifindex: p.ifindex,
-            address: p.address,
-            prefix_len: p.prefix_len,
-            label: p.label.clone(),
-            lifetime,
-        });
-    }
-}
-
-/// The due frames of a round, one effect per run of frames on one interface.
-fn push_frames(frames: &[(u32, Vec<u8>)], due: &[usize], out: &mut Vec<Effect>) {
-    let mut current: Option<(u32, Vec<Vec<u8>>)> = None;
-    for &index in due {
-        let (ifindex, frame) = &frames[index];
-        match &mut current {
-            Some((i, batch)) if i == ifindex => batch.push(frame.clone()),
-            _ => {
-                if let Some((ifindex, frames)) = current.take() {
-                    out.push(Effect::SendFrames { ifindex, frames });
-                }
-                current = Some((*ifindex, vec![frame.clone()]));
-            }
-        }
-    }
-    if let Some((ifindex, frames)) = current {
-        out.push(Effect::SendFrames { ifindex, frames });
     }
 }
 

@@ -23,6 +23,7 @@ mod notify;
 mod reload;
 mod scripts;
 mod sockets;
+mod spec;
 mod system;
 #[cfg(test)]
 mod tests;
