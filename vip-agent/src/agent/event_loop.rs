@@ -95,11 +95,11 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
 
     loop {
         let deadline = agent.epoch + agent.core.next_deadline();
-        let now = agent.now();
+        // The time is read when an input arrives, not before waiting for it.
         let effects = tokio::select! {
-            Some((key, packet)) = packets_rx.recv() => agent.core.on_packet(&key, &packet, now),
-            Some(event) = net_events.recv() => agent.core.on_net_event(&event, now),
-            Some(result) = script_rx.recv() => agent.core.on_script(result, now),
+            Some((key, packet)) = packets_rx.recv() => agent.core.on_packet(&key, &packet, agent.now()),
+            Some(event) = net_events.recv() => agent.core.on_net_event(&event, agent.now()),
+            Some(result) = script_rx.recv() => agent.core.on_script(result, agent.now()),
             Some((command, reply)) = control_rx.recv() => {
                 let (response, effects) = agent.on_control(command);
                 agent.carry_out(effects).await;
