@@ -189,6 +189,7 @@ impl Core {
         }
         if now >= self.next_retry {
             self.next_retry = now + RETRY_INTERVAL;
+            out.extend(self.reopen_lost_sockets());
             if self.slots.iter().any(|s| !s.started()) {
                 out.extend(self.start_pending(now));
             }
@@ -334,6 +335,22 @@ impl Core {
                 Effect::CloseSocket { key }
             })
             .collect()
+    }
+
+    /// Asks again for the socket of a running instance that has none (its
+    /// re-opening failed).
+    fn reopen_lost_sockets(&mut self) -> Vec<Effect> {
+        let mut out = Vec::new();
+        let lost: BTreeMap<SocketKey, u32> = self
+            .slots
+            .iter()
+            .filter_map(|s| Some((s.spec.socket_key(), s.ifindex()?)))
+            .filter(|(key, _)| !self.sockets.contains_key(key) && !self.requested.contains_key(key))
+            .collect();
+        for (key, ifindex) in lost {
+            self.ensure_socket(&key, ifindex, &mut out);
+        }
+        out
     }
 
     /// Re-opens open sockets whose spec changed (a new multicast group).

@@ -192,3 +192,29 @@ fn unicast_adverts_from_non_peers_are_counted_and_ignored() {
     h.advert("10.0.0.2", 51, 200, &["10.0.0.100"]);
     assert_eq!(h.state("VI_1"), Some(State::Backup));
 }
+
+/// A running instance whose socket could not be re-opened (a new multicast
+/// group from a reload) gets it asked for again on the retry interval.
+#[test]
+fn a_lost_socket_of_a_running_instance_is_asked_for_again() {
+    let conf = |group: &str| {
+        format!(
+            "global_defs {{\n  vrrp_mcast_group4 {group}\n}}\n{}",
+            instance("VI_1", 51, 255, "10.0.0.100/24", "")
+        )
+    };
+    let mut h = Harness::started(&conf("224.0.0.18"));
+    h.refuse_sockets.push("eth0".into());
+    h.reload(&conf("224.0.0.99"));
+    assert_eq!(h.state("VI_1"), Some(State::Master));
+    h.refuse_sockets.clear();
+    let effects = h.run_until(crate::agent::core::RETRY_INTERVAL);
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::OpenSocket { spec, .. } if spec.group == Some(ip("224.0.0.99"))
+    )));
+    assert_eq!(
+        h.core.sockets.get(&v4_key()).map(|s| s.group),
+        Some(Some(ip("224.0.0.99")))
+    );
+}
