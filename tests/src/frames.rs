@@ -3,23 +3,7 @@
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use anyhow::{bail, Result};
-
-/// Internet checksum (RFC 1071) over `data`.
-pub fn internet_checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for chunk in data.chunks(2) {
-        let word = if chunk.len() == 2 {
-            u16::from_be_bytes([chunk[0], chunk[1]])
-        } else {
-            u16::from_be_bytes([chunk[0], 0])
-        };
-        sum += u32::from(word);
-    }
-    while sum > 0xFFFF {
-        sum = (sum & 0xFFFF) + (sum >> 16);
-    }
-    !(sum as u16)
-}
+pub use vip_agent::vrrp::packet::{internet_checksum, pseudo_header};
 
 /// An Ethernet frame carrying a VRRPv2 advertisement in IPv4 to 224.0.0.18.
 pub fn vrrp_v2_frame(
@@ -33,8 +17,8 @@ pub fn vrrp_v2_frame(
     let mut vrrp = vec![0x21, vrid, priority, 1, 0, 1, 0, 0];
     vrrp.extend_from_slice(&vip);
     vrrp.extend_from_slice(&[0; 8]); // auth data (type 0)
-    let csum = internet_checksum(&vrrp);
-    vrrp[6..8].copy_from_slice(&csum.to_be_bytes());
+    let csum = internet_checksum(&[&vrrp]);
+    vrrp[6..8].copy_from_slice(&csum);
 
     let total_len = (20 + vrrp.len()) as u16;
     let mut ip = vec![0x45, 0xC0];
@@ -42,8 +26,8 @@ pub fn vrrp_v2_frame(
     ip.extend_from_slice(&[0, 0, 0, 0, ttl, 112, 0, 0]);
     ip.extend_from_slice(&src_ip);
     ip.extend_from_slice(&[224, 0, 0, 18]);
-    let csum = internet_checksum(&ip);
-    ip[10..12].copy_from_slice(&csum.to_be_bytes());
+    let csum = internet_checksum(&[&ip]);
+    ip[10..12].copy_from_slice(&csum);
 
     let mut frame = vec![0x01, 0x00, 0x5E, 0x00, 0x00, 0x12];
     frame.extend_from_slice(&src_mac);
@@ -126,29 +110,6 @@ pub fn ethernet(dst: [u8; 6], src: [u8; 6], vlan: Option<u16>, ether_type: u16) 
     f
 }
 
-/// One's-complement sum of big-endian words, unfolded.
-pub fn sum16(data: &[u8]) -> u32 {
-    data.chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum()
-}
-
-/// `!fold(sum)`.
-pub fn finish(mut sum: u32) -> u16 {
-    while sum > 0xFFFF {
-        sum = (sum & 0xFFFF) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-pub fn ipv4_pseudo(src: [u8; 4], dst: [u8; 4], proto: u8, len: usize) -> u32 {
-    sum16(&src) + sum16(&dst) + u32::from(proto) + len as u32
-}
-
-pub fn ipv6_pseudo(src: [u8; 16], dst: [u8; 16], next: u8, len: usize) -> u32 {
-    sum16(&src) + sum16(&dst) + sum16(&(len as u32).to_be_bytes()) + u32::from(next)
-}
-
 /// IPv4 header (with `options`, a multiple of 4 bytes) followed by `payload`.
 pub fn ipv4_packet(
     src: [u8; 4],
@@ -167,8 +128,8 @@ pub fn ipv4_packet(
     ip.extend_from_slice(&src);
     ip.extend_from_slice(&dst);
     ip.extend_from_slice(options);
-    let c = internet_checksum(&ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    let c = internet_checksum(&[&ip]);
+    ip[10..12].copy_from_slice(&c);
     ip.extend_from_slice(payload);
     ip
 }
@@ -213,20 +174,20 @@ pub fn vrrp_v2(vrid: u8, priority: u8, vips: &[[u8; 4]], auth_type: u8, auth: [u
         v.extend_from_slice(vip);
     }
     v.extend_from_slice(&auth);
-    let c = internet_checksum(&v);
-    v[6..8].copy_from_slice(&c.to_be_bytes());
+    let c = internet_checksum(&[&v]);
+    v[6..8].copy_from_slice(&c);
     v
 }
 
 /// VRRPv3 advert (RFC 5798) over the given addresses (4 or 16 bytes each);
-/// the checksum includes `pseudo` (the pseudo-header sum) when given.
-pub fn vrrp_v3(vrid: u8, priority: u8, addrs: &[Vec<u8>], pseudo: Option<u32>) -> Vec<u8> {
+/// the checksum covers `pseudo` (the pseudo-header) when given.
+pub fn vrrp_v3(vrid: u8, priority: u8, addrs: &[Vec<u8>], pseudo: Option<&[u8]>) -> Vec<u8> {
     let mut v = vec![0x31, vrid, priority, addrs.len() as u8, 0, 100, 0, 0];
     for a in addrs {
         v.extend_from_slice(a);
     }
-    let c = finish(sum16(&v) + pseudo.unwrap_or(0));
-    v[6..8].copy_from_slice(&c.to_be_bytes());
+    let c = internet_checksum(&[pseudo.unwrap_or_default(), &v]);
+    v[6..8].copy_from_slice(&c);
     v
 }
 
@@ -265,8 +226,9 @@ pub fn neighbour_solicitation(
         icmp.extend_from_slice(&[1, 1]);
         icmp.extend_from_slice(&src_mac);
     }
-    let c = finish(sum16(&icmp) + ipv6_pseudo(src, dst, 58, icmp.len()));
-    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let pseudo = pseudo_header(src.into(), dst.into(), 58, icmp.len());
+    let c = internet_checksum(&[&pseudo, &icmp]);
+    icmp[2..4].copy_from_slice(&c);
     let mac = [0x33, 0x33, dst[12], dst[13], dst[14], dst[15]];
     let mut f = ethernet(mac, src_mac, vlan, 0x86DD);
     f.extend_from_slice(&ipv6_packet(src, dst, 58, 255, &[], &icmp));

@@ -11,6 +11,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use internet_checksum::Checksum;
+
 /// IP protocol number of VRRP (both versions, both families).
 pub const IPPROTO_VRRP: u8 = 112;
 /// TTL / hop limit every VRRP packet is sent with and must arrive with
@@ -279,11 +281,11 @@ impl Advertisement {
             Version::V3 { .. } => ipv6 || mode == ChecksumMode::Standard,
         };
         let sum = if use_pseudo {
-            checksum(&[&pseudo_header(src, dst, buf.len()), &buf])
+            internet_checksum(&[&pseudo_header(src, dst, IPPROTO_VRRP, buf.len()), &buf])
         } else {
-            checksum(&[&buf])
+            internet_checksum(&[&buf])
         };
-        buf[6..8].copy_from_slice(&sum.to_be_bytes());
+        buf[6..8].copy_from_slice(&sum);
         Ok(buf)
     }
 
@@ -328,11 +330,13 @@ impl Advertisement {
             });
         }
         let received = u16::from_be_bytes([bytes[6], bytes[7]]);
-        let checksum_kind = if checksum(&[bytes]) == 0 && version == 2 {
+        let verifies = |parts: &[&[u8]]| internet_checksum(parts) == [0, 0];
+        let pseudo = pseudo_header(src, dst, IPPROTO_VRRP, bytes.len());
+        let checksum_kind = if version == 2 && verifies(&[bytes]) {
             ChecksumKind::MessageOnly
-        } else if version == 3 && checksum(&[&pseudo_header(src, dst, bytes.len()), bytes]) == 0 {
+        } else if version == 3 && verifies(&[&pseudo, bytes]) {
             ChecksumKind::PseudoHeader
-        } else if version == 3 && !ipv6 && checksum(&[bytes]) == 0 {
+        } else if version == 3 && !ipv6 && verifies(&[bytes]) {
             ChecksumKind::MessageOnly
         } else {
             return Err(DecodeError::BadChecksum { received });
@@ -416,21 +420,22 @@ pub fn check_ttl(ttl: u8) -> Result<(), DecodeError> {
     }
 }
 
-/// The IPv4 (RFC 791/768 style) or IPv6 (RFC 8200 section 8.1) pseudo-header
-/// for an upper-layer message of `len` bytes of protocol 112.
-fn pseudo_header(src: IpAddr, dst: IpAddr, len: usize) -> Vec<u8> {
+/// The IPv4 (RFC 768 style) or IPv6 (RFC 8200 section 8.1) pseudo-header an
+/// upper-layer checksum covers, for a message of `len` bytes of `protocol`
+/// (112 for VRRPv3, 58 for ICMPv6).
+pub fn pseudo_header(src: IpAddr, dst: IpAddr, protocol: u8, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(40);
     match (src, dst) {
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             out.extend_from_slice(&s.octets());
             out.extend_from_slice(&d.octets());
             out.extend_from_slice(&(len as u32).to_be_bytes());
-            out.extend_from_slice(&[0, 0, 0, IPPROTO_VRRP]);
+            out.extend_from_slice(&[0, 0, 0, protocol]);
         }
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             out.extend_from_slice(&s.octets());
             out.extend_from_slice(&d.octets());
-            out.extend_from_slice(&[0, IPPROTO_VRRP]);
+            out.extend_from_slice(&[0, protocol]);
             out.extend_from_slice(&(len as u16).to_be_bytes());
         }
         // Callers check the families first; an empty pseudo-header cannot verify.
@@ -439,25 +444,15 @@ fn pseudo_header(src: IpAddr, dst: IpAddr, len: usize) -> Vec<u8> {
     out
 }
 
-/// Internet checksum (RFC 1071) over the concatenation of `parts`: the value
-/// to store when the checksum field is zero, and 0 when verifying a message
-/// whose checksum field is filled in. Each part must have even length except
-/// the last.
-fn checksum(parts: &[&[u8]]) -> u16 {
-    let mut sum: u32 = 0;
+/// Internet checksum (RFC 1071) over the concatenation of `parts`, in network
+/// byte order: the value to store when the checksum field is zero, and
+/// `[0, 0]` when verifying a message whose checksum field is filled in.
+pub fn internet_checksum(parts: &[&[u8]]) -> [u8; 2] {
+    let mut sum = Checksum::new();
     for part in parts {
-        let mut chunks = part.chunks_exact(2);
-        for pair in &mut chunks {
-            sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
-        }
-        if let [last] = chunks.remainder() {
-            sum += u32::from(*last) << 8;
-        }
-        while sum > 0xffff {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
+        sum.add_bytes(part);
     }
-    !(sum as u16)
+    sum.checksum()
 }
 
 // ---------------------------------------------------------------------------
@@ -491,8 +486,8 @@ pub fn build_ipv4_packet(
     out.extend_from_slice(&[0, 0, ttl, IPPROTO_VRRP, 0, 0]);
     out.extend_from_slice(&src.octets());
     out.extend_from_slice(&dst.octets());
-    let sum = checksum(&[&out]);
-    out[10..12].copy_from_slice(&sum.to_be_bytes());
+    let sum = internet_checksum(&[&out]);
+    out[10..12].copy_from_slice(&sum);
     out.extend_from_slice(payload);
     out
 }
