@@ -3,9 +3,7 @@
 //!
 //! The codec works on the VRRP message itself (the IP payload). The source and
 //! destination addresses of the enclosing IP packet are passed in because the
-//! VRRPv3 checksum covers a pseudo-header built from them. Helpers at the end
-//! build and parse whole IPv4/IPv6 packets and Ethernet frames, for tests and
-//! for raw sockets that see the IP header.
+//! VRRPv3 checksum covers a pseudo-header built from them.
 //!
 //! Nothing here panics on any input: every length is checked before use.
 
@@ -71,9 +69,6 @@ pub enum DecodeError {
     /// Source and destination families differ, or VRRPv2 over IPv6.
     #[error("address family mismatch")]
     AddressFamilyMismatch,
-    /// The enclosing IP packet or frame is malformed or not VRRP.
-    #[error("not a VRRP packet: {0}")]
-    NotVrrp(&'static str),
 }
 
 /// Why an advertisement cannot be encoded.
@@ -453,162 +448,4 @@ pub fn internet_checksum(parts: &[&[u8]]) -> [u8; 2] {
         sum.add_bytes(part);
     }
     sum.checksum()
-}
-
-// ---------------------------------------------------------------------------
-// Whole packets and frames.
-
-/// A VRRP message with the IP fields the receive path needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IpPacket<'a> {
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    /// TTL (IPv4) or hop limit (IPv6).
-    pub ttl: u8,
-    /// The IP payload (the VRRP message), without link padding.
-    pub payload: &'a [u8],
-}
-
-/// Builds an IPv4 packet carrying `payload` as protocol 112, with the header
-/// fields keepalived uses (TOS 0xc0 "internetwork control", no options).
-pub fn build_ipv4_packet(
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    ttl: u8,
-    id: u16,
-    payload: &[u8],
-) -> Vec<u8> {
-    let total = 20 + payload.len();
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(&[0x45, 0xc0]);
-    out.extend_from_slice(&(total as u16).to_be_bytes());
-    out.extend_from_slice(&id.to_be_bytes());
-    out.extend_from_slice(&[0, 0, ttl, IPPROTO_VRRP, 0, 0]);
-    out.extend_from_slice(&src.octets());
-    out.extend_from_slice(&dst.octets());
-    let sum = internet_checksum(&[&out]);
-    out[10..12].copy_from_slice(&sum);
-    out.extend_from_slice(payload);
-    out
-}
-
-/// Builds an IPv6 packet carrying `payload` as next header 112, traffic class
-/// 0xc0 like keepalived, no extension headers.
-pub fn build_ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(40 + payload.len());
-    out.extend_from_slice(&[0x6c, 0x00, 0x00, 0x00]);
-    out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-    out.extend_from_slice(&[IPPROTO_VRRP, hop_limit]);
-    out.extend_from_slice(&src.octets());
-    out.extend_from_slice(&dst.octets());
-    out.extend_from_slice(payload);
-    out
-}
-
-/// Parses an IPv4 or IPv6 packet carrying VRRP (IPv4 options are skipped;
-/// IPv6 extension headers are not, VRRP must be the first next header).
-pub fn parse_ip_packet(bytes: &[u8]) -> Result<IpPacket<'_>, DecodeError> {
-    match bytes.first().map(|b| b >> 4) {
-        Some(4) => {
-            if bytes.len() < 20 {
-                return Err(DecodeError::NotVrrp("truncated IPv4 header"));
-            }
-            let ihl = usize::from(bytes[0] & 0x0f) * 4;
-            let total = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
-            if ihl < 20 || total < ihl || total > bytes.len() {
-                return Err(DecodeError::NotVrrp("bad IPv4 lengths"));
-            }
-            if bytes[9] != IPPROTO_VRRP {
-                return Err(DecodeError::NotVrrp("IPv4 protocol is not 112"));
-            }
-            let src = Ipv4Addr::new(bytes[12], bytes[13], bytes[14], bytes[15]);
-            let dst = Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]);
-            Ok(IpPacket {
-                src: src.into(),
-                dst: dst.into(),
-                ttl: bytes[8],
-                payload: &bytes[ihl..total],
-            })
-        }
-        Some(6) => {
-            if bytes.len() < 40 {
-                return Err(DecodeError::NotVrrp("truncated IPv6 header"));
-            }
-            let len = usize::from(u16::from_be_bytes([bytes[4], bytes[5]]));
-            if 40 + len > bytes.len() {
-                return Err(DecodeError::NotVrrp("bad IPv6 payload length"));
-            }
-            if bytes[6] != IPPROTO_VRRP {
-                return Err(DecodeError::NotVrrp("IPv6 next header is not 112"));
-            }
-            let mut src = [0u8; 16];
-            let mut dst = [0u8; 16];
-            src.copy_from_slice(&bytes[8..24]);
-            dst.copy_from_slice(&bytes[24..40]);
-            Ok(IpPacket {
-                src: Ipv6Addr::from(src).into(),
-                dst: Ipv6Addr::from(dst).into(),
-                ttl: bytes[7],
-                payload: &bytes[40..40 + len],
-            })
-        }
-        _ => Err(DecodeError::NotVrrp("not IPv4 or IPv6")),
-    }
-}
-
-/// The virtual router MAC address (RFC 5798 section 7.3):
-/// 00-00-5E-00-01-{VRID} for IPv4, 00-00-5E-00-02-{VRID} for IPv6.
-pub fn virtual_mac(vrid: u8, ipv6: bool) -> [u8; 6] {
-    [0x00, 0x00, 0x5e, 0x00, if ipv6 { 0x02 } else { 0x01 }, vrid]
-}
-
-/// The Ethernet multicast address of an IP multicast group
-/// (RFC 1112 section 6.4, RFC 2464 section 7); for unicast destinations
-/// the caller knows the peer's MAC and builds the frame itself.
-pub fn multicast_mac(dst: IpAddr) -> [u8; 6] {
-    match dst {
-        IpAddr::V4(a) => {
-            let o = a.octets();
-            [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
-        }
-        IpAddr::V6(a) => {
-            let o = a.octets();
-            [0x33, 0x33, o[12], o[13], o[14], o[15]]
-        }
-    }
-}
-
-/// Wraps an IP packet in an Ethernet II frame (no VLAN tag).
-pub fn build_ethernet_frame(dst_mac: [u8; 6], src_mac: [u8; 6], ip_packet: &[u8]) -> Vec<u8> {
-    let ethertype: u16 = if ip_packet.first().map(|b| b >> 4) == Some(6) {
-        0x86dd
-    } else {
-        0x0800
-    };
-    let mut out = Vec::with_capacity(14 + ip_packet.len());
-    out.extend_from_slice(&dst_mac);
-    out.extend_from_slice(&src_mac);
-    out.extend_from_slice(&ethertype.to_be_bytes());
-    out.extend_from_slice(ip_packet);
-    out
-}
-
-/// Parses an Ethernet II frame (optionally one 802.1Q tag) carrying VRRP.
-pub fn parse_ethernet_frame(frame: &[u8]) -> Result<IpPacket<'_>, DecodeError> {
-    if frame.len() < 14 {
-        return Err(DecodeError::NotVrrp("truncated Ethernet header"));
-    }
-    let mut offset = 12;
-    let mut ethertype = u16::from_be_bytes([frame[12], frame[13]]);
-    if ethertype == 0x8100 {
-        if frame.len() < 18 {
-            return Err(DecodeError::NotVrrp("truncated VLAN tag"));
-        }
-        offset = 16;
-        ethertype = u16::from_be_bytes([frame[16], frame[17]]);
-    }
-    match ethertype {
-        0x0800 | 0x86dd => parse_ip_packet(&frame[offset + 2..]),
-        _ => Err(DecodeError::NotVrrp("ethertype is not IPv4 or IPv6")),
-    }
 }
