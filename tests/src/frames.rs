@@ -1,57 +1,13 @@
-//! Frames built byte by byte, and a raw AF_PACKET sender.
+//! Frames built byte by byte and parsed back, and a raw AF_PACKET sender.
+//!
+//! The agent's own integration tests (vip-agent/tests) include this file
+//! too, so each frame kind has one builder across the workspace.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use anyhow::{bail, Result};
-
-/// Internet checksum (RFC 1071) over `data`.
-pub fn internet_checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for chunk in data.chunks(2) {
-        let word = if chunk.len() == 2 {
-            u16::from_be_bytes([chunk[0], chunk[1]])
-        } else {
-            u16::from_be_bytes([chunk[0], 0])
-        };
-        sum += u32::from(word);
-    }
-    while sum > 0xFFFF {
-        sum = (sum & 0xFFFF) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-/// An Ethernet frame carrying a VRRPv2 advertisement in IPv4 to 224.0.0.18.
-pub fn vrrp_v2_frame(
-    src_mac: [u8; 6],
-    src_ip: [u8; 4],
-    vrid: u8,
-    priority: u8,
-    ttl: u8,
-    vip: [u8; 4],
-) -> Vec<u8> {
-    let mut vrrp = vec![0x21, vrid, priority, 1, 0, 1, 0, 0];
-    vrrp.extend_from_slice(&vip);
-    vrrp.extend_from_slice(&[0; 8]); // auth data (type 0)
-    let csum = internet_checksum(&vrrp);
-    vrrp[6..8].copy_from_slice(&csum.to_be_bytes());
-
-    let total_len = (20 + vrrp.len()) as u16;
-    let mut ip = vec![0x45, 0xC0];
-    ip.extend_from_slice(&total_len.to_be_bytes());
-    ip.extend_from_slice(&[0, 0, 0, 0, ttl, 112, 0, 0]);
-    ip.extend_from_slice(&src_ip);
-    ip.extend_from_slice(&[224, 0, 0, 18]);
-    let csum = internet_checksum(&ip);
-    ip[10..12].copy_from_slice(&csum.to_be_bytes());
-
-    let mut frame = vec![0x01, 0x00, 0x5E, 0x00, 0x00, 0x12];
-    frame.extend_from_slice(&src_mac);
-    frame.extend_from_slice(&[0x08, 0x00]);
-    frame.extend_from_slice(&ip);
-    frame.extend_from_slice(&vrrp);
-    frame
-}
+pub use vip_agent::vrrp::packet::{internet_checksum, pseudo_header};
 
 /// A raw packet socket bound to one interface of the calling thread's
 /// network namespace.
@@ -126,29 +82,6 @@ pub fn ethernet(dst: [u8; 6], src: [u8; 6], vlan: Option<u16>, ether_type: u16) 
     f
 }
 
-/// One's-complement sum of big-endian words, unfolded.
-pub fn sum16(data: &[u8]) -> u32 {
-    data.chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum()
-}
-
-/// `!fold(sum)`.
-pub fn finish(mut sum: u32) -> u16 {
-    while sum > 0xFFFF {
-        sum = (sum & 0xFFFF) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-pub fn ipv4_pseudo(src: [u8; 4], dst: [u8; 4], proto: u8, len: usize) -> u32 {
-    sum16(&src) + sum16(&dst) + u32::from(proto) + len as u32
-}
-
-pub fn ipv6_pseudo(src: [u8; 16], dst: [u8; 16], next: u8, len: usize) -> u32 {
-    sum16(&src) + sum16(&dst) + sum16(&(len as u32).to_be_bytes()) + u32::from(next)
-}
-
 /// IPv4 header (with `options`, a multiple of 4 bytes) followed by `payload`.
 pub fn ipv4_packet(
     src: [u8; 4],
@@ -167,8 +100,8 @@ pub fn ipv4_packet(
     ip.extend_from_slice(&src);
     ip.extend_from_slice(&dst);
     ip.extend_from_slice(options);
-    let c = internet_checksum(&ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    let c = internet_checksum(&[&ip]);
+    ip[10..12].copy_from_slice(&c);
     ip.extend_from_slice(payload);
     ip
 }
@@ -213,20 +146,20 @@ pub fn vrrp_v2(vrid: u8, priority: u8, vips: &[[u8; 4]], auth_type: u8, auth: [u
         v.extend_from_slice(vip);
     }
     v.extend_from_slice(&auth);
-    let c = internet_checksum(&v);
-    v[6..8].copy_from_slice(&c.to_be_bytes());
+    let c = internet_checksum(&[&v]);
+    v[6..8].copy_from_slice(&c);
     v
 }
 
 /// VRRPv3 advert (RFC 5798) over the given addresses (4 or 16 bytes each);
-/// the checksum includes `pseudo` (the pseudo-header sum) when given.
-pub fn vrrp_v3(vrid: u8, priority: u8, addrs: &[Vec<u8>], pseudo: Option<u32>) -> Vec<u8> {
+/// the checksum covers `pseudo` (the pseudo-header) when given.
+pub fn vrrp_v3(vrid: u8, priority: u8, addrs: &[Vec<u8>], pseudo: Option<&[u8]>) -> Vec<u8> {
     let mut v = vec![0x31, vrid, priority, addrs.len() as u8, 0, 100, 0, 0];
     for a in addrs {
         v.extend_from_slice(a);
     }
-    let c = finish(sum16(&v) + pseudo.unwrap_or(0));
-    v[6..8].copy_from_slice(&c.to_be_bytes());
+    let c = internet_checksum(&[pseudo.unwrap_or_default(), &v]);
+    v[6..8].copy_from_slice(&c);
     v
 }
 
@@ -248,6 +181,27 @@ pub fn solicited_node(target: [u8; 16]) -> [u8; 16] {
     a
 }
 
+/// The virtual router MAC address (RFC 5798 section 7.3):
+/// 00-00-5E-00-01-{VRID} for IPv4, 00-00-5E-00-02-{VRID} for IPv6.
+pub fn virtual_mac(vrid: u8, ipv6: bool) -> [u8; 6] {
+    [0x00, 0x00, 0x5e, 0x00, if ipv6 { 0x02 } else { 0x01 }, vrid]
+}
+
+/// The Ethernet multicast address of an IP multicast group
+/// (RFC 1112 section 6.4, RFC 2464 section 7).
+pub fn multicast_mac(group: IpAddr) -> [u8; 6] {
+    match group {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
+        }
+        IpAddr::V6(a) => {
+            let o = a.octets();
+            [0x33, 0x33, o[12], o[13], o[14], o[15]]
+        }
+    }
+}
+
 /// An Ethernet/IPv6 Neighbour Solicitation for `target` from `src` (`::`
 /// for DAD), to the solicited-node address, with a source link-layer
 /// address option when `sllao`.
@@ -265,10 +219,10 @@ pub fn neighbour_solicitation(
         icmp.extend_from_slice(&[1, 1]);
         icmp.extend_from_slice(&src_mac);
     }
-    let c = finish(sum16(&icmp) + ipv6_pseudo(src, dst, 58, icmp.len()));
-    icmp[2..4].copy_from_slice(&c.to_be_bytes());
-    let mac = [0x33, 0x33, dst[12], dst[13], dst[14], dst[15]];
-    let mut f = ethernet(mac, src_mac, vlan, 0x86DD);
+    let pseudo = pseudo_header(src.into(), dst.into(), 58, icmp.len());
+    let c = internet_checksum(&[&pseudo, &icmp]);
+    icmp[2..4].copy_from_slice(&c);
+    let mut f = ethernet(multicast_mac(dst.into()), src_mac, vlan, 0x86DD);
     f.extend_from_slice(&ipv6_packet(src, dst, 58, 255, &[], &icmp));
     f
 }
@@ -449,5 +403,91 @@ impl V2Advert {
             &vrrp,
         ));
         frame
+    }
+}
+
+// ------------------------------------------------------------------------
+// Reading frames back.
+
+/// A VRRP message with the IP fields the receive path needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpPacket<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// TTL (IPv4) or hop limit (IPv6).
+    pub ttl: u8,
+    /// The IP payload (the VRRP message), without link padding.
+    pub payload: &'a [u8],
+}
+
+/// Parses an IPv4 or IPv6 packet carrying VRRP (IPv4 options are skipped;
+/// IPv6 extension headers are not, VRRP must be the first next header).
+/// The error says why the bytes are not one.
+pub fn parse_ip_packet(bytes: &[u8]) -> Result<IpPacket<'_>, &'static str> {
+    match bytes.first().map(|b| b >> 4) {
+        Some(4) => {
+            if bytes.len() < 20 {
+                return Err("truncated IPv4 header");
+            }
+            let ihl = usize::from(bytes[0] & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
+            if ihl < 20 || total < ihl || total > bytes.len() {
+                return Err("bad IPv4 lengths");
+            }
+            if bytes[9] != 112 {
+                return Err("IPv4 protocol is not 112");
+            }
+            let src = Ipv4Addr::new(bytes[12], bytes[13], bytes[14], bytes[15]);
+            let dst = Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]);
+            Ok(IpPacket {
+                src: src.into(),
+                dst: dst.into(),
+                ttl: bytes[8],
+                payload: &bytes[ihl..total],
+            })
+        }
+        Some(6) => {
+            if bytes.len() < 40 {
+                return Err("truncated IPv6 header");
+            }
+            let len = usize::from(u16::from_be_bytes([bytes[4], bytes[5]]));
+            if 40 + len > bytes.len() {
+                return Err("bad IPv6 payload length");
+            }
+            if bytes[6] != 112 {
+                return Err("IPv6 next header is not 112");
+            }
+            let mut src = [0u8; 16];
+            let mut dst = [0u8; 16];
+            src.copy_from_slice(&bytes[8..24]);
+            dst.copy_from_slice(&bytes[24..40]);
+            Ok(IpPacket {
+                src: Ipv6Addr::from(src).into(),
+                dst: Ipv6Addr::from(dst).into(),
+                ttl: bytes[7],
+                payload: &bytes[40..40 + len],
+            })
+        }
+        _ => Err("not IPv4 or IPv6"),
+    }
+}
+
+/// Parses an Ethernet II frame (optionally one 802.1Q tag) carrying VRRP.
+pub fn parse_ethernet_frame(frame: &[u8]) -> Result<IpPacket<'_>, &'static str> {
+    if frame.len() < 14 {
+        return Err("truncated Ethernet header");
+    }
+    let mut offset = 12;
+    let mut ethertype = u16::from_be_bytes([frame[12], frame[13]]);
+    if ethertype == 0x8100 {
+        if frame.len() < 18 {
+            return Err("truncated VLAN tag");
+        }
+        offset = 16;
+        ethertype = u16::from_be_bytes([frame[16], frame[17]]);
+    }
+    match ethertype {
+        0x0800 | 0x86dd => parse_ip_packet(&frame[offset + 2..]),
+        _ => Err("ethertype is not IPv4 or IPv6"),
     }
 }

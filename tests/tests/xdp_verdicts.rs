@@ -300,8 +300,9 @@ fn xdp_ns_for_a_held_vip_becomes_an_na_checked_by_tshark() -> Result<()> {
             na.extend_from_slice(&VIP6);
             na.extend_from_slice(&[2, 1]);
             na.extend_from_slice(&OWNER_MAC);
-            let c = finish(sum16(&na) + ipv6_pseudo(VIP6, dst_ip, 58, na.len()));
-            na[2..4].copy_from_slice(&c.to_be_bytes());
+            let pseudo = pseudo_header(VIP6.into(), dst_ip.into(), 58, na.len());
+            let c = internet_checksum(&[&pseudo, &na]);
+            na[2..4].copy_from_slice(&c);
             let mut expected = ethernet(dst_mac, OWNER_MAC, vlan, 0x86DD);
             expected.extend_from_slice(&ipv6_packet(VIP6, dst_ip, 58, 255, &[], &na));
             assert_eq!(out, expected, "{what}: NA bytes");
@@ -396,13 +397,13 @@ fn v6_frame(hop: u8, ext: &[(u8, Vec<u8>)], vrrp: &[u8]) -> Vec<u8> {
 
 fn v3_over_v4(vrid: u8, src: [u8; 4], pseudo: bool) -> Vec<u8> {
     let len = 8 + 4;
-    let p = pseudo.then(|| ipv4_pseudo(src, VRRP_MCAST4, 112, len));
-    vrrp_v3(vrid, 100, &[key16(VIP4)], p)
+    let p = pseudo.then(|| pseudo_header(src.into(), VRRP_MCAST4.into(), 112, len));
+    vrrp_v3(vrid, 100, &[key16(VIP4)], p.as_deref())
 }
 
 fn v3_over_v6(vrid: u8, pseudo: bool) -> Vec<u8> {
-    let p = pseudo.then(|| ipv6_pseudo(LINK_LOCAL6, VRRP_MCAST6, 112, 8 + 16));
-    vrrp_v3(vrid, 100, &[VIP6.to_vec()], p)
+    let p = pseudo.then(|| pseudo_header(LINK_LOCAL6.into(), VRRP_MCAST6.into(), 112, 8 + 16));
+    vrrp_v3(vrid, 100, &[VIP6.to_vec()], p.as_deref())
 }
 
 /// (what, frame, verdict, vrid, family, the counter that moves besides `frames`).

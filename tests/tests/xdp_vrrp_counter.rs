@@ -89,25 +89,15 @@ fn xdp_counts_each_vrrp_frame_per_interface_and_vrid() -> Result<()> {
     let peer_mac = lab.node(peer).ns.mac("enp0s4")?;
     lab.node(peer).ns.in_thread(move || {
         let socket = frames::PacketSocket::bind("enp0s4")?;
+        let vrid_51 =
+            frames::V2Advert::multicast(peer_mac, [10, 0, 0, 2], 51, 100, &[[10, 0, 0, 70]]);
+        let vrid_52 =
+            frames::V2Advert::multicast(peer_mac, [10, 0, 0, 2], 52, 90, &[[10, 0, 0, 71]]);
         for _ in 0..FRAMES_VRID_51 {
-            socket.send(&frames::vrrp_v2_frame(
-                peer_mac,
-                [10, 0, 0, 2],
-                51,
-                100,
-                255,
-                [10, 0, 0, 70],
-            ))?;
+            socket.send(&vrid_51.frame())?;
         }
         for _ in 0..FRAMES_VRID_52 {
-            socket.send(&frames::vrrp_v2_frame(
-                peer_mac,
-                [10, 0, 0, 2],
-                52,
-                90,
-                255,
-                [10, 0, 0, 71],
-            ))?;
+            socket.send(&vrid_52.frame())?;
         }
         Ok(())
     })?;

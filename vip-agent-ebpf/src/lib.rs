@@ -491,6 +491,13 @@ mod tests {
             na[26..32].copy_from_slice(&mac);
             let expected = !fold(sum_be16(&na) + ipv6_pseudo_sum(&src, &dst, 58, 32));
             assert_eq!(na_checksum(&src, &dst, flags, &src, &mac), expected);
+            // The host side (the agent's own unsolicited NAs) computes the same.
+            let mut host = internet_checksum::Checksum::new();
+            host.add_bytes(&src);
+            host.add_bytes(&dst);
+            host.add_bytes(&[0, 0, 0, 32, 0, 0, 0, 58]);
+            host.add_bytes(&na);
+            assert_eq!(host.checksum(), expected.to_be_bytes());
             na[2..4].copy_from_slice(&expected.to_be_bytes());
             assert!(checksum_verifies(
                 sum_be16(&na) + ipv6_pseudo_sum(&src, &dst, 58, 32)

@@ -4,13 +4,19 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use vip_agent::vrrp::packet::{
-    build_ethernet_frame, build_ipv4_packet, build_ipv6_packet, check_ttl, multicast_mac,
-    parse_ethernet_frame, parse_ip_packet, VRRP_MULTICAST_V4, VRRP_MULTICAST_V6,
+use frames::{
+    ethernet, ipv4_packet, ipv6_packet, multicast_mac, parse_ethernet_frame, parse_ip_packet,
 };
+use vip_agent::vrrp::packet::{check_ttl, IPPROTO_VRRP, VRRP_MULTICAST_V4, VRRP_MULTICAST_V6};
 use vip_agent::vrrp::{
     Advertisement, Auth, ChecksumKind, ChecksumMode, DecodeError, EncodeError, Version,
 };
+
+// The workspace's one set of frame builders, shared with the `tests` crate
+// (which this crate cannot depend on); each test binary uses part of it.
+#[path = "../../tests/src/frames.rs"]
+#[allow(dead_code)]
+mod frames;
 
 const FIXTURE: &[u8] = include_bytes!("fixtures/vrrp/keepalived-2.2.7.pcap");
 
@@ -321,18 +327,34 @@ fn full_packets_and_frames_round_trip() {
     let payload = advert
         .encode(src.into(), VRRP_MULTICAST_V6.into(), ChecksumMode::Standard)
         .unwrap();
-    let packet = build_ipv6_packet(src, VRRP_MULTICAST_V6, 255, &payload);
-    let frame = build_ethernet_frame(
+    let packet = ipv6_packet(
+        src.octets(),
+        VRRP_MULTICAST_V6.octets(),
+        IPPROTO_VRRP,
+        255,
+        &[],
+        &payload,
+    );
+    let mut frame = ethernet(
         multicast_mac(VRRP_MULTICAST_V6.into()),
         [0, 0, 0x5e, 0, 2, 9],
-        &packet,
+        None,
+        0x86DD,
     );
+    frame.extend_from_slice(&packet);
     let parsed = parse_ethernet_frame(&frame).unwrap();
     assert_eq!(parsed.payload, &payload[..]);
     assert_eq!(parsed.ttl, 255);
 
     let src4 = Ipv4Addr::new(10, 0, 0, 60);
-    let packet = build_ipv4_packet(src4, VRRP_MULTICAST_V4, 255, 1, &payload[..8]);
+    let packet = ipv4_packet(
+        src4.octets(),
+        VRRP_MULTICAST_V4.octets(),
+        IPPROTO_VRRP,
+        255,
+        &[],
+        &payload[..8],
+    );
     let parsed = parse_ip_packet(&packet).unwrap();
     assert_eq!(parsed.src, IpAddr::V4(src4));
     assert_eq!(parsed.payload, &payload[..8]);

@@ -8,32 +8,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::process::Command;
 
-use vip_agent::vrrp::packet::{
-    build_ethernet_frame, build_ipv4_packet, build_ipv6_packet, multicast_mac, VRRP_MULTICAST_V4,
-    VRRP_MULTICAST_V6,
-};
+use frames::{ethernet, ipv4_packet, ipv6_packet, multicast_mac, virtual_mac, write_pcap};
+use vip_agent::vrrp::packet::{IPPROTO_VRRP, VRRP_MULTICAST_V4, VRRP_MULTICAST_V6};
 use vip_agent::vrrp::{Advertisement, Auth, ChecksumMode, Version};
 
-/// A classic pcap file (microsecond timestamps, linktype 1 = Ethernet),
-/// written by hand: 24-byte global header, then a 16-byte header per record.
-fn pcap(frames: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes()); // magic
-    out.extend_from_slice(&2u16.to_le_bytes()); // version major
-    out.extend_from_slice(&4u16.to_le_bytes()); // version minor
-    out.extend_from_slice(&0i32.to_le_bytes()); // thiszone
-    out.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
-    out.extend_from_slice(&65535u32.to_le_bytes()); // snaplen
-    out.extend_from_slice(&1u32.to_le_bytes()); // linktype Ethernet
-    for (i, frame) in frames.iter().enumerate() {
-        out.extend_from_slice(&(1_700_000_000 + i as u32).to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
-        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        out.extend_from_slice(frame);
-    }
-    out
-}
+// The workspace's one set of frame builders, shared with the `tests` crate
+// (which this crate cannot depend on); each test binary uses part of it.
+#[path = "../../tests/src/frames.rs"]
+#[allow(dead_code)]
+mod frames;
 
 fn frame(advert: &Advertisement, src: IpAddr, mode: ChecksumMode) -> Vec<u8> {
     let ipv6 = src.is_ipv6();
@@ -43,20 +26,28 @@ fn frame(advert: &Advertisement, src: IpAddr, mode: ChecksumMode) -> Vec<u8> {
         VRRP_MULTICAST_V4.into()
     };
     let payload = advert.encode(src, dst, mode).unwrap();
-    let packet = match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => build_ipv4_packet(s, d, 255, 7, &payload),
-        (IpAddr::V6(s), IpAddr::V6(d)) => build_ipv6_packet(s, d, 255, &payload),
+    let (ether_type, packet) = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => (
+            0x0800,
+            ipv4_packet(s.octets(), d.octets(), IPPROTO_VRRP, 255, &[], &payload),
+        ),
+        (IpAddr::V6(s), IpAddr::V6(d)) => (
+            0x86DD,
+            ipv6_packet(s.octets(), d.octets(), IPPROTO_VRRP, 255, &[], &payload),
+        ),
         _ => unreachable!(),
     };
-    let src_mac = vip_agent::vrrp::packet::virtual_mac(advert.vrid, ipv6);
-    build_ethernet_frame(multicast_mac(dst), src_mac, &packet)
+    let src_mac = virtual_mac(advert.vrid, ipv6);
+    let mut frame = ethernet(multicast_mac(dst), src_mac, None, ether_type);
+    frame.extend_from_slice(&packet);
+    frame
 }
 
 /// Runs `tshark -V` on the frames; returns the text of each frame.
 fn dissect(name: &str, frames: &[Vec<u8>], prefs: &[&str]) -> Option<Vec<String>> {
     let path: PathBuf =
         std::env::temp_dir().join(format!("vip-agent-{name}-{}.pcap", std::process::id()));
-    std::fs::write(&path, pcap(frames)).unwrap();
+    write_pcap(&path, frames).unwrap();
     let mut cmd = Command::new("tshark");
     cmd.arg("-n").arg("-V").arg("-r").arg(&path);
     for pref in prefs {

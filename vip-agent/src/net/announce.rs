@@ -8,11 +8,14 @@ use std::{
     os::fd::{AsRawFd, FromRawFd, OwnedFd},
 };
 
+use crate::vrrp::packet::{internet_checksum, pseudo_header};
+
 pub const BROADCAST_MAC: [u8; 6] = [0xFF; 6];
 /// Ethernet address of the all-nodes group ff02::1.
 pub const ALL_NODES_MAC: [u8; 6] = [0x33, 0x33, 0, 0, 0, 1];
 const ETH_P_ARP: u16 = 0x0806;
 const ETH_P_IPV6: u16 = 0x86DD;
+const IPPROTO_ICMPV6: u8 = 58;
 
 /// Gratuitous ARP announcing `vip` at `mac`: a broadcast ARP request whose
 /// sender and target protocol addresses are both the VIP (RFC 5227
@@ -30,22 +33,6 @@ pub fn gratuitous_arp(mac: [u8; 6], vip: Ipv4Addr) -> Vec<u8> {
     frame
 }
 
-/// Ones' complement sum folded to 16 bits, before inversion.
-fn sum16(data: &[u8], mut sum: u32) -> u32 {
-    for chunk in data.chunks(2) {
-        let word = u16::from_be_bytes([chunk[0], *chunk.get(1).unwrap_or(&0)]);
-        sum += u32::from(word);
-    }
-    sum
-}
-
-fn fold(mut sum: u32) -> u16 {
-    while sum > 0xFFFF {
-        sum = (sum & 0xFFFF) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// Unsolicited Neighbour Advertisement (RFC 4861 section 7.2.6) for `vip`
 /// at `mac`, from `source` (the interface's link-local address) to all
 /// nodes: Override set, Solicited clear, with the target link-layer option.
@@ -58,13 +45,14 @@ pub fn unsolicited_na(mac: [u8; 6], source: Ipv6Addr, vip: Ipv6Addr) -> Vec<u8> 
     icmp.extend_from_slice(&[2, 1]); // option: target link-layer address, 8 bytes
     icmp.extend_from_slice(&mac);
 
-    let mut pseudo = Vec::with_capacity(40);
-    pseudo.extend_from_slice(&source.octets());
-    pseudo.extend_from_slice(&destination.octets());
-    pseudo.extend_from_slice(&(icmp.len() as u32).to_be_bytes());
-    pseudo.extend_from_slice(&[0, 0, 0, 58]);
-    let checksum = fold(sum16(&icmp, sum16(&pseudo, 0)));
-    icmp[2..4].copy_from_slice(&checksum.to_be_bytes());
+    let pseudo = pseudo_header(
+        source.into(),
+        destination.into(),
+        IPPROTO_ICMPV6,
+        icmp.len(),
+    );
+    let checksum = internet_checksum(&[&pseudo, &icmp]);
+    icmp[2..4].copy_from_slice(&checksum);
 
     let mut frame = Vec::with_capacity(14 + 40 + icmp.len());
     frame.extend_from_slice(&ALL_NODES_MAC);
@@ -158,6 +146,6 @@ mod tests {
         pseudo.extend_from_slice(&"ff02::1".parse::<Ipv6Addr>().unwrap().octets());
         pseudo.extend_from_slice(&32u32.to_be_bytes());
         pseudo.extend_from_slice(&[0, 0, 0, 58]);
-        assert_eq!(fold(sum16(icmp, sum16(&pseudo, 0))), 0);
+        assert_eq!(internet_checksum(&[&pseudo, icmp]), [0, 0]);
     }
 }

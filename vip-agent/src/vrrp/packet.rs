@@ -3,13 +3,13 @@
 //!
 //! The codec works on the VRRP message itself (the IP payload). The source and
 //! destination addresses of the enclosing IP packet are passed in because the
-//! VRRPv3 checksum covers a pseudo-header built from them. Helpers at the end
-//! build and parse whole IPv4/IPv6 packets and Ethernet frames, for tests and
-//! for raw sockets that see the IP header.
+//! VRRPv3 checksum covers a pseudo-header built from them.
 //!
 //! Nothing here panics on any input: every length is checked before use.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use internet_checksum::Checksum;
 
 /// IP protocol number of VRRP (both versions, both families).
 pub const IPPROTO_VRRP: u8 = 112;
@@ -69,9 +69,6 @@ pub enum DecodeError {
     /// Source and destination families differ, or VRRPv2 over IPv6.
     #[error("address family mismatch")]
     AddressFamilyMismatch,
-    /// The enclosing IP packet or frame is malformed or not VRRP.
-    #[error("not a VRRP packet: {0}")]
-    NotVrrp(&'static str),
 }
 
 /// Why an advertisement cannot be encoded.
@@ -279,11 +276,11 @@ impl Advertisement {
             Version::V3 { .. } => ipv6 || mode == ChecksumMode::Standard,
         };
         let sum = if use_pseudo {
-            checksum(&[&pseudo_header(src, dst, buf.len()), &buf])
+            internet_checksum(&[&pseudo_header(src, dst, IPPROTO_VRRP, buf.len()), &buf])
         } else {
-            checksum(&[&buf])
+            internet_checksum(&[&buf])
         };
-        buf[6..8].copy_from_slice(&sum.to_be_bytes());
+        buf[6..8].copy_from_slice(&sum);
         Ok(buf)
     }
 
@@ -328,11 +325,13 @@ impl Advertisement {
             });
         }
         let received = u16::from_be_bytes([bytes[6], bytes[7]]);
-        let checksum_kind = if checksum(&[bytes]) == 0 && version == 2 {
+        let verifies = |parts: &[&[u8]]| internet_checksum(parts) == [0, 0];
+        let pseudo = pseudo_header(src, dst, IPPROTO_VRRP, bytes.len());
+        let checksum_kind = if version == 2 && verifies(&[bytes]) {
             ChecksumKind::MessageOnly
-        } else if version == 3 && checksum(&[&pseudo_header(src, dst, bytes.len()), bytes]) == 0 {
+        } else if version == 3 && verifies(&[&pseudo, bytes]) {
             ChecksumKind::PseudoHeader
-        } else if version == 3 && !ipv6 && checksum(&[bytes]) == 0 {
+        } else if version == 3 && !ipv6 && verifies(&[bytes]) {
             ChecksumKind::MessageOnly
         } else {
             return Err(DecodeError::BadChecksum { received });
@@ -416,21 +415,22 @@ pub fn check_ttl(ttl: u8) -> Result<(), DecodeError> {
     }
 }
 
-/// The IPv4 (RFC 791/768 style) or IPv6 (RFC 8200 section 8.1) pseudo-header
-/// for an upper-layer message of `len` bytes of protocol 112.
-fn pseudo_header(src: IpAddr, dst: IpAddr, len: usize) -> Vec<u8> {
+/// The IPv4 (RFC 768 style) or IPv6 (RFC 8200 section 8.1) pseudo-header an
+/// upper-layer checksum covers, for a message of `len` bytes of `protocol`
+/// (112 for VRRPv3, 58 for ICMPv6).
+pub fn pseudo_header(src: IpAddr, dst: IpAddr, protocol: u8, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(40);
     match (src, dst) {
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             out.extend_from_slice(&s.octets());
             out.extend_from_slice(&d.octets());
             out.extend_from_slice(&(len as u32).to_be_bytes());
-            out.extend_from_slice(&[0, 0, 0, IPPROTO_VRRP]);
+            out.extend_from_slice(&[0, 0, 0, protocol]);
         }
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             out.extend_from_slice(&s.octets());
             out.extend_from_slice(&d.octets());
-            out.extend_from_slice(&[0, IPPROTO_VRRP]);
+            out.extend_from_slice(&[0, protocol]);
             out.extend_from_slice(&(len as u16).to_be_bytes());
         }
         // Callers check the families first; an empty pseudo-header cannot verify.
@@ -439,181 +439,13 @@ fn pseudo_header(src: IpAddr, dst: IpAddr, len: usize) -> Vec<u8> {
     out
 }
 
-/// Internet checksum (RFC 1071) over the concatenation of `parts`: the value
-/// to store when the checksum field is zero, and 0 when verifying a message
-/// whose checksum field is filled in. Each part must have even length except
-/// the last.
-fn checksum(parts: &[&[u8]]) -> u16 {
-    let mut sum: u32 = 0;
+/// Internet checksum (RFC 1071) over the concatenation of `parts`, in network
+/// byte order: the value to store when the checksum field is zero, and
+/// `[0, 0]` when verifying a message whose checksum field is filled in.
+pub fn internet_checksum(parts: &[&[u8]]) -> [u8; 2] {
+    let mut sum = Checksum::new();
     for part in parts {
-        let mut chunks = part.chunks_exact(2);
-        for pair in &mut chunks {
-            sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
-        }
-        if let [last] = chunks.remainder() {
-            sum += u32::from(*last) << 8;
-        }
-        while sum > 0xffff {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
+        sum.add_bytes(part);
     }
-    !(sum as u16)
-}
-
-// ---------------------------------------------------------------------------
-// Whole packets and frames.
-
-/// A VRRP message with the IP fields the receive path needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IpPacket<'a> {
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    /// TTL (IPv4) or hop limit (IPv6).
-    pub ttl: u8,
-    /// The IP payload (the VRRP message), without link padding.
-    pub payload: &'a [u8],
-}
-
-/// Builds an IPv4 packet carrying `payload` as protocol 112, with the header
-/// fields keepalived uses (TOS 0xc0 "internetwork control", no options).
-pub fn build_ipv4_packet(
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    ttl: u8,
-    id: u16,
-    payload: &[u8],
-) -> Vec<u8> {
-    let total = 20 + payload.len();
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(&[0x45, 0xc0]);
-    out.extend_from_slice(&(total as u16).to_be_bytes());
-    out.extend_from_slice(&id.to_be_bytes());
-    out.extend_from_slice(&[0, 0, ttl, IPPROTO_VRRP, 0, 0]);
-    out.extend_from_slice(&src.octets());
-    out.extend_from_slice(&dst.octets());
-    let sum = checksum(&[&out]);
-    out[10..12].copy_from_slice(&sum.to_be_bytes());
-    out.extend_from_slice(payload);
-    out
-}
-
-/// Builds an IPv6 packet carrying `payload` as next header 112, traffic class
-/// 0xc0 like keepalived, no extension headers.
-pub fn build_ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(40 + payload.len());
-    out.extend_from_slice(&[0x6c, 0x00, 0x00, 0x00]);
-    out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-    out.extend_from_slice(&[IPPROTO_VRRP, hop_limit]);
-    out.extend_from_slice(&src.octets());
-    out.extend_from_slice(&dst.octets());
-    out.extend_from_slice(payload);
-    out
-}
-
-/// Parses an IPv4 or IPv6 packet carrying VRRP (IPv4 options are skipped;
-/// IPv6 extension headers are not, VRRP must be the first next header).
-pub fn parse_ip_packet(bytes: &[u8]) -> Result<IpPacket<'_>, DecodeError> {
-    match bytes.first().map(|b| b >> 4) {
-        Some(4) => {
-            if bytes.len() < 20 {
-                return Err(DecodeError::NotVrrp("truncated IPv4 header"));
-            }
-            let ihl = usize::from(bytes[0] & 0x0f) * 4;
-            let total = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
-            if ihl < 20 || total < ihl || total > bytes.len() {
-                return Err(DecodeError::NotVrrp("bad IPv4 lengths"));
-            }
-            if bytes[9] != IPPROTO_VRRP {
-                return Err(DecodeError::NotVrrp("IPv4 protocol is not 112"));
-            }
-            let src = Ipv4Addr::new(bytes[12], bytes[13], bytes[14], bytes[15]);
-            let dst = Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]);
-            Ok(IpPacket {
-                src: src.into(),
-                dst: dst.into(),
-                ttl: bytes[8],
-                payload: &bytes[ihl..total],
-            })
-        }
-        Some(6) => {
-            if bytes.len() < 40 {
-                return Err(DecodeError::NotVrrp("truncated IPv6 header"));
-            }
-            let len = usize::from(u16::from_be_bytes([bytes[4], bytes[5]]));
-            if 40 + len > bytes.len() {
-                return Err(DecodeError::NotVrrp("bad IPv6 payload length"));
-            }
-            if bytes[6] != IPPROTO_VRRP {
-                return Err(DecodeError::NotVrrp("IPv6 next header is not 112"));
-            }
-            let mut src = [0u8; 16];
-            let mut dst = [0u8; 16];
-            src.copy_from_slice(&bytes[8..24]);
-            dst.copy_from_slice(&bytes[24..40]);
-            Ok(IpPacket {
-                src: Ipv6Addr::from(src).into(),
-                dst: Ipv6Addr::from(dst).into(),
-                ttl: bytes[7],
-                payload: &bytes[40..40 + len],
-            })
-        }
-        _ => Err(DecodeError::NotVrrp("not IPv4 or IPv6")),
-    }
-}
-
-/// The virtual router MAC address (RFC 5798 section 7.3):
-/// 00-00-5E-00-01-{VRID} for IPv4, 00-00-5E-00-02-{VRID} for IPv6.
-pub fn virtual_mac(vrid: u8, ipv6: bool) -> [u8; 6] {
-    [0x00, 0x00, 0x5e, 0x00, if ipv6 { 0x02 } else { 0x01 }, vrid]
-}
-
-/// The Ethernet multicast address of an IP multicast group
-/// (RFC 1112 section 6.4, RFC 2464 section 7); for unicast destinations
-/// the caller knows the peer's MAC and builds the frame itself.
-pub fn multicast_mac(dst: IpAddr) -> [u8; 6] {
-    match dst {
-        IpAddr::V4(a) => {
-            let o = a.octets();
-            [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
-        }
-        IpAddr::V6(a) => {
-            let o = a.octets();
-            [0x33, 0x33, o[12], o[13], o[14], o[15]]
-        }
-    }
-}
-
-/// Wraps an IP packet in an Ethernet II frame (no VLAN tag).
-pub fn build_ethernet_frame(dst_mac: [u8; 6], src_mac: [u8; 6], ip_packet: &[u8]) -> Vec<u8> {
-    let ethertype: u16 = if ip_packet.first().map(|b| b >> 4) == Some(6) {
-        0x86dd
-    } else {
-        0x0800
-    };
-    let mut out = Vec::with_capacity(14 + ip_packet.len());
-    out.extend_from_slice(&dst_mac);
-    out.extend_from_slice(&src_mac);
-    out.extend_from_slice(&ethertype.to_be_bytes());
-    out.extend_from_slice(ip_packet);
-    out
-}
-
-/// Parses an Ethernet II frame (optionally one 802.1Q tag) carrying VRRP.
-pub fn parse_ethernet_frame(frame: &[u8]) -> Result<IpPacket<'_>, DecodeError> {
-    if frame.len() < 14 {
-        return Err(DecodeError::NotVrrp("truncated Ethernet header"));
-    }
-    let mut offset = 12;
-    let mut ethertype = u16::from_be_bytes([frame[12], frame[13]]);
-    if ethertype == 0x8100 {
-        if frame.len() < 18 {
-            return Err(DecodeError::NotVrrp("truncated VLAN tag"));
-        }
-        offset = 16;
-        ethertype = u16::from_be_bytes([frame[16], frame[17]]);
-    }
-    match ethertype {
-        0x0800 | 0x86dd => parse_ip_packet(&frame[offset + 2..]),
-        _ => Err(DecodeError::NotVrrp("ethertype is not IPv4 or IPv6")),
-    }
+    sum.checksum()
 }
