@@ -96,7 +96,7 @@ pub fn agent_status(
             .slots()
             .iter()
             .map(|slot| {
-                let mut status = slot.status();
+                let mut status = slot.status(core.system());
                 if let (Some(counters), Some(ifindex)) = (&counters, status.ifindex) {
                     let vrrp =
                         counters.vrrp_for(ifindex, status.vrid, fastpath::family(slot.spec.ipv6()));

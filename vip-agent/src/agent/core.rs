@@ -121,9 +121,18 @@ impl Core {
         })
     }
 
+    pub fn system(&self) -> &SystemView {
+        &self.system
+    }
+
     pub fn on_net_event(&mut self, event: &NetEvent, now: Duration) -> Vec<Effect> {
         self.system.apply(event);
         let mut out = Vec::new();
+        if let NetEvent::AddressRemoved { address, by } = event {
+            out.extend(self.each_slot(|slot, ctx, out| {
+                slot.on_address_removed(address, by.as_deref(), ctx, now, out)
+            }));
+        }
         if let NetEvent::Link(link_event) = event {
             use crate::net::netlink::LinkEvent;
             match link_event {

@@ -26,7 +26,7 @@ use crate::{
     config::{GlobalDefs, VrrpInstance},
     control::InstanceStatus,
     net::{
-        netlink::{Link, LinkEvent},
+        netlink::{Address, Link, LinkEvent},
         vrrp_socket::ReceivedPacket,
     },
     vrrp::{Action, Advertisement, Event, Instance, State, Timer, TransitionReason},
@@ -510,7 +510,21 @@ impl Slot {
         out.push(self.notify(state, priority));
     }
 
-    pub fn status(&self) -> InstanceStatus {
+    /// A held VIP removed by someone else goes back at once.
+    pub fn on_address_removed(
+        &mut self,
+        removed: &Address,
+        by: Option<&str>,
+        ctx: &Context,
+        now: Duration,
+        out: &mut Vec<Effect>,
+    ) {
+        self.restore_vip(removed, by, ctx, now, out);
+    }
+
+    /// The status as the system shows it: the VIPs count as held only while
+    /// every one of them is on its interface.
+    pub fn status(&self, system: &SystemView) -> InstanceStatus {
         let c = &self.spec.config;
         let (state, effective) = match &self.run {
             Some(run) => (
@@ -538,7 +552,12 @@ impl Slot {
                 .all_vips()
                 .map(|v| format!("{}/{}", v.address, v.prefix_len))
                 .collect(),
-            holds_vips: self.held().is_some_and(|h| !h.placements.is_empty()),
+            holds_vips: self.held().is_some_and(|h| {
+                !h.placements.is_empty()
+                    && h.placements
+                        .iter()
+                        .all(|p| system.address(p.ifindex, p.address, p.prefix_len).is_some())
+            }),
             adverts_sent: self.counters.adverts_sent,
             adverts_received: self.counters.adverts_received,
             adverts_discarded: self.counters.adverts_discarded,

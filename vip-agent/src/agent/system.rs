@@ -39,7 +39,7 @@ impl SystemView {
                 self.addresses.retain(|a| !same_address(a, address));
                 self.addresses.push(address.clone());
             }
-            NetEvent::AddressRemoved(address) => {
+            NetEvent::AddressRemoved { address, .. } => {
                 self.addresses.retain(|a| !same_address(a, address));
             }
         }

@@ -252,7 +252,27 @@ pub enum LinkEvent {
 pub enum NetEvent {
     Link(LinkEvent),
     AddressAdded(Address),
-    AddressRemoved(Address),
+    AddressRemoved {
+        address: Address,
+        /// Who asked for the removal, as far as netlink tells: the
+        /// requesting socket's port (usually its process id) and that
+        /// process's name while it still runs; `None` for the kernel itself
+        /// (an expired lifetime, a link going away).
+        by: Option<String>,
+    },
+}
+
+/// The requester of a change, from the notification's port number.
+fn requester(port: u32) -> Option<String> {
+    if port == 0 {
+        return None;
+    }
+    Some(
+        match std::fs::read_to_string(format!("/proc/{port}/comm")) {
+            Ok(comm) => format!("netlink port {port} (process {port}, {})", comm.trim()),
+            Err(_) => format!("netlink port {port}"),
+        },
+    )
 }
 
 /// Subscribes to link and address changes (like `ip monitor link address`);
@@ -268,6 +288,7 @@ pub fn monitor() -> Result<mpsc::UnboundedReceiver<NetEvent>, NetlinkError> {
     tokio::spawn(async move {
         while let Some((message, _)) = messages.next().await {
             let NetlinkMessage {
+                header,
                 payload: NetlinkPayload::InnerMessage(message),
                 ..
             } = message
@@ -290,7 +311,10 @@ pub fn monitor() -> Result<mpsc::UnboundedReceiver<NetEvent>, NetlinkError> {
                     None => continue,
                 },
                 RouteNetlinkMessage::DelAddress(address) => match address_from_message(&address) {
-                    Some(address) => NetEvent::AddressRemoved(address),
+                    Some(address) => NetEvent::AddressRemoved {
+                        address,
+                        by: requester(header.port_number),
+                    },
                     None => continue,
                 },
                 _ => continue,

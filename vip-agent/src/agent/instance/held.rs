@@ -6,7 +6,10 @@ use std::{net::IpAddr, time::Duration};
 use super::{Context, Slot};
 use crate::{
     agent::{announce::AnnounceSchedule, effect::Effect},
-    net::announce::{gratuitous_arp, unsolicited_na},
+    net::{
+        announce::{gratuitous_arp, unsolicited_na},
+        netlink::Address,
+    },
 };
 
 /// A VIP as installed: where, with which MAC for the fast path.
@@ -127,6 +130,37 @@ impl Slot {
                 held.frames.len(),
             ));
         }
+    }
+
+    /// A VIP this Master holds was removed from the interface by someone
+    /// else: put it back at once and announce again.
+    pub(super) fn restore_vip(
+        &mut self,
+        removed: &Address,
+        by: Option<&str>,
+        ctx: &Context,
+        now: Duration,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(held) = self.run.as_ref().and_then(|r| r.held.as_ref()) else {
+            return;
+        };
+        let Some(p) = held.placements.iter().find(|p| {
+            p.ifindex == removed.ifindex
+                && p.address == removed.address
+                && p.prefix_len == removed.prefix_len
+        }) else {
+            return;
+        };
+        tracing::warn!(
+            instance = %self.spec.config.name,
+            vip = %p.address,
+            ifindex = p.ifindex,
+            by = by.unwrap_or("the kernel"),
+            "a held VIP was removed from the interface; restoring it"
+        );
+        push_vips(std::slice::from_ref(p), ctx.vip_lifetime, out);
+        self.schedule_announcements(now);
     }
 }
 

@@ -198,3 +198,52 @@ fn an_ipv6_master_announces_with_neighbour_advertisements() {
     );
     assert_eq!(frames, vec![(Duration::ZERO, vec![expected])]);
 }
+
+/// A VIP removed by hand from a Master goes back at once and is announced
+/// again; the status never claims it while it is gone.
+#[test]
+fn a_vip_removed_by_hand_is_restored_and_announced_again() {
+    let mut h = Harness::started(&owner("", "  garp_master_repeat 1\n  garp_master_delay 0"));
+    h.run_until(secs(1));
+    assert!(h.status("VI_1").holds_vips);
+    let removed = address(ETH0, "10.0.0.101", 24, Some(9));
+    let effects = h.core.on_net_event(
+        &NetEvent::AddressRemoved {
+            address: removed,
+            by: Some("netlink port 4242".into()),
+        },
+        h.now,
+    );
+    assert!(
+        !h.slot("VI_1").status(h.core.system()).holds_vips,
+        "not claimed while gone"
+    );
+    assert_eq!(
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::AddVip { address, .. } => Some(*address),
+                _ => None,
+            })
+            .collect::<Vec<_>>(),
+        vec![ip("10.0.0.101")]
+    );
+    h.record(effects);
+    assert!(h.status("VI_1").holds_vips);
+    let before = frames_sent(&h.log.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>());
+    h.run_until(secs(1) + ms(1));
+    let after = frames_sent(&h.log.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>());
+    assert_eq!(after - before, 2, "a new round for both VIPs");
+}
+
+/// Only a held VIP is restored: one a Backup lists, or one the agent
+/// removed itself, is left alone.
+#[test]
+fn an_address_not_held_is_not_restored() {
+    let mut h = Harness::started(&instance("VI_1", 51, 100, "10.0.0.100/24", ""));
+    let effects = h.net_event(NetEvent::AddressRemoved {
+        address: address(ETH0, "10.0.0.100", 24, Some(9)),
+        by: None,
+    });
+    assert!(!effects.iter().any(|e| matches!(e, Effect::AddVip { .. })));
+}

@@ -103,7 +103,7 @@ fn a_failing_weighted_script_lowers_the_advertised_priority() {
         h.now,
     );
     h.record(effects);
-    assert_eq!(h.slot("VI_1").status().effective_priority, 80);
+    assert_eq!(h.status("VI_1").effective_priority, 80);
     let next = h.run_until(secs(5));
     assert_eq!(sent_adverts(&next), vec![(ip("224.0.0.18"), 80)]);
     let effects = h.core.on_script(
@@ -138,9 +138,9 @@ fn tracked_interfaces_fault_or_weigh() {
         vec![address(ETH0, "10.0.0.1", 24, None)],
     ));
     h.start(&conf);
-    assert_eq!(h.slot("VI_1").status().effective_priority, 110);
+    assert_eq!(h.status("VI_1").effective_priority, 110);
     h.link_change(link(ETH1, "eth1", MAC1, false));
-    assert_eq!(h.slot("VI_1").status().effective_priority, 100);
+    assert_eq!(h.status("VI_1").effective_priority, 100);
     assert_eq!(h.state("VI_1"), Some(State::Backup));
     h.link_change(link(4, "eth2", [2, 0, 0, 0, 0, 4], false));
     assert_eq!(h.state("VI_1"), Some(State::Fault));

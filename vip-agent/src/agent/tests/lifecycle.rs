@@ -32,15 +32,14 @@ fn a_socket_that_fails_waits_with_a_note_and_is_retried() {
     h.start(&instance("VI_1", 51, 255, "10.0.0.100/24", ""));
     assert_eq!(h.state("VI_1"), None);
     assert!(h
-        .slot("VI_1")
-        .status()
+        .status("VI_1")
         .note
         .unwrap()
         .contains("cannot open the VRRP socket"));
     h.refuse_sockets.clear();
     h.run_until(crate::agent::core::RETRY_INTERVAL);
     assert_eq!(h.state("VI_1"), Some(State::Master));
-    assert_eq!(h.slot("VI_1").status().note, None);
+    assert_eq!(h.status("VI_1").note, None);
     let opens = h.logged(|e| matches!(e, Effect::OpenSocket { .. }).then_some(()));
     assert_eq!(opens.len(), 2);
 }
@@ -85,18 +84,12 @@ fn an_instance_waits_for_its_interface_and_its_address() {
     let conf = instance("VI_1", 51, 255, "10.0.0.100/24", "").replace("eth0", "eth7");
     h.start(&conf);
     assert!(h
-        .slot("VI_1")
-        .status()
+        .status("VI_1")
         .note
         .unwrap()
         .contains("eth7 does not exist"));
     h.link_change(link(9, "eth7", [2, 0, 0, 0, 0, 9], true));
-    assert!(h
-        .slot("VI_1")
-        .status()
-        .note
-        .unwrap()
-        .contains("no IPv4 address"));
+    assert!(h.status("VI_1").note.unwrap().contains("no IPv4 address"));
     assert_eq!(h.state("VI_1"), None);
     h.net_event(NetEvent::AddressAdded(address(9, "10.9.0.1", 24, None)));
     assert_eq!(h.state("VI_1"), Some(State::Master));

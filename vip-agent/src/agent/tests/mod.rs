@@ -148,13 +148,40 @@ impl Harness {
         self.record(effects)
     }
 
-    /// Logs the effects and answers socket requests as the executor does;
-    /// returns everything decided, feedback's effects included.
+    /// Logs the effects, answers socket requests as the executor does and
+    /// reports address changes as the kernel's events would; returns
+    /// everything decided, the answers' effects included.
     pub fn record(&mut self, effects: Vec<Effect>) -> Vec<Effect> {
         let mut all = Vec::new();
         let mut pending = effects;
         while !pending.is_empty() {
             let mut feedback = Vec::new();
+            let mut events = Vec::new();
+            for effect in &pending {
+                match effect {
+                    Effect::AddVip {
+                        ifindex,
+                        address: a,
+                        prefix_len,
+                        lifetime,
+                        ..
+                    } => events.push(NetEvent::AddressAdded(address(
+                        *ifindex,
+                        &a.to_string(),
+                        *prefix_len,
+                        Some(lifetime.as_secs() as u32),
+                    ))),
+                    Effect::DelVip {
+                        ifindex,
+                        address: a,
+                        prefix_len,
+                    } => events.push(NetEvent::AddressRemoved {
+                        address: address(*ifindex, &a.to_string(), *prefix_len, None),
+                        by: None,
+                    }),
+                    _ => {}
+                }
+            }
             for effect in &pending {
                 if let Effect::OpenSocket { key, spec } = effect {
                     feedback.push(if self.refuse_sockets.contains(&key.interface) {
@@ -177,8 +204,15 @@ impl Harness {
             for fb in feedback {
                 pending.extend(self.core.feedback(fb, self.now));
             }
+            for event in events {
+                pending.extend(self.core.on_net_event(&event, self.now));
+            }
         }
         all
+    }
+
+    pub fn status(&self, name: &str) -> crate::control::InstanceStatus {
+        self.slot(name).status(self.core.system())
     }
 
     /// Wakes the agent at every deadline up to `until` (each wakeup taking

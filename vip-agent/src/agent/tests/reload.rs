@@ -101,7 +101,7 @@ fn a_removed_master_releases_a_vip_another_instance_only_lists() {
     let effects = h.reload(&instance("VI_2", 52, 100, "10.0.0.100/24", ""));
     assert_eq!(h.state("VI_2"), Some(State::Backup));
     assert_eq!(vip_removals(&effects, ip("10.0.0.100")), (1, 1));
-    assert!(!h.slot("VI_2").status().holds_vips);
+    assert!(!h.status("VI_2").holds_vips);
 }
 
 /// A changed Master hands its VIPs to its successor without a blink: no
