@@ -41,6 +41,13 @@ enum Command {
     Status(StatusArgs),
     /// Ask a running agent to re-read its configuration (like SIGHUP).
     Reload(ReloadArgs),
+    /// Take an instance (all without INSTANCE) out of the election for
+    /// maintenance: a Master hands over make-before-break (priority 0, VIPs
+    /// kept until the new Master advertises).
+    Resign(InstanceCommandArgs),
+    /// Put resigned instances back into the election (as Backup; they
+    /// preempt back if priority and preempt say so).
+    Resume(InstanceCommandArgs),
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +149,19 @@ struct ReloadArgs {
     control_socket: PathBuf,
 }
 
+#[derive(Debug, Args)]
+struct InstanceCommandArgs {
+    /// The instance (vrrp_instance name); every instance when omitted.
+    instance: Option<String>,
+    /// Control socket of the running agent.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/run/vip-agent/control.sock"
+    )]
+    control_socket: PathBuf,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -154,6 +174,20 @@ fn main() -> ExitCode {
         Command::CheckConfig(args) => Ok(check_config(args)),
         Command::Status(args) => status(args),
         Command::Reload(args) => reload(args),
+        Command::Resign(args) => instance_command(
+            args.control_socket,
+            control::Command::Resign {
+                instance: args.instance,
+            },
+            "resigned",
+        ),
+        Command::Resume(args) => instance_command(
+            args.control_socket,
+            control::Command::Resume {
+                instance: args.instance,
+            },
+            "resumed",
+        ),
     };
     match result {
         Ok(code) => code,
@@ -266,6 +300,19 @@ fn reload(args: ReloadArgs) -> Result<ExitCode> {
             eprintln!("{error}");
         }
         eprintln!("vip-agent: reload rejected; the agent keeps its running configuration");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn instance_command(socket: PathBuf, command: control::Command, done: &str) -> Result<ExitCode> {
+    let response = runtime()?.block_on(control::request(&socket, command))?;
+    if response.ok {
+        println!("{done}");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for error in &response.errors {
+            eprintln!("vip-agent: {error}");
+        }
         Ok(ExitCode::FAILURE)
     }
 }

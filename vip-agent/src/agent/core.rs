@@ -239,7 +239,55 @@ impl Core {
         }
     }
 
-    /// SIGTERM: every Master resigns (priority 0), VIPs go, sockets close.
+    /// The instances `name` designates: that one, or every one for `None`.
+    fn designated(&self, name: Option<&str>) -> Result<Vec<usize>, String> {
+        let found: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| name.is_none_or(|n| self.slots[i].name() == n))
+            .collect();
+        match name {
+            Some(n) if found.is_empty() => Err(format!("no instance named {n}")),
+            _ => Ok(found),
+        }
+    }
+
+    /// `vip-agent resign [INSTANCE]`: out of the election, make-before-break.
+    pub fn resign(&mut self, name: Option<&str>, now: Duration) -> Result<Vec<Effect>, String> {
+        let chosen = self.designated(name)?;
+        let mut out = Vec::new();
+        let ctx = Context {
+            system: &self.system,
+            vip_lifetime: self.options.vip_lifetime,
+        };
+        for i in chosen {
+            self.slots[i].resign(&ctx, now, &mut out);
+        }
+        Ok(out)
+    }
+
+    /// `vip-agent resume [INSTANCE]`: back into the election, from Backup
+    /// (or Master at once for an owner), as a fresh start.
+    pub fn resume(&mut self, name: Option<&str>, now: Duration) -> Result<Vec<Effect>, String> {
+        for i in self.designated(name)? {
+            self.slots[i].resigned = false;
+        }
+        let mut out = self.start_pending(now);
+        out.extend(self.refresh_health(now));
+        Ok(out)
+    }
+
+    /// SIGTERM: every instance resigns, make-before-break; the agent stops
+    /// once [`Core::handing_over`] is false.
+    pub fn begin_shutdown(&mut self, now: Duration) -> Vec<Effect> {
+        self.each_slot(|slot, ctx, out| slot.resign(ctx, now, out))
+    }
+
+    /// A resigning Master still holds its VIPs for its successor.
+    pub fn handing_over(&self) -> bool {
+        self.slots.iter().any(Slot::handing_over)
+    }
+
+    /// The end: whatever still runs stops at once (a Master resigns with
+    /// priority 0), VIPs go, sockets close, scripts stop.
     pub fn shutdown(&mut self, now: Duration) -> Vec<Effect> {
         let mut out = self.each_slot(|slot, ctx, out| slot.stop(ctx, now, &[], out));
         self.slots.clear();
@@ -293,7 +341,7 @@ impl Core {
     pub(super) fn start_pending(&mut self, now: Duration) -> Vec<Effect> {
         let mut out = Vec::new();
         for index in 0..self.slots.len() {
-            if self.slots[index].started() {
+            if self.slots[index].started() || self.slots[index].resigned {
                 continue;
             }
             let Some(prepared) = self.slots[index].prepare(&self.system) else {

@@ -93,6 +93,9 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
         "vip-agent running"
     );
 
+    // SIGTERM starts a make-before-break handover; the loop runs on until
+    // every resigning Master has heard its successor (or its bound passed).
+    let mut stopping = false;
     loop {
         let deadline = agent.epoch + agent.core.next_deadline();
         // The time is read when an input arrives, not before waiting for it.
@@ -111,11 +114,24 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
                 // Errors are logged by reload; the running configuration stays.
                 agent.reload().unwrap_or_default()
             }
-            _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
-            _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+            _ = sigterm.recv() => {
+                if stopping { tracing::info!("SIGTERM again: stopping now"); break; }
+                tracing::info!("SIGTERM: handing over, then shutting down");
+                stopping = true;
+                agent.core.begin_shutdown(agent.now())
+            }
+            _ = sigint.recv() => {
+                if stopping { tracing::info!("SIGINT again: stopping now"); break; }
+                tracing::info!("SIGINT: handing over, then shutting down");
+                stopping = true;
+                agent.core.begin_shutdown(agent.now())
+            }
             _ = tokio::time::sleep_until(deadline) => agent.core.on_timers(agent.now()),
         };
         agent.carry_out(effects).await;
+        if stopping && !agent.core.handing_over() {
+            break;
+        }
     }
 
     control_task.abort();
@@ -165,6 +181,14 @@ impl Agent {
                 },
                 Vec::new(),
             ),
+            Command::Resign { instance } => {
+                let now = self.now();
+                Self::answer(self.core.resign(instance.as_deref(), now))
+            }
+            Command::Resume { instance } => {
+                let now = self.now();
+                Self::answer(self.core.resume(instance.as_deref(), now))
+            }
             Command::Reload => match self.reload() {
                 Ok(effects) => (
                     Response {
@@ -183,6 +207,27 @@ impl Agent {
                     Vec::new(),
                 ),
             },
+        }
+    }
+
+    fn answer(result: std::result::Result<Vec<Effect>, String>) -> (Response, Vec<Effect>) {
+        match result {
+            Ok(effects) => (
+                Response {
+                    ok: true,
+                    errors: Vec::new(),
+                    status: None,
+                },
+                effects,
+            ),
+            Err(error) => (
+                Response {
+                    ok: false,
+                    errors: vec![error],
+                    status: None,
+                },
+                Vec::new(),
+            ),
         }
     }
 

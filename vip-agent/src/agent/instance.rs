@@ -54,6 +54,9 @@ struct Running {
     /// The current Master, as far as this node knows.
     master: Option<IpAddr>,
     held: Option<Held>,
+    /// Resigning Master: priority 0 was sent; the VIPs stay until the new
+    /// Master's first advert, or this deadline.
+    handover_until: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -74,6 +77,8 @@ pub struct Slot {
     /// Set by a reload: the instance this one replaces was Master, so this
     /// one starts as Master instead of from Initialize.
     pub resume_as_master: bool,
+    /// Taken out of the election (`vip-agent resign`) until resumed.
+    pub resigned: bool,
 }
 
 impl Slot {
@@ -85,6 +90,7 @@ impl Slot {
             counters: Counters::default(),
             note: None,
             resume_as_master: false,
+            resigned: false,
         }
     }
 
@@ -193,6 +199,7 @@ impl Slot {
             source: prepared.source,
             master: None,
             held: None,
+            handover_until: None,
         });
         if self.health.weight != 0 {
             self.feed(Event::TrackerWeight(self.health.weight), ctx, now, out);
@@ -251,10 +258,73 @@ impl Slot {
         self.run = None;
     }
 
+    /// Resigning Master that still holds its VIPs for the successor.
+    pub fn handing_over(&self) -> bool {
+        self.run
+            .as_ref()
+            .is_some_and(|r| r.handover_until.is_some())
+    }
+
+    /// Takes the instance out of the election, make-before-break: a Master
+    /// sends its priority-0 advert (RFC 5798 section 6.4.3 Shutdown) but
+    /// keeps its VIPs and the fast path answering for them until it hears
+    /// the new Master's first advert, at most one Master_Down_Interval
+    /// (when every Backup would have taken over anyway); any other state
+    /// stops at once.
+    pub fn resign(&mut self, ctx: &Context, now: Duration, out: &mut Vec<Effect>) {
+        self.resigned = true;
+        let Some(run) = &mut self.run else {
+            return;
+        };
+        if run.handover_until.is_some() {
+            return;
+        }
+        if run.fsm.state() != State::Master || run.held.is_none() {
+            self.stop(ctx, now, &[], out);
+            return;
+        }
+        let bound = run.fsm.master_down_interval();
+        let actions = run.fsm.handle(Event::Shutdown, now);
+        let keep_vips = actions
+            .into_iter()
+            .filter(|a| !matches!(a, Action::RemoveVips(_)))
+            .collect();
+        self.carry_out(keep_vips, ctx, now, out);
+        if let Some(run) = &mut self.run {
+            run.handover_until = Some(now + bound);
+            if let Some(held) = &mut run.held {
+                held.announce = None;
+            }
+        }
+        tracing::info!(
+            instance = %self.name(),
+            ?bound,
+            "resigning: priority 0 sent, the VIPs stay until the new Master advertises"
+        );
+    }
+
+    /// An advert that tells a resigning Master its successor is there:
+    /// valid, this VRID, priority above 0, from another router (a peer, for
+    /// unicast).
+    fn from_successor(&self, packet: &ReceivedPacket, source: IpAddr) -> bool {
+        if !self.spec.multicast() && !self.spec.config.unicast_peers.contains(&packet.source) {
+            return false;
+        }
+        match Advertisement::decode(&packet.payload, packet.source, packet.destination) {
+            Ok((advert, _)) => {
+                advert.vrid == self.spec.config.virtual_router_id
+                    && advert.priority > 0
+                    && packet.source != source
+            }
+            Err(_) => false,
+        }
+    }
+
     pub fn next_deadline(&self) -> Option<Duration> {
         let run = self.run.as_ref()?;
         let held = run.held.as_ref();
         [
+            run.handover_until,
             run.fsm.timer_deadline(Timer::Adver),
             run.fsm.timer_deadline(Timer::MasterDown),
             held.and_then(|h| h.announce.as_ref()?.next_deadline()),
@@ -269,6 +339,11 @@ impl Slot {
         let Some(run) = &self.run else {
             return;
         };
+        if run.handover_until.is_some_and(|t| t <= now) {
+            tracing::info!(instance = %self.name(), "no new Master heard within Master_Down_Interval; releasing the VIPs");
+            self.stop(ctx, now, &[], out);
+            return;
+        }
         let fired: Vec<Timer> = [Timer::Adver, Timer::MasterDown]
             .into_iter()
             .filter(|&timer| run.fsm.timer_deadline(timer).is_some_and(|d| d <= now))
@@ -299,6 +374,13 @@ impl Slot {
         let Some(run) = &self.run else {
             return;
         };
+        if run.handover_until.is_some() {
+            if self.from_successor(packet, run.source) {
+                tracing::info!(instance = %self.name(), master = %packet.source, "the new Master advertises; releasing the VIPs");
+                self.stop(ctx, now, &[], out);
+            }
+            return;
+        }
         if !self.spec.multicast() {
             // Unicast: only the configured peers take part in the election.
             if !self.spec.config.unicast_peers.contains(&packet.source) {
@@ -377,7 +459,7 @@ impl Slot {
 
     /// Tells the state machine what changed in priority and fault.
     pub fn apply_health(&mut self, ctx: &Context, now: Duration, out: &mut Vec<Effect>) {
-        if self.run.is_none() {
+        if self.run.is_none() || self.handing_over() {
             return;
         }
         if self.health.weight != self.health.weight_fed {
@@ -527,10 +609,12 @@ impl Slot {
     pub fn status(&self, system: &SystemView) -> InstanceStatus {
         let c = &self.spec.config;
         let (state, effective) = match &self.run {
+            Some(run) if run.handover_until.is_some() => ("RESIGNING".to_string(), 0),
             Some(run) => (
                 state_name(run.fsm.state()).to_string(),
                 run.fsm.effective_priority(),
             ),
+            None if self.resigned => ("RESIGNED".to_string(), c.priority),
             None => ("INIT".to_string(), c.priority),
         };
         InstanceStatus {

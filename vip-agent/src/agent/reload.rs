@@ -35,6 +35,7 @@ impl Core {
         // holding it, or for the successor of a Master.
         let held_by_kept: Vec<IpAddr> = kept.iter().flat_map(Slot::held_vips).collect();
         let mut resumed = Vec::new();
+        let mut still_resigned = Vec::new();
         let mut handed_over: Vec<Placement> = Vec::new();
         let ctx = Context {
             system: &self.system,
@@ -42,6 +43,9 @@ impl Core {
         };
         for mut slot in old {
             let successor = config.instances.iter().find(|i| slot.spec.same_router(i));
+            if successor.is_some() && slot.resigned {
+                still_resigned.push(slot.name().to_string());
+            }
             match successor {
                 Some(successor) if slot.is_master() => {
                     tracing::info!(instance = %slot.name(), "instance changed by reload; it stays Master");
@@ -70,6 +74,7 @@ impl Core {
             }
             let mut slot = Slot::new(instance.clone(), config.global.clone());
             slot.resume_as_master = resumed.contains(&instance.name);
+            slot.resigned = still_resigned.contains(&instance.name);
             self.slots.push(slot);
         }
         // Keep the configuration's order for status output.

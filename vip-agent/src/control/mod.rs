@@ -20,6 +20,16 @@ pub enum Command {
     Status,
     /// Re-read the configuration file (like SIGHUP).
     Reload,
+    /// Take one instance (or all) out of the election, make-before-break.
+    Resign {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance: Option<String>,
+    },
+    /// Put resigned instances back into the election.
+    Resume {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

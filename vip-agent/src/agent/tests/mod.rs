@@ -5,6 +5,7 @@
 //! the time it was decided.
 
 mod announcements;
+mod handover;
 mod health;
 mod lifecycle;
 mod reload;
