@@ -306,7 +306,7 @@ impl Slot {
     /// An advert that tells a resigning Master its successor is there:
     /// valid, this VRID, priority above 0, from another router (a peer, for
     /// unicast).
-    fn from_successor(&self, packet: &ReceivedPacket, source: IpAddr) -> bool {
+    fn is_successor_advert(&self, packet: &ReceivedPacket, source: IpAddr) -> bool {
         if !self.spec.multicast() && !self.spec.config.unicast_peers.contains(&packet.source) {
             return false;
         }
@@ -375,7 +375,7 @@ impl Slot {
             return;
         };
         if run.handover_until.is_some() {
-            if self.from_successor(packet, run.source) {
+            if self.is_successor_advert(packet, run.source) {
                 tracing::info!(instance = %self.name(), master = %packet.source, "the new Master advertises; releasing the VIPs");
                 self.stop(ctx, now, &[], out);
             }
