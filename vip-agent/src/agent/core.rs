@@ -13,6 +13,7 @@ use std::{
 
 use crate::{
     config::Config,
+    dataplane::OwnedVip,
     net::{netlink::NetEvent, vrrp_socket::ReceivedPacket},
 };
 
@@ -28,6 +29,18 @@ use super::{
 /// a socket that failed to open) are retried, besides on every link and
 /// address event.
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Start-up time a restarted agent allows itself before its first advert,
+/// in the decision to resume as Master (see `resumes_after_restart`).
+pub const RESTART_ALLOWANCE: Duration = Duration::from_millis(250);
+
+/// What a run that ended without a clean stop left: how long ago it last
+/// beat, and the VIPs its fast path owned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PreviousRun {
+    pub heartbeat_age: Duration,
+    pub owned: Vec<OwnedVip>,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CoreOptions {
@@ -67,11 +80,18 @@ impl Core {
         }
     }
 
-    /// The first configuration: what a crashed run left behind goes, then
-    /// the instances start.
-    pub fn start(&mut self, config: Config, now: Duration) -> Vec<Effect> {
-        let mut out = self.remove_crash_leftovers(&config);
-        out.extend(self.apply_config(config, now));
+    /// The first configuration. An instance the previous run was Master of
+    /// moments ago resumes as Master; what a crashed run left of the others
+    /// goes; then the instances start.
+    pub fn start(
+        &mut self,
+        config: Config,
+        previous: Option<&PreviousRun>,
+        now: Duration,
+    ) -> Vec<Effect> {
+        let restarted = self.restarted_masters(&config, previous);
+        let mut out = self.remove_crash_leftovers(&config, &restarted);
+        out.extend(self.install(config, &restarted, now));
         out
     }
 

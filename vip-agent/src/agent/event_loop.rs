@@ -14,7 +14,7 @@ use tokio::{
 
 use super::{
     control_server::{self, ControlRequest},
-    core::{Core, CoreOptions},
+    core::{Core, CoreOptions, PreviousRun},
     effect::Effect,
     executor::Executor,
     fastpath::FastPath,
@@ -25,6 +25,7 @@ use super::{
 use crate::{
     config::{self, Config, LoadOptions},
     control::{Command, Response},
+    dataplane,
     net::netlink::{self, Netlink},
 };
 
@@ -48,19 +49,34 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
         .dump()
         .await
         .context("reading links and addresses")?;
-    let fastpath = FastPath::start(
+    // The control socket first: it tells a live agent from a dead one, and
+    // only a dead one's pinned fast path may be taken over.
+    let control = control_server::bind_control_socket(&options.control_socket)?;
+    let mut fastpath = match FastPath::start(
         &options.bpffs_dir,
         options.xdp_mode,
         options.force_xdp,
         options.fence_bound,
-    )?;
-    let control = match control_server::bind_control_socket(&options.control_socket) {
-        Ok(listener) => listener,
+    ) {
+        Ok(fastpath) => fastpath,
         Err(err) => {
-            let _ = fastpath.shutdown();
+            let _ = std::fs::remove_file(&options.control_socket);
             return Err(err);
         }
     };
+    let previous = fastpath.take_inherited().map(|inherited| PreviousRun {
+        heartbeat_age: Duration::from_nanos(
+            dataplane::monotonic_ns().saturating_sub(inherited.heartbeat_ns),
+        ),
+        owned: inherited.owned,
+    });
+    if let Some(previous) = &previous {
+        tracing::info!(
+            heartbeat_age = ?previous.heartbeat_age,
+            owned = previous.owned.len(),
+            "an earlier run ended without a clean stop"
+        );
+    }
     let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(16);
     let control_task = tokio::spawn(control_server::serve_control(control, control_tx));
     let (packets_tx, mut packets_rx) = mpsc::channel(1024);
@@ -85,7 +101,7 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
             script_tx,
         ),
     };
-    let effects = agent.core.start(config, agent.now());
+    let effects = agent.core.start(config, previous.as_ref(), agent.now());
     agent.carry_out(effects).await;
     tracing::info!(
         instances = agent.core.slots().len(),

@@ -6,13 +6,15 @@ use std::{collections::BTreeSet, net::IpAddr, path::Path, time::Duration};
 
 use anyhow::{Context, Result};
 
-use crate::dataplane::{Counters, Dataplane, Family, VrrpPolicy, XdpModeChoice};
+use crate::dataplane::{self, Counters, Dataplane, Family, Inherited, VrrpPolicy, XdpModeChoice};
 
 pub struct FastPath {
     dataplane: Option<Dataplane>,
     mode: XdpModeChoice,
     force: bool,
     attached: BTreeSet<String>,
+    /// What a crashed run left in the pin directory, read before loading.
+    inherited: Option<Inherited>,
 }
 
 impl FastPath {
@@ -22,22 +24,41 @@ impl FastPath {
         force: bool,
         fence_bound: Duration,
     ) -> Result<Self> {
+        let mut inherited = None;
         let dataplane = if mode == XdpModeChoice::Off {
             None
         } else {
-            let mut dataplane = Dataplane::load(pin_dir).context("loading the XDP program")?;
+            inherited = dataplane::inherit(pin_dir)
+                .inspect_err(
+                    |err| tracing::warn!(error = %err, "reading what an earlier run pinned"),
+                )
+                .ok()
+                .flatten();
+            let mut dataplane =
+                Dataplane::load_pinned(pin_dir, mode).context("loading the XDP program")?;
             dataplane
                 .set_fence_bound(fence_bound)
                 .context("writing the XDP fencing bound")?;
             dataplane.heartbeat().context("writing the XDP heartbeat")?;
             Some(dataplane)
         };
+        let attached = dataplane
+            .iter()
+            .flat_map(|d| d.attachments())
+            .map(|a| a.interface.clone())
+            .collect();
         Ok(Self {
             dataplane,
             mode,
             force,
-            attached: BTreeSet::new(),
+            attached,
+            inherited,
         })
+    }
+
+    /// What a run that died without a clean stop left behind (once).
+    pub fn take_inherited(&mut self) -> Option<Inherited> {
+        self.inherited.take()
     }
 
     pub fn enabled(&self) -> bool {
@@ -62,6 +83,9 @@ impl FastPath {
     /// The interface went away: its attachment died with it.
     pub fn forget(&mut self, interface: &str) {
         self.attached.remove(interface);
+        if let Some(dataplane) = &mut self.dataplane {
+            dataplane.forget(interface);
+        }
     }
 
     pub fn set_policy(

@@ -76,7 +76,7 @@ pub struct Slot {
     note: Option<String>,
     /// Set by a reload: the instance this one replaces was Master, so this
     /// one starts as Master instead of from Initialize.
-    pub resume_as_master: bool,
+    pub resume_as_master: Option<TransitionReason>,
     /// Taken out of the election (`vip-agent resign`) until resumed.
     pub resigned: bool,
 }
@@ -89,7 +89,7 @@ impl Slot {
             health: Health::default(),
             counters: Counters::default(),
             note: None,
-            resume_as_master: false,
+            resume_as_master: None,
             resigned: false,
         }
     }
@@ -208,11 +208,11 @@ impl Slot {
             self.health.fault_fed = true;
             self.feed(Event::FaultRaised, ctx, now, out);
         }
-        if std::mem::take(&mut self.resume_as_master) {
+        if let Some(reason) = self.resume_as_master.take() {
             let actions = self
                 .run
                 .as_mut()
-                .map(|r| r.fsm.resume_as_master(now))
+                .map(|r| r.fsm.resume_as_master_after(now, reason))
                 .unwrap_or_default();
             self.carry_out(actions, ctx, now, out);
         } else {

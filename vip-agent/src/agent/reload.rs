@@ -10,10 +10,13 @@
 
 use std::{net::IpAddr, time::Duration};
 
-use crate::config::Config;
+use crate::{
+    config::{Config, VrrpInstance},
+    vrrp::{fsm, ProtocolVersion, TransitionReason},
+};
 
 use super::{
-    core::Core,
+    core::{Core, PreviousRun, RESTART_ALLOWANCE},
     effect::Effect,
     health,
     instance::{Context, Placement, Slot},
@@ -21,6 +24,17 @@ use super::{
 
 impl Core {
     pub fn apply_config(&mut self, config: Config, now: Duration) -> Vec<Effect> {
+        self.install(config, &[], now)
+    }
+
+    /// [`Core::apply_config`], with `restarted` naming the new instances
+    /// that resume as Master after a restart of the agent.
+    pub(super) fn install(
+        &mut self,
+        config: Config,
+        restarted: &[String],
+        now: Duration,
+    ) -> Vec<Effect> {
         let mut out = Vec::new();
         let mut old = std::mem::take(&mut self.slots);
         let mut kept = Vec::new();
@@ -73,7 +87,13 @@ impl Core {
                 continue;
             }
             let mut slot = Slot::new(instance.clone(), config.global.clone());
-            slot.resume_as_master = resumed.contains(&instance.name);
+            slot.resume_as_master = if resumed.contains(&instance.name) {
+                Some(TransitionReason::Reload)
+            } else if restarted.contains(&instance.name) {
+                Some(TransitionReason::Restart)
+            } else {
+                None
+            };
             slot.resigned = still_resigned.contains(&instance.name);
             self.slots.push(slot);
         }
@@ -135,13 +155,102 @@ impl Core {
         }]
     }
 
+    /// Whether `inst` resumes as Master after a restart of the agent: the
+    /// previous run owned its VIPs on its interface (its XDP ownership
+    /// entries say so), every VIP is still there with the finite lifetime
+    /// the agent gives them, and the previous run's last heartbeat is recent
+    /// enough that no Backup can have taken over yet.
+    ///
+    /// A Backup's Master_Down_Timer runs from the last advert it received;
+    /// that advert may be up to one advertisement interval older than the
+    /// last heartbeat, and the restarted agent needs a moment before its
+    /// first advert leaves. So the heartbeat must be younger than
+    /// Master_Down_Interval (at this instance's priority: a Backup's is
+    /// lower, so its interval longer) less one advertisement interval less
+    /// [`RESTART_ALLOWANCE`].
+    fn resumes_after_restart(&self, inst: &VrrpInstance, previous: &PreviousRun) -> bool {
+        let Some(link) = self.system.link_by_name(&inst.interface) else {
+            return false;
+        };
+        let owned = |ifindex: u32, vip: Option<std::net::IpAddr>| {
+            previous.owned.iter().any(|o| {
+                o.ifindex == ifindex
+                    && o.vrid == inst.virtual_router_id
+                    && vip.is_none_or(|v| v == o.vip)
+            })
+        };
+        if !owned(link.ifindex, None) {
+            return false;
+        }
+        let all_in_place = inst
+            .virtual_ipaddresses
+            .iter()
+            .chain(&inst.virtual_ipaddresses_excluded)
+            .all(|vip| {
+                let dev = vip.dev.as_deref().unwrap_or(&inst.interface);
+                let Some(dev) = self.system.link_by_name(dev) else {
+                    return false;
+                };
+                let present = self
+                    .system
+                    .address(dev.ifindex, vip.address, vip.prefix_len)
+                    .is_some_and(|a| a.valid_lft.is_some());
+                present && owned(dev.ifindex, Some(vip.address))
+            });
+        if !all_in_place {
+            return false;
+        }
+        let version = if inst.version == 3 {
+            ProtocolVersion::V3
+        } else {
+            ProtocolVersion::V2
+        };
+        let interval = Duration::from_millis(u64::from(inst.advert_int_ms));
+        let down = fsm::master_down_interval(version, inst.priority, interval);
+        previous.heartbeat_age + interval + RESTART_ALLOWANCE < down
+    }
+
+    /// The instances that resume as Master after a restart.
+    pub(super) fn restarted_masters(
+        &self,
+        config: &Config,
+        previous: Option<&PreviousRun>,
+    ) -> Vec<String> {
+        let Some(previous) = previous else {
+            return Vec::new();
+        };
+        let names: Vec<String> = config
+            .instances
+            .iter()
+            .filter(|i| self.resumes_after_restart(i, previous))
+            .map(|i| i.name.clone())
+            .collect();
+        for name in &names {
+            tracing::info!(
+                instance = %name,
+                heartbeat_age = ?previous.heartbeat_age,
+                "the previous run was Master moments ago and its VIPs are in place; resuming as Master"
+            );
+        }
+        names
+    }
+
     /// VIPs with a finite lifetime when the agent starts: a crashed run of
     /// this agent added them (an operator's static address is permanent).
-    /// Remove them before the election decides who holds them. Only at
-    /// start: on a reload, finite-lifetime VIPs are this run's own.
-    pub(super) fn remove_crash_leftovers(&self, config: &Config) -> Vec<Effect> {
+    /// Remove them before the election decides who holds them, except for
+    /// the instances that resume as Master. Only at start: on a reload,
+    /// finite-lifetime VIPs are this run's own.
+    pub(super) fn remove_crash_leftovers(
+        &self,
+        config: &Config,
+        resuming: &[String],
+    ) -> Vec<Effect> {
         let mut out = Vec::new();
-        for inst in &config.instances {
+        for inst in config
+            .instances
+            .iter()
+            .filter(|i| !resuming.contains(&i.name))
+        {
             let vips = inst
                 .virtual_ipaddresses
                 .iter()

@@ -15,7 +15,11 @@ use std::{
 
 use aya::{
     maps::{Array, HashMap, Map, MapData, PerCpuHashMap},
-    programs::{Xdp, XdpMode},
+    programs::{
+        links::{FdLink, PinnedLink},
+        xdp::{XdpLink, XdpLinkId},
+        Xdp, XdpMode,
+    },
     Ebpf,
 };
 use serde::Serialize;
@@ -153,6 +157,10 @@ pub enum DataplaneError {
     XdpInUse { interface: String },
     #[error("removing the XDP program already on {interface}: {message}")]
     ForceDetach { interface: String, message: String },
+    #[error("the kernel attached XDP through netlink, which cannot outlive the process")]
+    NotPinnable,
+    #[error("taking over the attachment pinned at {path}: {message}")]
+    TakeOver { path: PathBuf, message: String },
     #[error("VRRP policy: {0}")]
     Policy(String),
     #[error("attaching XDP to {interface} in {mode:?} mode: {source}")]
@@ -171,9 +179,11 @@ pub struct Attachment {
     pub mode: XdpModeChoice,
 }
 
-/// The loaded program, its pinned maps and its attachments. Dropping it
-/// detaches the program (the kernel links die with their file descriptors);
-/// [`Dataplane::shutdown`] also removes the pins.
+/// The loaded program, its pinned maps and its attachments. Dropping a
+/// [`Dataplane::load`]ed one detaches the program (the kernel links die with
+/// their file descriptors); a [`Dataplane::load_pinned`] one stays attached
+/// (its links are pinned) until [`Dataplane::shutdown`], which also removes
+/// every pin.
 pub struct Dataplane {
     ebpf: Ebpf,
     pin_dir: PathBuf,
@@ -183,7 +193,96 @@ pub struct Dataplane {
     l2_stats: PerCpuHashMap<MapData, IfKey, L2Stats>,
     liveness: Array<MapData, Liveness>,
     fence_bound: Duration,
-    attachments: Vec<(Attachment, aya::programs::xdp::XdpLinkId)>,
+    attachments: Vec<(Attachment, AttachedLink)>,
+    /// Attachments are pinned under `pin_dir` and outlive the process.
+    pin_links: bool,
+}
+
+/// How an attachment is held.
+enum AttachedLink {
+    /// By the program object: it detaches when the process ends.
+    Process(XdpLinkId),
+    /// Pinned: it outlives the process until a clean stop unpins it.
+    Pinned(PinnedLink),
+}
+
+/// What a run of the agent that died without a clean stop left in its
+/// pin directory: its last heartbeat, its ownership entries (it was Master
+/// of those) and the interfaces its pinned attachments still run on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inherited {
+    /// CLOCK_MONOTONIC nanoseconds of its last heartbeat; 0: it never beat.
+    pub heartbeat_ns: u64,
+    pub owned: Vec<OwnedVip>,
+    pub interfaces: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedVip {
+    pub ifindex: u32,
+    pub vip: IpAddr,
+    pub vrid: u8,
+}
+
+/// Pin of the attachment to `interface`.
+fn link_pin(pin_dir: &Path, interface: &str) -> PathBuf {
+    pin_dir.join(format!("{LINK_PIN_PREFIX}{interface}"))
+}
+
+const LINK_PIN_PREFIX: &str = "link_";
+
+/// Reads what a crashed run left under `pin_dir`, before anything replaces
+/// it; `None` when there is nothing (no earlier run, or a clean stop).
+pub fn inherit(pin_dir: &Path) -> Result<Option<Inherited>, DataplaneError> {
+    let open = |name: &'static str| -> Result<Option<Map>, DataplaneError> {
+        let path = pin_dir.join(name);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let data = MapData::from_pin(&path).map_err(map_err(name))?;
+        Ok(Some(match name {
+            MAP_LIVENESS => Map::Array(data),
+            _ => Map::HashMap(data),
+        }))
+    };
+    let interfaces: Vec<String> = fs::read_dir(pin_dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_prefix(LINK_PIN_PREFIX).map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let (Some(liveness), Some(ownership)) = (open(MAP_LIVENESS)?, open(MAP_OWNERSHIP)?) else {
+        return Ok(None);
+    };
+    let liveness: Array<MapData, Liveness> =
+        Array::try_from(liveness).map_err(map_err(MAP_LIVENESS))?;
+    let ownership: HashMap<MapData, OwnershipKey, Ownership> =
+        HashMap::try_from(ownership).map_err(map_err(MAP_OWNERSHIP))?;
+    let heartbeat_ns = liveness
+        .get(&0, 0)
+        .map_err(map_err(MAP_LIVENESS))?
+        .heartbeat_ns;
+    let mut owned = Vec::new();
+    for entry in ownership.iter() {
+        let (key, value) = entry.map_err(map_err(MAP_OWNERSHIP))?;
+        if value.flags & OWNERSHIP_FLAG_MASTER != 0 {
+            owned.push(OwnedVip {
+                ifindex: key.ifindex,
+                vip: addr_from_key(Family::from_key(key.family), key.vip),
+                vrid: value.vrid,
+            });
+        }
+    }
+    Ok(Some(Inherited {
+        heartbeat_ns,
+        owned,
+        interfaces,
+    }))
 }
 
 /// Removes the pins a previous run left behind (a crashed agent cannot unpin).
@@ -278,6 +377,40 @@ impl Dataplane {
     /// (created if missing; stale pins of a crashed run are replaced). The
     /// program answers no ARP/NS until the first [`Dataplane::heartbeat`].
     pub fn load(pin_dir: &Path) -> Result<Self, DataplaneError> {
+        Self::load_with(pin_dir, false)
+    }
+
+    /// Like [`Dataplane::load`], with attachments pinned under `pin_dir`:
+    /// they outlive the process, so a crashed agent's stale heartbeat fences
+    /// its VIPs. Every attachment a crashed run pinned there is taken over
+    /// at once by replacing its program atomically (the interface never runs
+    /// without XDP, and the stale run's fencing ends). [`Dataplane::shutdown`]
+    /// unpins them.
+    pub fn load_pinned(pin_dir: &Path, choice: XdpModeChoice) -> Result<Self, DataplaneError> {
+        let mut dataplane = Self::load_with(pin_dir, true)?;
+        let pins: Vec<PathBuf> = fs::read_dir(pin_dir)
+            .map_err(|source| DataplaneError::PinDir {
+                path: pin_dir.to_path_buf(),
+                source,
+            })?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(LINK_PIN_PREFIX))
+            })
+            .collect();
+        for pin in pins {
+            if let Err(err) = dataplane.take_over(&pin, choice) {
+                tracing::warn!(pin = %pin.display(), error = %err, "the pinned attachment of an earlier run cannot be taken over; removing it");
+                let _ = fs::remove_file(&pin);
+            }
+        }
+        Ok(dataplane)
+    }
+
+    fn load_with(pin_dir: &Path, pin_links: bool) -> Result<Self, DataplaneError> {
         ensure_on_bpffs(pin_dir)?;
         fs::create_dir_all(pin_dir).map_err(|source| DataplaneError::PinDir {
             path: pin_dir.to_path_buf(),
@@ -314,6 +447,7 @@ impl Dataplane {
             liveness,
             fence_bound: DEFAULT_FENCE_BOUND,
             attachments: Vec::new(),
+            pin_links,
         };
         dataplane.write_liveness(0)?;
         Ok(dataplane)
@@ -339,6 +473,7 @@ impl Dataplane {
     ) -> Result<&Attachment, DataplaneError> {
         let ifindex = nix::net::if_::if_nametoindex(interface)
             .map_err(|_| DataplaneError::UnknownInterface(interface.to_string()))?;
+        let pin = link_pin(&self.pin_dir, interface);
         let resolved = resolve_xdp_mode(interface, choice);
         if let Some(why) = &resolved.note {
             tracing::warn!(interface, mode = ?resolved.mode, "{why}");
@@ -396,8 +531,83 @@ impl Dataplane {
             mode,
         };
         tracing::info!(interface, ifindex, ?mode, "XDP program attached");
+        let link = self.hold(link, &pin)?;
         self.attachments.push((attachment, link));
         Ok(&self.attachments.last().expect("just pushed").0)
+    }
+
+    /// Keeps a new attachment the way this dataplane holds them.
+    fn hold(&mut self, link: XdpLinkId, pin: &Path) -> Result<AttachedLink, DataplaneError> {
+        if !self.pin_links {
+            return Ok(AttachedLink::Process(link));
+        }
+        let program = self.program()?;
+        let owned = program.take_link(link)?;
+        match FdLink::try_from(owned) {
+            Ok(fd_link) => {
+                let pinned = fd_link.pin(pin).map_err(|source| DataplaneError::Pin {
+                    path: pin.to_path_buf(),
+                    source,
+                })?;
+                Ok(AttachedLink::Pinned(pinned))
+            }
+            // A netlink attachment cannot be pinned; it ends with the process.
+            Err(_) => Err(DataplaneError::NotPinnable),
+        }
+    }
+
+    /// Replaces the program of a crashed run's pinned attachment by this
+    /// one, atomically (`bpf_link_update`): the interface never runs
+    /// without XDP.
+    fn take_over(&mut self, pin: &Path, choice: XdpModeChoice) -> Result<(), DataplaneError> {
+        let fd_link = PinnedLink::from_pin(pin)
+            .map_err(|e| DataplaneError::TakeOver {
+                path: pin.to_path_buf(),
+                message: e.to_string(),
+            })?
+            .unpin()
+            .map_err(|source| DataplaneError::PinDir {
+                path: pin.to_path_buf(),
+                source,
+            })?;
+        let info = fd_link.info().map_err(|e| DataplaneError::TakeOver {
+            path: pin.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let xdp_link = XdpLink::try_from(fd_link).map_err(|e| DataplaneError::TakeOver {
+            path: pin.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let program = self.program()?;
+        let id = program.attach_to_link(xdp_link)?;
+        let interface = pin
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix(LINK_PIN_PREFIX))
+            .unwrap_or_default()
+            .to_string();
+        let ifindex = nix::net::if_::if_nametoindex(interface.as_str())
+            .map_err(|_| DataplaneError::UnknownInterface(interface.clone()))?;
+        let link = self.hold(id, pin)?;
+        tracing::info!(
+            interface,
+            ifindex,
+            link = info.id(),
+            "took over the XDP attachment of an earlier run"
+        );
+        let attachment = Attachment {
+            mode: resolve_xdp_mode(&interface, choice).mode,
+            interface,
+            ifindex,
+        };
+        self.attachments.push((attachment, link));
+        Ok(())
+    }
+
+    /// The interface went away, and the attachment with it: drop its pin.
+    pub fn forget(&mut self, interface: &str) {
+        self.attachments.retain(|(a, _)| a.interface != interface);
+        let _ = fs::remove_file(link_pin(&self.pin_dir, interface));
     }
 
     fn attach_mode(
@@ -546,9 +756,19 @@ impl Dataplane {
     /// Detaches from every interface, unloads and removes the pins.
     pub fn shutdown(mut self) -> Result<(), DataplaneError> {
         let links: Vec<_> = self.attachments.drain(..).collect();
+        let pin_dir = self.pin_dir.clone();
         let program = self.program()?;
         for (attachment, link) in links {
-            program.detach(link)?;
+            match link {
+                AttachedLink::Process(id) => program.detach(id)?,
+                // Unpinned, the link ends with its last file descriptor.
+                AttachedLink::Pinned(pinned) => {
+                    drop(pinned.unpin().map_err(|source| DataplaneError::PinDir {
+                        path: link_pin(&pin_dir, &attachment.interface),
+                        source,
+                    })?)
+                }
+            }
             tracing::info!(interface = %attachment.interface, "XDP program detached");
         }
         remove_stale_pins(&self.pin_dir)?;

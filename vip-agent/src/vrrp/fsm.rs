@@ -178,6 +178,10 @@ pub enum TransitionReason {
     /// A configuration reload replaced the parameters of a running Master,
     /// which goes on as Master under the new ones.
     Reload,
+    /// The agent restarted within Master_Down_Interval of its last
+    /// heartbeat as Master, its VIPs still in place: it goes on as Master
+    /// before any Backup's timer fires.
+    Restart,
 }
 
 /// Outputs of the state machine, to be carried out in order.
@@ -228,6 +232,28 @@ pub struct Instance {
     /// While a lower-priority Master is tolerated under `preempt_delay`: the
     /// time preemption becomes allowed.
     preempt_allowed_at: Option<Duration>,
+}
+
+/// Skew_Time of a router of `priority` when the Master advertises every
+/// `master_adver_int`: RFC 3768 section 6.1 `(256 - Priority) / 256` seconds
+/// for VRRPv2; RFC 5798 section 6.1 `((256 - Priority) * Master_Adver_Interval)
+/// / 256` for VRRPv3.
+pub fn skew_time(version: ProtocolVersion, priority: u8, master_adver_int: Duration) -> Duration {
+    let weight = 256 - u32::from(priority);
+    match version {
+        ProtocolVersion::V2 => Duration::from_secs(1) * weight / 256,
+        ProtocolVersion::V3 => master_adver_int * weight / 256,
+    }
+}
+
+/// Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time (RFC 5798
+/// section 6.1; RFC 3768 section 6.1 with Advertisement_Interval).
+pub fn master_down_interval(
+    version: ProtocolVersion,
+    priority: u8,
+    master_adver_int: Duration,
+) -> Duration {
+    master_adver_int * 3 + skew_time(version, priority, master_adver_int)
 }
 
 impl Instance {
@@ -294,12 +320,21 @@ impl Instance {
     /// addresses that stay never move. A higher priority elsewhere still
     /// preempts it by the ordinary rules of RFC 5798 section 6.4.3.
     pub fn resume_as_master(&mut self, now: Duration) -> Vec<Action> {
+        self.resume_as_master_after(now, TransitionReason::Reload)
+    }
+
+    /// [`Instance::resume_as_master`], for `reason` (a reload, a restart).
+    pub fn resume_as_master_after(
+        &mut self,
+        now: Duration,
+        reason: TransitionReason,
+    ) -> Vec<Action> {
         let mut out = Vec::new();
         if self.state == State::Initialize {
             if self.fault {
                 self.transition(State::Fault, TransitionReason::FaultRaised, &mut out);
             } else {
-                self.become_master(now, TransitionReason::Reload, &mut out);
+                self.become_master(now, reason, &mut out);
             }
         }
         out
@@ -328,17 +363,21 @@ impl Instance {
     /// VRRPv2; RFC 5798 section 6.1 `((256 - Priority) * Master_Adver_Interval)
     /// / 256` for VRRPv3.
     pub fn skew_time(&self) -> Duration {
-        let weight = 256 - u32::from(self.effective_priority());
-        match self.params.version {
-            ProtocolVersion::V2 => Duration::from_secs(1) * weight / 256,
-            ProtocolVersion::V3 => self.master_adver_int * weight / 256,
-        }
+        skew_time(
+            self.params.version,
+            self.effective_priority(),
+            self.master_adver_int,
+        )
     }
 
     /// Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time
     /// (RFC 5798 section 6.1; RFC 3768 section 6.1 with Advertisement_Interval).
     pub fn master_down_interval(&self) -> Duration {
-        self.master_adver_int * 3 + self.skew_time()
+        master_down_interval(
+            self.params.version,
+            self.effective_priority(),
+            self.master_adver_int,
+        )
     }
 
     /// The deadline of a timer while it is armed.

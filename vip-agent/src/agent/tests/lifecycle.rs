@@ -211,3 +211,122 @@ fn a_lost_socket_of_a_running_instance_is_asked_for_again() {
         Some(Some(ip("224.0.0.99")))
     );
 }
+
+/// A crashed Master's state as its pinned fast path and the interface
+/// show it: VIP 10.0.0.100/24 on eth0 with a finite lifetime, owned by
+/// VRID 51, last heartbeat `age` ago.
+fn after_a_crash(age: Duration, lifetime: Option<u32>) -> (Harness, PreviousRun) {
+    let mut system = two_interfaces();
+    system.apply(&NetEvent::AddressAdded(address(
+        ETH0,
+        "10.0.0.100",
+        24,
+        lifetime,
+    )));
+    let previous = PreviousRun {
+        heartbeat_age: age,
+        owned: vec![crate::dataplane::OwnedVip {
+            ifindex: ETH0,
+            vip: ip("10.0.0.100"),
+            vrid: 51,
+        }],
+    };
+    (Harness::new(system), previous)
+}
+
+/// Restarted within Master_Down_Interval less the margin, with its VIPs in
+/// place: Master at once, its advert and the VIPs' renewal in the first
+/// batch, nothing removed.
+#[test]
+fn a_quick_restart_resumes_as_master_without_failover() {
+    let (mut h, previous) = after_a_crash(ms(400), Some(6));
+    let effects = h.start_after(
+        &instance("VI_1", 51, 200, "10.0.0.100/24", ""),
+        Some(&previous),
+    );
+    assert_eq!(h.state("VI_1"), Some(State::Master));
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::DelVip { .. })),
+        "{effects:#?}"
+    );
+    assert_eq!(sent_adverts(&effects), vec![(ip("224.0.0.18"), 200)]);
+    assert!(effects.iter().any(|e| matches!(e, Effect::AddVip { .. })), "lifetimes renewed");
+    assert!(effects
+        .iter()
+        .any(|e| matches!(e, Effect::SetOwned { vrid: 51, .. })));
+}
+
+/// The margin: at advert_int 1 and priority 200, Master_Down_Interval is
+/// 3.219 s; less one interval and the 250 ms allowance, a heartbeat up to
+/// 1.969 s old resumes, an older one does not (the leftover goes and the
+/// instance starts as Backup).
+#[test]
+fn a_restart_after_the_margin_removes_the_leftover_and_starts_as_backup() {
+    let (mut h, previous) = after_a_crash(ms(1968), Some(6));
+    h.start_after(
+        &instance("VI_1", 51, 200, "10.0.0.100/24", ""),
+        Some(&previous),
+    );
+    assert_eq!(h.state("VI_1"), Some(State::Master));
+
+    let (mut h, previous) = after_a_crash(ms(1970), Some(6));
+    let effects = h.start_after(
+        &instance("VI_1", 51, 200, "10.0.0.100/24", ""),
+        Some(&previous),
+    );
+    assert_eq!(h.state("VI_1"), Some(State::Backup));
+    assert_eq!(
+        effects[0],
+        Effect::DelVip {
+            ifindex: ETH0,
+            address: ip("10.0.0.100"),
+            prefix_len: 24
+        }
+    );
+}
+
+/// Anything inconsistent means no resume: a VIP missing, a permanent
+/// address (not the agent's), ownership of another VRID.
+#[test]
+fn an_inconsistent_previous_run_is_not_resumed() {
+    let conf = instance("VI_1", 51, 200, "10.0.0.100/24\n    10.0.0.101/24", "");
+    let (mut h, previous) = after_a_crash(ms(100), Some(6));
+    h.start_after(&conf, Some(&previous));
+    assert_eq!(
+        h.state("VI_1"),
+        Some(State::Backup),
+        "10.0.0.101 is missing"
+    );
+
+    let (mut h, previous) = after_a_crash(ms(100), None);
+    h.start_after(
+        &instance("VI_1", 51, 200, "10.0.0.100/24", ""),
+        Some(&previous),
+    );
+    assert_eq!(h.state("VI_1"), Some(State::Backup), "a permanent address");
+
+    let (mut h, mut previous) = after_a_crash(ms(100), Some(6));
+    previous.owned[0].vrid = 52;
+    h.start_after(
+        &instance("VI_1", 51, 200, "10.0.0.100/24", ""),
+        Some(&previous),
+    );
+    assert_eq!(
+        h.state("VI_1"),
+        Some(State::Backup),
+        "another VRID owned it"
+    );
+}
+
+/// A resumed Master still yields to a higher priority by the RFC's rules.
+#[test]
+fn a_resumed_master_yields_to_a_higher_priority() {
+    let (mut h, previous) = after_a_crash(ms(100), Some(6));
+    h.start_after(
+        &instance("VI_1", 51, 200, "10.0.0.100/24", ""),
+        Some(&previous),
+    );
+    let effects = h.advert("10.0.0.2", 51, 250, &["10.0.0.100"]);
+    assert_eq!(h.state("VI_1"), Some(State::Backup));
+    assert!(effects.iter().any(|e| matches!(e, Effect::DelVip { .. })));
+}

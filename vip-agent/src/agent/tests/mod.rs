@@ -13,7 +13,7 @@ mod reload;
 use std::{net::IpAddr, time::Duration};
 
 use super::{
-    core::{Core, CoreOptions},
+    core::{Core, CoreOptions, PreviousRun},
     effect::{Effect, Feedback, SocketKey},
     system::SystemView,
 };
@@ -140,7 +140,12 @@ impl Harness {
     }
 
     pub fn start(&mut self, text: &str) -> Vec<Effect> {
-        let effects = self.core.start(parse(text), self.now);
+        self.start_after(text, None)
+    }
+
+    /// Starts `text` as a restarted agent whose previous run left `previous`.
+    pub fn start_after(&mut self, text: &str, previous: Option<&PreviousRun>) -> Vec<Effect> {
+        let effects = self.core.start(parse(text), previous, self.now);
         self.record(effects)
     }
 
