@@ -139,9 +139,13 @@ pub const SITES: &[Site] = &[
 /// .conf names one).
 pub const CLIENT_INTERFACE: &str = "eth0";
 
-/// `examples/scenarios` of this source tree.
+/// `examples/scenarios` of this source tree (this crate is tests/netns).
 pub fn examples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("tests/netns is two levels below the workspace root");
+    root.join("examples/scenarios")
 }
 
 /// The scenario folders under [`examples_dir`], sorted.
@@ -428,6 +432,16 @@ mod tests {
         assert_eq!(
             s.client.routes,
             vec![vec!["default", "via", "192.168.1.13"]]
+        );
+    }
+
+    #[test]
+    fn configs_are_named_from_the_workspace_root() {
+        let s = Scenario::load("docker-pair").expect("loads");
+        let root = examples_dir().join("../..").canonicalize().expect("root");
+        assert_eq!(
+            s.nodes[0].config.strip_prefix(&root).ok(),
+            Some(Path::new("examples/scenarios/docker-pair/node1.conf"))
         );
     }
 

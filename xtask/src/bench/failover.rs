@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::{
     check_interrupt,
     daemon::{self, holds, System, PRIO_BACKUP, VIP},
-    lab::{Lab, IFACE},
+    lab::{self, IFACE},
     pause, wait_until, Env,
 };
 
@@ -96,10 +96,10 @@ impl Drop for Ping {
 }
 
 fn one(env: &Env, case: Case, system: System, phase: f64) -> Result<Value> {
-    let mut lab = Lab::new()?;
-    let client = lab.add_node("client", &["10.0.0.9/24"])?;
-    let a = lab.add_node("a", &["10.0.0.1/24"])?;
-    let b = lab.add_node("b", &["10.0.0.2/24"])?;
+    let mut lab = lab::new_lab()?;
+    let client = lab::add_node(&mut lab, "client", &["10.0.0.9/24"])?;
+    let a = lab::add_node(&mut lab, "a", &["10.0.0.1/24"])?;
+    let b = lab::add_node(&mut lab, "b", &["10.0.0.2/24"])?;
     let (da, _db) = daemon::start_pair(
         &mut lab,
         &env.agent_bin,
@@ -113,11 +113,13 @@ fn one(env: &Env, case: Case, system: System, phase: f64) -> Result<Value> {
     pause(Duration::from_secs_f64(case.advert + 0.3))?;
     anyhow::ensure!(!holds(&lab, b, VIP), "B holds the VIP before the event");
 
-    let out_path = lab.work().join("ping.out");
+    let out_path = lab.work_dir().join("ping.out");
     let out = fs::File::create(&out_path)?;
     let max_s = 3.0 + 2.0 * case.bound_s() + 3.0;
     let ping = lab
-        .command(client, "ping")
+        .node(client)
+        .ns
+        .command("ping")
         .args(["-n", "-D", "-i", "0.005", "-W", "1", "-w"])
         .arg(format!("{}", max_s.ceil() as u64))
         .arg(VIP)
@@ -139,8 +141,8 @@ fn one(env: &Env, case: Case, system: System, phase: f64) -> Result<Value> {
 
     let t0 = now_s();
     if case.event == "kill" {
-        lab.ip(a, &["link", "set", IFACE, "down"])?;
-        for pid in lab.pids(a) {
+        lab.node(a).ns.ip(&["link", "set", IFACE, "down"])?;
+        for pid in lab.node(a).ns.pids() {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     } else {
