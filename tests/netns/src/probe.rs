@@ -138,6 +138,16 @@ impl Probe {
         lock(&self.state).unanswered.len()
     }
 
+    /// Kernel timestamps (s since the epoch) of the answers so far.
+    pub fn reply_times(&self) -> Vec<f64> {
+        lock(&self.state).replies.iter().map(|&(_, t)| t).collect()
+    }
+
+    /// Kernel timestamp of the latest answer.
+    pub fn last_reply_time(&self) -> Option<f64> {
+        lock(&self.state).replies.last().map(|&(_, t)| t)
+    }
+
     /// Longest gap between two consecutive answers, from the one before
     /// answer number `from` on (0: all of them).
     pub fn longest_gap_since(&self, from: usize) -> Duration {
