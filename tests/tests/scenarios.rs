@@ -1,10 +1,11 @@
 //! The deployments of `examples/scenarios`, each node's keepalived.conf
 //! unchanged, one namespace per node on one bridge plus a client: the real
-//! `vip-agent` binary elects, moves the VIP, and fails over.
+//! `vip-agent` binary elects, moves the VIP, and fails over. Names,
+//! interfaces, priorities, preemption, VIP and advert interval come from the
+//! .conf files (`vip_netns::scenario`), as do the expectations below.
 
 use std::{
     net::IpAddr,
-    path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
@@ -12,32 +13,19 @@ use anyhow::{Context, Result};
 use nix::sys::signal::Signal;
 use tests::{
     agent::{arping, holders, wait_for_sole_holder, AgentProcess, AgentSpec},
-    probe::Probe,
     run, wait_for, Lab,
 };
+use vip_netns::{probe::Probe, scenario::Scenario};
 
 /// Generous bounds: the machine is small and shared.
 const ELECTION: Duration = Duration::from_secs(30);
+/// The client probes the VIP this often.
+const PROBE_INTERVAL: Duration = Duration::from_millis(10);
 
-struct NodeDef {
-    name: &'static str,
-    interface: &'static str,
-    address: &'static str,
-    priority: u8,
-    /// Preempts a lower-priority Master (keepalived: `nopreempt` not in
-    /// force; `state MASTER` clears `nopreempt`).
-    preempt: bool,
-}
-
-struct Scenario {
-    dir: &'static str,
-    nodes: Vec<NodeDef>,
-    vip: &'static str,
-    client_address: &'static str,
-    client_interface: &'static str,
-    /// VRRPv2 advert interval of the scenario.
-    advert_int: Duration,
-    /// Builds what the scenario needs beyond its segment (routes, networks
+/// A scenario of examples/scenarios and what its test adds to it.
+struct Case {
+    scenario: Scenario,
+    /// Builds what the test needs beyond the scenario's segment (networks
     /// behind the gateways) before the agents start.
     prepare: fn(&mut Lab, &[usize], usize) -> Result<()>,
     /// Checked with the current holder after each election.
@@ -46,10 +34,6 @@ struct Scenario {
 
 fn no_preparation(_: &mut Lab, _: &[usize], _: usize) -> Result<()> {
     Ok(())
-}
-
-fn scenarios_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenarios")
 }
 
 /// RFC 3768 section 6.1 (VRRPv2): Skew_Time = (256 - priority) / 256 s.
@@ -69,25 +53,28 @@ struct Running {
     specs: Vec<AgentSpec>,
 }
 
-fn start(scenario: &Scenario) -> Result<Running> {
+fn start(case: &Case) -> Result<Running> {
+    let scenario = &case.scenario;
     let mut lab = Lab::new()?;
     let mut nodes = Vec::new();
     for node in &scenario.nodes {
-        nodes.push(lab.add_node(node.name, node.interface, &[node.address])?);
+        nodes.push(lab.add_node(&node.name, &node.interface, &[&node.address])?);
     }
     let client = lab.add_node(
         "client",
-        scenario.client_interface,
-        &[scenario.client_address],
+        &scenario.client.interface,
+        &[&scenario.client.address],
     )?;
-    (scenario.prepare)(&mut lab, &nodes, client)?;
+    for route in &scenario.client.routes {
+        let mut args = vec!["route", "add"];
+        args.extend(route.iter().map(String::as_str));
+        lab.node(client).ns.ip(&args)?;
+    }
+    (case.prepare)(&mut lab, &nodes, client)?;
     let mut specs = Vec::new();
     let mut agents = Vec::new();
     for (i, node) in scenario.nodes.iter().enumerate() {
-        let config = scenarios_dir()
-            .join(scenario.dir)
-            .join(format!("{}.conf", node.name));
-        let spec = AgentSpec::with_config(nodes[i], node.name, config);
+        let spec = AgentSpec::with_config(nodes[i], &node.name, &node.config);
         agents.push(Some(lab.start_agent(&spec)?));
         specs.push(spec);
     }
@@ -98,6 +85,16 @@ fn start(scenario: &Scenario) -> Result<Running> {
         agents,
         specs,
     })
+}
+
+/// `ping` every 10 ms from the client to `target`, for at most a minute.
+fn start_probe(r: &Running, target: IpAddr) -> Result<Probe> {
+    Ok(Probe::start(
+        r.lab.node(r.client).ns.command("ping"),
+        target,
+        PROBE_INTERVAL,
+        Duration::from_secs(60),
+    )?)
 }
 
 /// The node that must hold the VIP among `alive`: the highest priority;
@@ -113,7 +110,7 @@ fn expected_holder(scenario: &Scenario, alive: &[usize]) -> Option<usize> {
 }
 
 fn sole_holder(r: &Running, scenario: &Scenario, vip: IpAddr) -> Result<usize> {
-    let iface = scenario.nodes[0].interface;
+    let iface = &scenario.nodes[0].interface;
     let found = wait_for("exactly one holder of the VIP", ELECTION, || {
         let h = holders(&r.lab, &r.nodes, iface, vip);
         (h.len() == 1).then(|| h[0])
@@ -144,8 +141,8 @@ fn assert_arping_finds(r: &Running, scenario: &Scenario, vip: IpAddr, holder: us
         .lab
         .node(r.nodes[holder])
         .ns
-        .mac(scenario.nodes[holder].interface)?;
-    let got = arping(&r.lab, r.client, scenario.client_interface, vip)?;
+        .mac(&scenario.nodes[holder].interface)?;
+    let got = arping(&r.lab, r.client, &scenario.client.interface, vip)?;
     assert_eq!(
         got, expected,
         "arping answer comes from the holder {}",
@@ -166,11 +163,12 @@ fn wait_until_settled_backup(r: &Running, i: usize, name: &str, adverts: u64) ->
     })
 }
 
-fn run_scenario(scenario: &Scenario) -> Result<()> {
-    let gateway_check = scenario.traffic_check;
-    let vip: IpAddr = scenario.vip.parse()?;
-    let iface = scenario.nodes[0].interface;
-    let mut r = start(scenario)?;
+fn run_scenario(case: &Case) -> Result<()> {
+    let scenario = &case.scenario;
+    let gateway_check = case.traffic_check;
+    let vip = scenario.vip;
+    let iface = scenario.nodes[0].interface.as_str();
+    let mut r = start(case)?;
     let all: Vec<usize> = (0..scenario.nodes.len()).collect();
 
     // 1. One holder, the highest priority; the client's ARP finds it.
@@ -184,7 +182,7 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
         None => sole_holder(&r, scenario, vip)?,
     };
     for i in all.iter().copied().filter(|&i| i != holder) {
-        wait_until_settled_backup(&r, i, scenario.nodes[i].name, 2)?;
+        wait_until_settled_backup(&r, i, &scenario.nodes[i].name, 2)?;
     }
     assert_eq!(
         holders(&r.lab, &r.nodes, iface, vip),
@@ -199,9 +197,9 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
 
     // 2. The holder's node dies: its agent is SIGKILLed and its link goes
     //    silent. The next priority takes over; the client measures the outage.
-    let probe = Probe::start(&r.lab, r.client, vip, Duration::from_secs(60))?;
+    let probe = start_probe(&r, vip)?;
     wait_for("the probe to get answers", ELECTION, || {
-        (probe.replies() > 5).then_some(())
+        (probe.answered() > 5).then_some(())
     })?;
     r.agents[holder].as_ref().unwrap().signal(Signal::SIGKILL)?;
     r.lab
@@ -220,15 +218,15 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
         assert_eq!(successor, expected, "the next priority takes over");
     }
     let takeover = killed_at.elapsed();
-    let before = probe.replies();
+    let before = probe.answered();
     wait_for("the client's probes to be answered again", ELECTION, || {
-        (probe.replies() > before + 5).then_some(())
+        (probe.answered() > before + 5).then_some(())
     })?;
     let outage = probe.finish();
     println!(
         "OUTAGE {} SIGKILL of {} (node silent): {} ms client-measured (probe every 10 ms), VIP on {} after {} ms; \
          bound 3 x advert_int + Skew_Time = {} ms",
-        scenario.dir,
+        scenario.name,
         scenario.nodes[holder].name,
         outage.as_millis(),
         scenario.nodes[successor].name,
@@ -244,7 +242,7 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
     let expired = wait_for_sole_holder(&r.lab, &r.nodes, iface, vip, r.nodes[successor], ELECTION)?;
     println!(
         "EXPIRY {}: the crashed agent's VIP was gone {} ms after its node came back",
-        scenario.dir,
+        scenario.name,
         expired.as_millis()
     );
     assert_arping_finds(&r, scenario, vip, successor)?;
@@ -263,7 +261,7 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
         holder
     } else {
         // More adverts than Master_Down_Interval lasts: it would have acted by now.
-        wait_until_settled_backup(&r, holder, scenario.nodes[holder].name, 5)?;
+        wait_until_settled_backup(&r, holder, &scenario.nodes[holder].name, 5)?;
         assert_eq!(
             holders(&r.lab, &r.nodes, iface, vip),
             vec![r.nodes[successor]],
@@ -273,7 +271,7 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
     };
     println!(
         "RESTART {} of {}: holder is now {} ({})",
-        scenario.dir,
+        scenario.name,
         scenario.nodes[holder].name,
         scenario.nodes[current].name,
         if retakes {
@@ -284,15 +282,15 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
     );
     let others: Vec<usize> = all.iter().copied().filter(|&i| i != current).collect();
     for &i in &others {
-        wait_until_settled_backup(&r, i, scenario.nodes[i].name, 2)?;
+        wait_until_settled_backup(&r, i, &scenario.nodes[i].name, 2)?;
     }
 
     // 4. SIGTERM the holder: it resigns with priority 0, so the next one
     //    takes over after Skew_Time instead of Master_Down_Interval.
     let next = expected_holder(scenario, &others);
-    let probe = Probe::start(&r.lab, r.client, vip, Duration::from_secs(60))?;
+    let probe = start_probe(&r, vip)?;
     wait_for("the probe to get answers", ELECTION, || {
-        (probe.replies() > 5).then_some(())
+        (probe.answered() > 5).then_some(())
     })?;
     let agent = r.agents[current].as_mut().unwrap();
     agent.signal(Signal::SIGTERM)?;
@@ -304,9 +302,9 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
             .find(|&i| holders(&r.lab, &r.nodes, iface, vip).contains(&r.nodes[i]))
     })?;
     let handover = term_at.elapsed();
-    let before = probe.replies();
+    let before = probe.answered();
     wait_for("the client's probes to be answered again", ELECTION, || {
-        (probe.replies() > before + 5).then_some(())
+        (probe.answered() > before + 5).then_some(())
     })?;
     let outage = probe.finish();
     if let Some(next) = next {
@@ -325,7 +323,7 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
     println!(
         "OUTAGE {} SIGTERM of {}: {} ms client-measured (probe every 10 ms), VIP on {} after {} ms \
          (Skew_Time {} ms, Master_Down_Interval {} ms)",
-        scenario.dir,
+        scenario.name,
         scenario.nodes[current].name,
         outage.as_millis(),
         scenario.nodes[new_holder].name,
@@ -345,25 +343,8 @@ fn run_scenario(scenario: &Scenario) -> Result<()> {
 
 #[test]
 fn swarm_four_elects_fails_over_and_preempts_back() -> Result<()> {
-    let node = |name, address, priority| NodeDef {
-        name,
-        interface: "eth0",
-        address,
-        priority,
-        preempt: true,
-    };
-    run_scenario(&Scenario {
-        dir: "swarm-four",
-        nodes: vec![
-            node("cube01", "10.0.0.60/24", 100),
-            node("cube02", "10.0.0.61/24", 90),
-            node("cube03", "10.0.0.62/24", 80),
-            node("cube04", "10.0.0.63/24", 70),
-        ],
-        vip: "10.0.0.70",
-        client_address: "10.0.0.99/24",
-        client_interface: "eth0",
-        advert_int: Duration::from_secs(1),
+    run_scenario(&Case {
+        scenario: Scenario::load("swarm-four")?,
         prepare: no_preparation,
         traffic_check: None,
     })
@@ -373,39 +354,13 @@ fn swarm_four_elects_fails_over_and_preempts_back() -> Result<()> {
 fn docker_pair_equal_priority_keeps_the_current_master() -> Result<()> {
     // node1: state MASTER + nopreempt (keepalived clears nopreempt); node2:
     // BACKUP + nopreempt. Equal priority: neither takes the VIP from a
-    // running Master.
-    let scenario = Scenario {
-        dir: "docker-pair",
-        nodes: vec![
-            NodeDef {
-                name: "node1",
-                interface: "eth0",
-                address: "172.17.0.2/16",
-                priority: 100,
-                preempt: true,
-            },
-            NodeDef {
-                name: "node2",
-                interface: "eth0",
-                address: "172.17.0.3/16",
-                priority: 100,
-                preempt: false,
-            },
-        ],
-        vip: "192.168.200.11",
-        client_address: "172.17.0.10/16",
-        client_interface: "eth0",
-        advert_int: Duration::from_secs(1),
-        // The client reaches the VIP's subnet on its link (scenario README).
-        prepare: |lab, _nodes, client| {
-            lab.node(client)
-                .ns
-                .ip(&["route", "add", "192.168.200.0/24", "dev", "eth0"])?;
-            Ok(())
-        },
+    // running Master. The client's route to the VIP's subnet on its link
+    // comes with the scenario.
+    run_scenario(&Case {
+        scenario: Scenario::load("docker-pair")?,
+        prepare: no_preparation,
         traffic_check: None,
-    };
-    run_scenario(&scenario)
+    })
 }
 
 /// Packets the node's kernel forwarded (`Ip: ForwDatagrams` of /proc/net/snmp).
@@ -432,41 +387,20 @@ fn forwarded(lab: &Lab, node: usize) -> Result<u64> {
 
 #[test]
 fn unicast_gateway_routes_client_traffic_through_the_holder() -> Result<()> {
-    let scenario = Scenario {
-        dir: "unicast-gateway",
-        nodes: vec![
-            NodeDef {
-                name: "dent2",
-                interface: "enp0s4",
-                address: "192.168.1.11/24",
-                priority: 101,
-                preempt: true,
-            },
-            NodeDef {
-                name: "dent3",
-                interface: "enp0s4",
-                address: "192.168.1.12/24",
-                priority: 100,
-                preempt: true,
-            },
-        ],
-        vip: "192.168.1.13",
-        client_address: "192.168.1.2/24",
-        client_interface: "eth0",
-        advert_int: Duration::from_secs(1),
+    run_scenario(&Case {
+        scenario: Scenario::load("unicast-gateway")?,
         prepare: build_server_network,
         traffic_check: Some(traffic_flows_through_holder),
-    };
-    run_scenario(&scenario)
+    })
 }
 
 /// Client pings sent through the gateway in each check.
 const GATEWAY_PINGS: u64 = 10;
 const SERVER: &str = "192.168.2.100";
 
-/// A server network behind dent2/dent3 (eth1, 192.168.2.0/24); the client's
-/// default route is the VIP, as the scenario says; the gateways forward.
-fn build_server_network(lab: &mut Lab, nodes: &[usize], client: usize) -> Result<()> {
+/// A server network behind dent2/dent3 (eth1, 192.168.2.0/24); the gateways
+/// forward. (The client's default route via the VIP comes with the scenario.)
+fn build_server_network(lab: &mut Lab, nodes: &[usize], _client: usize) -> Result<()> {
     let server = lab.add_node_on("br1", "server", "eth0", &[&format!("{SERVER}/24")])?;
     for (i, &node) in nodes.iter().enumerate() {
         lab.add_link(node, "br1", "eth1", &[&format!("192.168.2.{}/24", 11 + i)])?;
@@ -475,9 +409,6 @@ fn build_server_network(lab: &mut Lab, nodes: &[usize], client: usize) -> Result
     lab.node(server)
         .ns
         .ip(&["route", "add", "192.168.1.0/24", "via", "192.168.2.11"])?;
-    lab.node(client)
-        .ns
-        .ip(&["route", "add", "default", "via", "192.168.1.13"])?;
     Ok(())
 }
 

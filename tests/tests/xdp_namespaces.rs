@@ -71,7 +71,7 @@ fn xdp_answers_arping_and_ns_on_veth_and_fencing_stops_it() -> Result<()> {
     ]))?;
     let dir = lab.bpffs_dir("agent");
     let ifindex = lab.node(agent).ns.ifindex("eth0")?;
-    let mut dp = lab.node(agent).ns.in_thread(move || {
+    let mut dp = lab.node(agent).ns.in_thread(move || -> Result<Dataplane> {
         let mut dp = Dataplane::load(&dir)?;
         let attachment = dp.attach("eth0", XdpModeChoice::Auto, false)?.clone();
         assert_eq!(

@@ -87,7 +87,7 @@ fn xdp_counts_each_vrrp_frame_per_interface_and_vrid() -> Result<()> {
 
     let ifindex = lab.node(agent).ns.ifindex("eth0")?;
     let peer_mac = lab.node(peer).ns.mac("enp0s4")?;
-    lab.node(peer).ns.in_thread(move || {
+    lab.node(peer).ns.in_thread(move || -> Result<()> {
         let socket = frames::PacketSocket::bind("enp0s4")?;
         let vrid_51 =
             frames::V2Advert::multicast(peer_mac, [10, 0, 0, 2], 51, 100, &[[10, 0, 0, 70]]);

@@ -5,17 +5,20 @@
 //! (SIGKILL, link down), the next node takes over, the old Master comes
 //! back and takes the VIP back (or not, under `nopreempt` / equal priority).
 //!
-//! Everything lives in namespaces named `vipl-<pid>-<role>`, bpffs
-//! directories `/sys/fs/bpf/vipl-<pid>-<node>` and a work directory
-//! `/tmp/vipl-<pid>`; a guard removes all of it on success, failure and
-//! Ctrl-C. Leftovers of earlier runs whose process is gone are removed at
-//! start (and by `--clean`). Nothing touches the root namespace's interfaces.
+//! Nodes, interfaces, priorities, preemption and the VIP come from the
+//! scenario's .conf files (`vip_netns::scenario`). Everything lives in
+//! namespaces named `vipl-<pid>-<role>`, bpffs directories
+//! `/sys/fs/bpf/vipl-<pid>-<node>` and a work directory `/tmp/vipl-<pid>`;
+//! the scaffold's guard (`vip_netns::Lab`) removes all of it on success,
+//! failure and Ctrl-C. Leftovers of earlier runs whose process is gone are
+//! removed at start (and by `--clean`). Nothing touches the root namespace's
+//! interfaces.
 
 use std::{
     fs,
     io::{BufRead, BufReader, IsTerminal, Write},
     os::unix::process::CommandExt,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Child, Command, Stdio},
     sync::{
         atomic::{AtomicBool, Ordering},
@@ -25,9 +28,8 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-
-use crate::netns::{self, delete_netns, BPFFS_ROOT};
 use nix::sys::signal::{self, SigHandler, Signal};
+use vip_netns::{probe::Probe, scenario::Scenario, Lab, Leftovers, Netns};
 
 use crate::workspace_root;
 
@@ -61,126 +63,21 @@ fn pause(d: Duration) -> Result<()> {
     interrupted()
 }
 
-// ---------------------------------------------------------------- scenarios
-
-struct NodeDef {
-    name: &'static str,
-    interface: &'static str,
-    address: &'static str,
-    priority: u8,
-    /// Takes the VIP back from a lower priority (no `nopreempt` in force;
-    /// keepalived clears `nopreempt` on a `state MASTER` node).
-    preempt: bool,
-}
-
-struct ScenarioDef {
-    dir: &'static str,
-    nodes: Vec<NodeDef>,
-    vip: &'static str,
-    client_interface: &'static str,
-    client_address: &'static str,
-    /// `ip route add ...` arguments for the client.
-    client_routes: &'static [&'static [&'static str]],
-}
-
-/// The deployments of examples/scenarios/README.md.
-fn scenarios() -> Vec<ScenarioDef> {
-    let node = |name, interface, address, priority, preempt| NodeDef {
-        name,
-        interface,
-        address,
-        priority,
-        preempt,
-    };
-    vec![
-        ScenarioDef {
-            dir: "swarm-four",
-            nodes: vec![
-                node("cube01", "eth0", "10.0.0.60/24", 100, true),
-                node("cube02", "eth0", "10.0.0.61/24", 90, true),
-                node("cube03", "eth0", "10.0.0.62/24", 80, true),
-                node("cube04", "eth0", "10.0.0.63/24", 70, true),
-            ],
-            vip: "10.0.0.70",
-            client_interface: "eth0",
-            client_address: "10.0.0.99/24",
-            client_routes: &[],
-        },
-        ScenarioDef {
-            dir: "docker-pair",
-            nodes: vec![
-                node("node1", "eth0", "172.17.0.2/16", 100, true),
-                node("node2", "eth0", "172.17.0.3/16", 100, false),
-            ],
-            vip: "192.168.200.11",
-            client_interface: "eth0",
-            client_address: "172.17.0.10/16",
-            client_routes: &[&["192.168.200.0/24", "dev", "eth0"]],
-        },
-        ScenarioDef {
-            dir: "unicast-gateway",
-            nodes: vec![
-                node("dent2", "enp0s4", "192.168.1.11/24", 101, true),
-                node("dent3", "enp0s4", "192.168.1.12/24", 100, true),
-            ],
-            vip: "192.168.1.13",
-            client_interface: "eth0",
-            client_address: "192.168.1.2/24",
-            client_routes: &[&["default", "via", "192.168.1.13"]],
-        },
-    ]
-}
-
-fn scenarios_dir() -> PathBuf {
-    workspace_root().join("examples/scenarios")
-}
-
-fn find_scenario(name: &str) -> Result<ScenarioDef> {
-    let known: Vec<&str> = scenarios().iter().map(|s| s.dir).collect();
-    let scenario = scenarios().into_iter().find(|s| s.dir == name);
-    match scenario {
-        Some(s) => {
-            for node in &s.nodes {
-                let conf = scenarios_dir()
-                    .join(s.dir)
-                    .join(format!("{}.conf", node.name));
-                if !conf.is_file() {
-                    bail!("{} is missing", conf.display());
-                }
-            }
-            Ok(s)
-        }
-        None if scenarios_dir().join(name).is_dir() => bail!(
-            "scenario `{name}` exists in examples/scenarios but the lab has no topology for it \
-             (interfaces, addresses, client); known: {}",
-            known.join(", ")
-        ),
-        None => bail!("unknown scenario `{name}`; known: {}", known.join(", ")),
-    }
-}
-
 // ------------------------------------------------------------ shell helpers
 
-fn sh(cmd: &mut Command) -> Result<String> {
-    Ok(String::from_utf8_lossy(&netns::run(cmd)?.stdout).into_owned())
-}
-
-fn ns_ip(ns: &str, args: &[&str]) -> Result<String> {
-    sh(Command::new("ip").arg("-n").arg(ns).args(args))
-}
-
-/// A command in namespace `ns` (see [`netns::ns_command`]), in its own
-/// process group: a Ctrl-C at the terminal reaches only the lab.
-fn ns_command(ns: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
-    let mut cmd = netns::ns_command(ns, program);
+/// A command in namespace `ns` (see [`Netns::command`]), in its own process
+/// group: a Ctrl-C at the terminal reaches only the lab, which then removes
+/// everything in order.
+fn ns_command(ns: &Netns, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = ns.command(program);
     cmd.process_group(0);
     cmd
 }
 
-/// Removes lab namespaces, bpffs directories and work directories; with
-/// `only_dead`, only those whose owning lab process is gone.
-fn remove_leftovers(only_dead: bool) -> usize {
-    let removed = netns::remove_leftovers(PREFIX, only_dead);
+/// Removes lab namespaces, bpffs directories and work directories: those of
+/// dead labs, or (`--clean`) all of them.
+fn remove_leftovers(which: Leftovers) -> usize {
+    let removed = vip_netns::remove_leftovers(PREFIX, which);
     for path in &removed {
         println!("lab: removed {}", path.display());
     }
@@ -282,11 +179,13 @@ fn build_agent() -> Result<PathBuf> {
 // ------------------------------------------------------------ the topology
 
 struct NodeRt {
-    name: &'static str,
-    interface: &'static str,
-    address: &'static str,
+    name: String,
+    interface: String,
+    address: String,
     priority: u8,
     preempt: bool,
+    /// Index in the scaffold's lab.
+    lab_node: usize,
     ns: String,
     config: PathBuf,
     socket: PathBuf,
@@ -300,20 +199,19 @@ struct NodeRt {
 /// The lab's namespaces, processes and directories. Drop removes them all
 /// unless `keep` is set (then `--clean` or the next run does).
 struct Topology {
-    id: String,
+    net: Lab,
     keep: bool,
-    work_dir: PathBuf,
-    namespaces: Vec<String>,
     nodes: Vec<NodeRt>,
+    client: usize,
     client_ns: String,
     probe: Option<Probe>,
     agent_bin: PathBuf,
-    next_port: u32,
 }
 
 impl Drop for Topology {
     fn drop(&mut self) {
         if self.keep {
+            self.net.keep();
             return;
         }
         if let Some(mut probe) = self.probe.take() {
@@ -325,91 +223,77 @@ impl Drop for Topology {
                 let _ = child.wait();
             }
         }
-        for ns in self.namespaces.iter().rev() {
-            delete_netns(ns);
-        }
-        for node in &self.nodes {
-            let _ = fs::remove_dir_all(&node.bpffs);
-        }
-        let _ = fs::remove_dir_all(&self.work_dir);
+        let removed = self.net.remove();
         println!(
             "removed    {} namespaces, {} bpffs directories, {}",
-            self.namespaces.len(),
-            self.nodes.len(),
-            self.work_dir.display()
+            removed.namespaces,
+            removed.bpffs_dirs,
+            self.net.work_dir().display()
         );
     }
 }
 
 impl Topology {
-    fn new(agent_bin: PathBuf, keep: bool) -> Result<Self> {
-        let id = format!("{PREFIX}{}", std::process::id());
-        let work_dir = std::env::temp_dir().join(&id);
-        fs::create_dir_all(&work_dir)?;
-        let mut topo = Topology {
-            id: id.clone(),
-            keep,
-            work_dir,
-            namespaces: Vec::new(),
+    fn new(agent_bin: PathBuf) -> Result<Self> {
+        Ok(Topology {
+            net: Lab::new(vip_netns::process_id(PREFIX))?,
+            keep: false,
             nodes: Vec::new(),
+            client: 0,
             client_ns: String::new(),
             probe: None,
             agent_bin,
-            next_port: 0,
-        };
-        let sw = topo.add_ns("sw")?;
-        netns::add_bridge(&sw, "br0")?;
-        Ok(topo)
+        })
     }
 
-    fn add_ns(&mut self, role: &str) -> Result<String> {
-        let name = format!("{}-{role}", self.id);
-        netns::add_netns(&name)?;
-        self.namespaces.push(name.clone());
-        Ok(name)
-    }
-
-    /// Joins namespace `ns` to the bridge with `interface` and `address`.
-    fn plug(&mut self, ns: &str, interface: &str, address: &str) -> Result<()> {
-        let port = format!("p{}", self.next_port);
-        self.next_port += 1;
-        netns::plug(&self.namespaces[0], "br0", &port, ns, interface)?;
-        ns_ip(ns, &["addr", "add", address, "dev", interface])?;
-        ns_ip(ns, &["link", "set", interface, "up"])?;
-        Ok(())
-    }
-
-    fn build(&mut self, scenario: &ScenarioDef) -> Result<()> {
+    fn build(&mut self, scenario: &Scenario) -> Result<()> {
         for def in &scenario.nodes {
             interrupted()?;
-            let ns = self.add_ns(def.name)?;
-            self.plug(&ns, def.interface, def.address)?;
+            let lab_node = self
+                .net
+                .add_node(&def.name, &def.interface, &[&def.address])?;
+            let work_dir = self.net.work_dir().to_path_buf();
             self.nodes.push(NodeRt {
-                name: def.name,
-                interface: def.interface,
-                address: def.address,
+                name: def.name.clone(),
+                interface: def.interface.clone(),
+                address: def.address.clone(),
                 priority: def.priority,
                 preempt: def.preempt,
-                config: scenarios_dir()
-                    .join(scenario.dir)
-                    .join(format!("{}.conf", def.name)),
-                socket: self.work_dir.join(format!("{}.sock", def.name)),
-                pid_file: self.work_dir.join(format!("{}.pid", def.name)),
-                log: self.work_dir.join(format!("{}.log", def.name)),
-                bpffs: Path::new(BPFFS_ROOT).join(&ns),
-                ns,
+                lab_node,
+                ns: self.net.node(lab_node).ns.name.clone(),
+                config: def.config.clone(),
+                socket: work_dir.join(format!("{}.sock", def.name)),
+                pid_file: work_dir.join(format!("{}.pid", def.name)),
+                log: work_dir.join(format!("{}.log", def.name)),
+                bpffs: self.net.bpffs_dir(&def.name),
                 agent: None,
                 link_up: true,
             });
         }
-        let client = self.add_ns("client")?;
-        self.plug(&client, scenario.client_interface, scenario.client_address)?;
-        for route in scenario.client_routes {
+        let client = &scenario.client;
+        self.client = self
+            .net
+            .add_node("client", &client.interface, &[&client.address])?;
+        let client_ns = &self.net.node(self.client).ns;
+        for route in &client.routes {
             let mut args = vec!["route", "add"];
-            args.extend_from_slice(route);
-            ns_ip(&client, &args)?;
+            args.extend(route.iter().map(String::as_str));
+            client_ns.ip(&args)?;
         }
-        self.client_ns = client;
+        self.client_ns = client_ns.name.clone();
+        Ok(())
+    }
+
+    /// Sets node `i`'s link down or up.
+    fn set_link(&mut self, i: usize, up: bool) -> Result<()> {
+        let node = &mut self.nodes[i];
+        self.net.node(node.lab_node).ns.ip(&[
+            "link",
+            "set",
+            &node.interface,
+            if up { "up" } else { "down" },
+        ])?;
+        node.link_up = up;
         Ok(())
     }
 
@@ -419,7 +303,7 @@ impl Topology {
             .create(true)
             .append(true)
             .open(&node.log)?;
-        let child = ns_command(&node.ns, &self.agent_bin)
+        let child = ns_command(&self.net.node(node.lab_node).ns, &self.agent_bin)
             .arg("run")
             .arg("--config")
             .arg(&node.config)
@@ -474,118 +358,18 @@ impl Topology {
 
 // --------------------------------------------------------------- the probe
 
-/// `ping -D -O -i 0.01` from the client: replies with their kernel
-/// timestamps, and the probes ping reported unanswered.
-struct Probe {
-    child: Child,
-    reader: Option<std::thread::JoinHandle<()>>,
-    state: Arc<Mutex<ProbeState>>,
-}
+/// The client pings the VIP this often...
+const PROBE_INTERVAL: Duration = Duration::from_millis(10);
+/// ... for at most this long (a lab run takes well under a minute).
+const PROBE_MAX: Duration = Duration::from_secs(300);
 
-#[derive(Default)]
-struct ProbeState {
-    /// (icmp_seq, timestamp in s) of each reply.
-    replies: Vec<(u64, f64)>,
-    /// Highest icmp_seq ping mentioned (sent at least this many).
-    sent: u64,
-    /// icmp_seq ping reported as unanswered when sending the next probe.
-    unanswered: std::collections::BTreeSet<u64>,
-}
-
-fn seq_of(line: &str) -> Option<u64> {
-    line.split("icmp_seq=")
-        .nth(1)?
-        .split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
-}
-
-impl Probe {
-    fn start(ns: &str, target: &str) -> Result<Self> {
-        let mut child = ns_command(ns, "ping")
-            .args([
-                "-n", "-D", "-O", "-i", "0.01", "-W", "1", "-c", "30000", target,
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting ping")?;
-        let stdout = child.stdout.take().context("ping stdout")?;
-        let state = Arc::new(Mutex::new(ProbeState::default()));
-        let sink = state.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                // "[1732190000.123456] 64 bytes from 10.0.0.70: icmp_seq=1 ttl=64 time=0.05 ms"
-                // "[1732190000.133456] no answer yet for icmp_seq=2"
-                let Some(seq) = seq_of(&line) else {
-                    continue;
-                };
-                let mut st = sink.lock().unwrap();
-                st.sent = st.sent.max(seq);
-                if line.contains("no answer yet") {
-                    st.unanswered.insert(seq);
-                } else if line.contains("bytes from") {
-                    let stamp = line
-                        .strip_prefix('[')
-                        .and_then(|l| l.split(']').next())
-                        .and_then(|s| s.parse::<f64>().ok());
-                    if let Some(stamp) = stamp {
-                        st.replies.push((seq, stamp));
-                        st.unanswered.remove(&seq);
-                    }
-                }
-            }
-        });
-        Ok(Probe {
-            child,
-            reader: Some(reader),
-            state,
-        })
-    }
-
-    /// (probes sent, answered, lost so far).
-    fn counts(&self) -> (u64, u64, u64) {
-        let st = self.state.lock().unwrap();
-        (st.sent, st.replies.len() as u64, st.unanswered.len() as u64)
-    }
-
-    fn answered(&self) -> u64 {
-        self.state.lock().unwrap().replies.len() as u64
-    }
-
-    /// Longest gap between two consecutive answers after reply number `from`.
-    fn longest_gap_since(&self, from: usize) -> Duration {
-        let st = self.state.lock().unwrap();
-        let slice = &st.replies[from.saturating_sub(1).min(st.replies.len())..];
-        let gap = slice
-            .windows(2)
-            .map(|w| w[1].1 - w[0].1)
-            .fold(0.0f64, f64::max);
-        Duration::from_secs_f64(gap)
-    }
-
-    fn line(&self, client: &str, vip: &str) -> String {
-        let (sent, answered, lost) = self.counts();
-        format!(
-            "client {client} -> VIP {vip}: ping every 10 ms: sent {sent}, answered {answered}, lost {lost}"
-        )
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some(reader) = self.reader.take() {
-            let _ = reader.join();
-        }
-    }
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        self.stop();
-    }
+fn probe_line(probe: &Probe, client: &str, vip: &str) -> String {
+    format!(
+        "client {client} -> VIP {vip}: ping every 10 ms: sent {}, answered {}, lost {}",
+        probe.sent(),
+        probe.answered(),
+        probe.unanswered()
+    )
 }
 
 // --------------------------------------------------------------- the table
@@ -691,7 +475,10 @@ impl Screen {
     /// table (states, holders) changed, or when `force`.
     fn show(&mut self, topo: &Topology, force: bool) {
         let rows = Self::rows(topo);
-        let probe = topo.probe.as_ref().map(|p| p.line(&self.client, &self.vip));
+        let probe = topo
+            .probe
+            .as_ref()
+            .map(|p| probe_line(p, &self.client, &self.vip));
         let lines = self.render(&rows, probe);
         if self.tty {
             let mut out = String::new();
@@ -794,16 +581,16 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     if args.clean {
-        let n = remove_leftovers(false);
+        let n = remove_leftovers(Leftovers::All);
         println!("lab: removed {n} leftover namespaces/directories");
         return Ok(());
     }
-    let scenario = find_scenario(args.scenario.as_deref().unwrap_or("swarm-four"))?;
+    let scenario = Scenario::load(args.scenario.as_deref().unwrap_or("swarm-four"))?;
     println!("==> setup");
     crate::setup::run()?;
     println!("==> build");
     let agent_bin = build_agent()?;
-    let removed = remove_leftovers(true);
+    let removed = remove_leftovers(Leftovers::OfDeadRuns);
     if removed > 0 {
         println!("lab: removed {removed} leftovers of earlier labs");
     }
@@ -817,24 +604,24 @@ pub fn run(args: Args) -> Result<()> {
     let result = story(&scenario, agent_bin, args.keep);
     println!(
         "==> lab {} {} in {:.1} s",
-        scenario.dir,
+        scenario.name,
         if result.is_ok() { "done" } else { "failed" },
         started.elapsed().as_secs_f64()
     );
     result
 }
 
-fn story(scenario: &ScenarioDef, agent_bin: PathBuf, keep: bool) -> Result<()> {
-    let mut topo = Topology::new(agent_bin, false)?;
+fn story(scenario: &Scenario, agent_bin: PathBuf, keep: bool) -> Result<()> {
+    let mut topo = Topology::new(agent_bin)?;
     let vip = scenario.vip;
     println!(
         "==> scenario {}: {} nodes on one bridge + client {}, VIP {vip}",
-        scenario.dir,
+        scenario.name,
         scenario.nodes.len(),
-        scenario.client_address
+        scenario.client.address
     );
     topo.build(scenario)?;
-    for (i, node) in topo.nodes.iter().enumerate() {
+    for node in &topo.nodes {
         println!(
             "  {:<8} namespace {:<22} {} {:<16} config {}",
             node.name,
@@ -846,11 +633,10 @@ fn story(scenario: &ScenarioDef, agent_bin: PathBuf, keep: bool) -> Result<()> {
                 .unwrap_or(&node.config)
                 .display()
         );
-        let _ = i;
     }
     println!(
         "  client   namespace {:<22} {} {}",
-        topo.client_ns, scenario.client_interface, scenario.client_address
+        topo.client_ns, scenario.client.interface, scenario.client.address
     );
     let mut screen = Screen {
         tty: std::io::stdout().is_terminal(),
@@ -858,12 +644,7 @@ fn story(scenario: &ScenarioDef, agent_bin: PathBuf, keep: bool) -> Result<()> {
         last_snapshot: Vec::new(),
         last_printed: Vec::new(),
         facts: Vec::new(),
-        client: scenario
-            .client_address
-            .split('/')
-            .next()
-            .unwrap_or("")
-            .to_string(),
+        client: scenario.client.ip().to_string(),
         vip: vip.to_string(),
     };
 
@@ -887,7 +668,12 @@ fn story(scenario: &ScenarioDef, agent_bin: PathBuf, keep: bool) -> Result<()> {
     ));
 
     // 2. The client pings the VIP.
-    topo.probe = Some(Probe::start(&topo.client_ns, vip)?);
+    topo.probe = Some(Probe::start(
+        ns_command(&topo.net.node(topo.client).ns, "ping"),
+        vip,
+        PROBE_INTERVAL,
+        PROBE_MAX,
+    )?);
     watch(
         &mut topo,
         &mut screen,
@@ -900,14 +686,12 @@ fn story(scenario: &ScenarioDef, agent_bin: PathBuf, keep: bool) -> Result<()> {
         "==> SIGKILL vip-agent on {} and set its link down (the node goes silent)",
         topo.nodes[master].name
     ));
-    let answered_before = topo.probe.as_ref().map(|p| p.answered()).unwrap_or(0) as usize;
-    let node = &mut topo.nodes[master];
-    if let Some(mut child) = node.agent.take() {
+    let answered_before = topo.probe.as_ref().map(|p| p.answered()).unwrap_or(0);
+    if let Some(mut child) = topo.nodes[master].agent.take() {
         child.kill()?;
         let _ = child.wait();
     }
-    ns_ip(&node.ns, &["link", "set", node.interface, "down"])?;
-    node.link_up = false;
+    topo.set_link(master, false)?;
     let killed = Instant::now();
     let successor = watch(&mut topo, &mut screen, "a new Master", |_, rows| {
         sole_master(rows)
@@ -919,7 +703,7 @@ fn story(scenario: &ScenarioDef, agent_bin: PathBuf, keep: bool) -> Result<()> {
         "the client's probes to be answered again",
         |t, _| {
             let p = t.probe.as_ref()?;
-            (p.answered() as usize > answered_before + 100
+            (p.answered() > answered_before + 100
                 && p.longest_gap_since(answered_before) > Duration::ZERO)
                 .then_some(())
         },
@@ -942,10 +726,8 @@ fn story(scenario: &ScenarioDef, agent_bin: PathBuf, keep: bool) -> Result<()> {
         "==> {} comes back: link up, new vip-agent",
         topo.nodes[master].name
     ));
-    let answered_before = topo.probe.as_ref().map(|p| p.answered()).unwrap_or(0) as usize;
-    let node = &mut topo.nodes[master];
-    ns_ip(&node.ns, &["link", "set", node.interface, "up"])?;
-    node.link_up = true;
+    let answered_before = topo.probe.as_ref().map(|p| p.answered()).unwrap_or(0);
+    topo.set_link(master, true)?;
     let restarted = Instant::now();
     topo.start_agent(master)?;
     let (back, prio_back, prio_succ) = (
@@ -963,7 +745,7 @@ fn story(scenario: &ScenarioDef, agent_bin: PathBuf, keep: bool) -> Result<()> {
         )?;
         let before = answered_before;
         watch(&mut topo, &mut screen, "answered probes", |t, _| {
-            (t.probe.as_ref()?.answered() as usize > before + 100).then_some(())
+            (t.probe.as_ref()?.answered() > before + 100).then_some(())
         })?;
         let gap = topo
             .probe
@@ -1003,12 +785,12 @@ fn story(scenario: &ScenarioDef, agent_bin: PathBuf, keep: bool) -> Result<()> {
         ));
     }
     if let Some(p) = topo.probe.as_mut() {
-        let line = p.line(&screen.client, &screen.vip);
+        let line = probe_line(p, &screen.client, &screen.vip);
         p.stop();
         screen.say(&format!("    {line}"));
     }
     topo.probe = None;
-    println!("==> summary ({})", scenario.dir);
+    println!("==> summary ({})", scenario.name);
     for fact in &screen.facts {
         println!("  - {fact}");
     }

@@ -3,7 +3,6 @@
 mod bench;
 mod ebpf_build;
 mod lab;
-mod netns;
 mod setup;
 mod test;
 

@@ -134,7 +134,7 @@ pub fn start(
     conf: &str,
     xdp_mode: &str,
 ) -> Result<Daemon> {
-    let dir = lab.work().to_path_buf();
+    let dir = lab.work_dir().to_path_buf();
     let conf_path = dir.join(format!("{role}.conf"));
     fs::write(&conf_path, conf)?;
     let control = dir.join(format!("{role}.sock"));
@@ -142,7 +142,7 @@ pub fn start(
     let mut cmd = match system {
         System::VipAgent => {
             let bpffs = lab.bpffs_dir(role);
-            let mut cmd = lab.command(node, agent_bin);
+            let mut cmd = lab.node(node).ns.command(agent_bin);
             cmd.arg("run")
                 .arg("--config")
                 .arg(&conf_path)
@@ -157,7 +157,7 @@ pub fn start(
             cmd
         }
         System::Keepalived => {
-            let mut cmd = lab.command(node, "/usr/sbin/keepalived");
+            let mut cmd = lab.node(node).ns.command("/usr/sbin/keepalived");
             cmd.args(["-n", "-l", "-D", "-f"])
                 .arg(&conf_path)
                 .arg("-p")
@@ -167,7 +167,8 @@ pub fn start(
             cmd
         }
     };
-    let pid = lab.spawn(&mut cmd, &log)? as i32;
+    let process = lab.spawn_logged(&mut cmd, &log)?;
+    let pid = lab.process(process).id() as i32;
     Ok(Daemon {
         system,
         pid,
@@ -239,7 +240,7 @@ fn children(pid: i32) -> Vec<i32> {
 
 /// Addresses on the node's `eth0`.
 pub fn addresses(lab: &Lab, node: usize) -> Vec<String> {
-    let Ok(out) = lab.ip(node, &["-j", "addr", "show", "dev", IFACE]) else {
+    let Ok(out) = lab.node(node).ns.ip(&["-j", "addr", "show", "dev", IFACE]) else {
         return Vec::new();
     };
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();

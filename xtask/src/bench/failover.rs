@@ -1,24 +1,24 @@
-//! Failover outage as a client sees it: `ping -i 0.005` to the VIP from a
+//! Failover outage as a client sees it: a ping every 5 ms to the VIP from a
 //! third namespace while the Master dies (link down and SIGKILL of every
 //! process in its namespace: a dead host) or stops (SIGTERM: priority-0
 //! advert). The outage is the longest gap between consecutive replies.
 
-use std::{
-    fs,
-    process::{Child, Stdio},
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use nix::{sys::signal::Signal, unistd::Pid};
 use serde_json::{json, Value};
+use vip_netns::probe::Probe;
 
 use super::{
     check_interrupt,
     daemon::{self, holds, System, PRIO_BACKUP, VIP},
-    lab::{Lab, IFACE},
+    lab::{self, IFACE},
     pause, wait_until, Env,
 };
+
+/// The client pings the VIP this often.
+const PROBE_INTERVAL: Duration = Duration::from_millis(5);
 
 #[derive(Clone, Copy)]
 pub struct Case {
@@ -79,27 +79,11 @@ fn now_s() -> f64 {
         .as_secs_f64()
 }
 
-fn stamps(text: &str) -> Vec<f64> {
-    text.lines()
-        .filter(|l| l.contains("bytes from"))
-        .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
-        .collect()
-}
-
-struct Ping(Child);
-
-impl Drop for Ping {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn one(env: &Env, case: Case, system: System, phase: f64) -> Result<Value> {
-    let mut lab = Lab::new()?;
-    let client = lab.add_node("client", &["10.0.0.9/24"])?;
-    let a = lab.add_node("a", &["10.0.0.1/24"])?;
-    let b = lab.add_node("b", &["10.0.0.2/24"])?;
+    let mut lab = lab::new_lab()?;
+    let client = lab::add_node(&mut lab, "client", &["10.0.0.9/24"])?;
+    let a = lab::add_node(&mut lab, "a", &["10.0.0.1/24"])?;
+    let b = lab::add_node(&mut lab, "b", &["10.0.0.2/24"])?;
     let (da, _db) = daemon::start_pair(
         &mut lab,
         &env.agent_bin,
@@ -113,25 +97,18 @@ fn one(env: &Env, case: Case, system: System, phase: f64) -> Result<Value> {
     pause(Duration::from_secs_f64(case.advert + 0.3))?;
     anyhow::ensure!(!holds(&lab, b, VIP), "B holds the VIP before the event");
 
-    let out_path = lab.work().join("ping.out");
-    let out = fs::File::create(&out_path)?;
     let max_s = 3.0 + 2.0 * case.bound_s() + 3.0;
-    let ping = lab
-        .command(client, "ping")
-        .args(["-n", "-D", "-i", "0.005", "-W", "1", "-w"])
-        .arg(format!("{}", max_s.ceil() as u64))
-        .arg(VIP)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting ping")?;
-    let mut ping = Ping(ping);
+    let mut probe = Probe::start(
+        lab.node(client).ns.command("ping"),
+        VIP.parse()?,
+        PROBE_INTERVAL,
+        Duration::from_secs(max_s.ceil() as u64),
+    )?;
     pause(Duration::from_millis(600))?;
     // Spread the event over the advert interval across repetitions: the
     // Backup's timer runs from the last advert it heard.
     pause(Duration::from_secs_f64(case.advert * phase))?;
-    let before = stamps(&fs::read_to_string(&out_path)?).len();
+    let before = probe.answered();
     anyhow::ensure!(
         before > 50,
         "client gets no replies before the event ({before})"
@@ -139,8 +116,8 @@ fn one(env: &Env, case: Case, system: System, phase: f64) -> Result<Value> {
 
     let t0 = now_s();
     if case.event == "kill" {
-        lab.ip(a, &["link", "set", IFACE, "down"])?;
-        for pid in lab.pids(a) {
+        lab.node(a).ns.ip(&["link", "set", IFACE, "down"])?;
+        for pid in lab.node(a).ns.pids() {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     } else {
@@ -149,18 +126,12 @@ fn one(env: &Env, case: Case, system: System, phase: f64) -> Result<Value> {
     let recovered = wait_until(
         "the client to get replies from B",
         Duration::from_secs_f64(2.0 * case.bound_s() + 3.0),
-        || {
-            holds(&lab, b, VIP)
-                && fs::read_to_string(&out_path)
-                    .map(|t| stamps(&t).last().is_some_and(|&s| s > t0 + 0.001))
-                    .unwrap_or(false)
-        },
+        || holds(&lab, b, VIP) && probe.last_reply_time().is_some_and(|s| s > t0 + 0.001),
     );
     pause(Duration::from_millis(300))?;
-    let _ = nix::sys::signal::kill(Pid::from_raw(ping.0.id() as i32), Signal::SIGINT);
-    let _ = ping.0.wait();
+    probe.stop();
     check_interrupt()?;
-    let all = stamps(&fs::read_to_string(&out_path)?);
+    let all = probe.reply_times();
     let window: Vec<f64> = all.iter().copied().filter(|&s| s >= t0 - 0.3).collect();
     let mut outage = window
         .windows(2)

@@ -69,7 +69,10 @@ fn net_rx_softirqs() -> u64 {
 
 /// (rx_packets, tx_packets, tx_dropped) of the node's eth0.
 fn link_stats(lab: &Lab, node: usize) -> Result<(u64, u64, u64)> {
-    let out = lab.ip(node, &["-s", "-j", "link", "show", "dev", IFACE])?;
+    let out = lab
+        .node(node)
+        .ns
+        .ip(&["-s", "-j", "link", "show", "dev", IFACE])?;
     let json: Value = serde_json::from_slice(&out.stdout)?;
     let s = &json[0]["stats64"];
     let n = |v: &Value| v.as_u64().unwrap_or(0);
@@ -155,14 +158,14 @@ fn generate(frame: Vec<u8>, secs: f64) -> Result<u64> {
 
 fn one(env: &Env, variant: (&str, System, &str)) -> Result<Value> {
     let (label, system, mode) = variant;
-    let mut lab = Lab::new()?;
-    let gen = lab.add_node("gen", &["10.0.0.9/24"])?;
-    let a = lab.add_node("a", &["10.0.0.1/24"])?;
-    let b = lab.add_node("b", &["10.0.0.2/24"])?;
+    let mut lab = lab::new_lab()?;
+    let gen = lab::add_node(&mut lab, "gen", &["10.0.0.9/24"])?;
+    let a = lab::add_node(&mut lab, "a", &["10.0.0.1/24"])?;
+    let b = lab::add_node(&mut lab, "b", &["10.0.0.2/24"])?;
     let (da, db) = daemon::start_pair(&mut lab, &env.agent_bin, system, (a, b), 3, "0.05", mode)?;
     for node in [a, b] {
         let mut cmd = std::process::Command::new("ip");
-        cmd.args(["netns", "exec", lab.ns(node), "sh", "-c"])
+        cmd.args(["netns", "exec", lab.node(node).ns.name.as_str(), "sh", "-c"])
             .arg(format!(
                 "echo {:x} > /sys/class/net/{IFACE}/queues/rx-0/rps_cpus",
                 1u32 << RESPONDER_CPU
@@ -171,16 +174,7 @@ fn one(env: &Env, variant: (&str, System, &str)) -> Result<Value> {
     }
     // Past the garp_master_delay burst is not needed: GARPs are a handful.
     pause(Duration::from_millis(500))?;
-    let gen_mac = {
-        let out = lab.ip(gen, &["-j", "link", "show", "dev", IFACE])?;
-        let json: Value = serde_json::from_slice(&out.stdout)?;
-        let text = json[0]["address"].as_str().context("mac")?.to_string();
-        let mut mac = [0u8; 6];
-        for (b, p) in mac.iter_mut().zip(text.split(':')) {
-            *b = u8::from_str_radix(p, 16)?;
-        }
-        mac
-    };
+    let gen_mac = lab.node(gen).ns.mac(IFACE)?;
     let mut frame = vec![0xff; 6];
     frame.extend_from_slice(&gen_mac);
     frame.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 1]);
@@ -204,9 +198,7 @@ fn one(env: &Env, variant: (&str, System, &str)) -> Result<Value> {
     let s0 = net_rx_softirqs();
     let secs = env.plan.flood_secs;
     let t = Instant::now();
-    let sent = lab::in_ns(lab.ns(gen), move || generate(frame, secs))
-        .join()
-        .map_err(|_| anyhow::anyhow!("generator panicked"))??;
+    let sent = lab.node(gen).ns.in_thread(move || generate(frame, secs))?;
     let elapsed = t.elapsed().as_secs_f64();
     let (c2, r2) = (cpu_ticks(None), cpu_ticks(Some(RESPONDER_CPU)));
     let s1 = net_rx_softirqs();

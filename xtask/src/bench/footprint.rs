@@ -12,8 +12,7 @@ use serde_json::{json, Value};
 use super::{
     check_interrupt,
     daemon::{self, addresses, Inst, System},
-    lab::Lab,
-    pause, wait_until, Env,
+    lab, pause, wait_until, Env,
 };
 
 pub const SIZES: [u32; 3] = [1, 64, 255];
@@ -43,8 +42,8 @@ fn rss_kb(pid: i32) -> u64 {
 }
 
 fn one(env: &Env, system: System, n: u32, advert: &str) -> Result<Value> {
-    let mut lab = Lab::new()?;
-    let node = lab.add_node("dut", &["10.1.255.1/16"])?;
+    let mut lab = lab::new_lab()?;
+    let node = lab::add_node(&mut lab, "dut", &["10.1.255.1/16"])?;
     let insts: Vec<Inst> = (1..=n)
         .map(|vrid| Inst {
             vrid: vrid as u8,

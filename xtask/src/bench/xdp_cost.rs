@@ -145,7 +145,11 @@ fn arp_request(src_mac: [u8; 6], spa: [u8; 4], tpa: [u8; 4]) -> Vec<u8> {
 
 /// XDP program id attached to the node's eth0 (from `ip -j link`).
 fn attached_prog_id(lab: &Lab, node: usize) -> Option<u32> {
-    let out = lab.ip(node, &["-j", "link", "show", "dev", IFACE]).ok()?;
+    let out = lab
+        .node(node)
+        .ns
+        .ip(&["-j", "link", "show", "dev", IFACE])
+        .ok()?;
     let json: Value = serde_json::from_slice(&out.stdout).ok()?;
     let xdp = &json[0]["xdp"];
     xdp["prog"]["id"]
@@ -155,8 +159,8 @@ fn attached_prog_id(lab: &Lab, node: usize) -> Option<u32> {
 }
 
 pub fn run(env: &Env) -> Result<Value> {
-    let mut lab = Lab::new()?;
-    let node = lab.add_node("dut", &["10.0.0.1/24"])?;
+    let mut lab = lab::new_lab()?;
+    let node = lab::add_node(&mut lab, "dut", &["10.0.0.1/24"])?;
     let conf = daemon::config(
         3,
         "1",
@@ -181,11 +185,7 @@ pub fn run(env: &Env) -> Result<Value> {
         holds(&lab, node, "10.0.0.100")
     })?;
     let prog_id = attached_prog_id(&lab, node).context("no XDP program on eth0")?;
-    let ifindex = {
-        let out = lab.ip(node, &["-j", "link", "show", "dev", IFACE])?;
-        let json: Value = serde_json::from_slice(&out.stdout)?;
-        json[0]["ifindex"].as_u64().context("ifindex")? as u32
-    };
+    let ifindex = lab.node(node).ns.ifindex(IFACE)?;
     let pin = lab.bpffs_dir("baselines");
     std::fs::create_dir_all(&pin)?;
     lab::run(
@@ -196,9 +196,8 @@ pub fn run(env: &Env) -> Result<Value> {
     )?;
     let frame = arp_request([0x02, 0, 0, 0, 0, 0x09], [10, 0, 0, 9], VIP);
     let plan = env.plan;
-    let ns = lab.ns(node).to_string();
     let (floor_path, pass_path) = (pin.join("bench_tx_floor"), pin.join("bench_pass"));
-    let samples = lab::in_ns(&ns, move || {
+    let samples = lab.node(node).ns.in_thread(move || -> Result<Vec<Value>> {
         let progs = [
             ("vip-agent", prog_fd_by_id(prog_id)?, XDP_TX),
             ("floor: swap MACs + XDP_TX", pinned_fd(&floor_path)?, XDP_TX),
@@ -225,9 +224,7 @@ pub fn run(env: &Env) -> Result<Value> {
                 json!({"program": name, "verdict": expect, "block_median_ns": medians, "block_mean_ns": means})
             })
             .collect::<Vec<_>>())
-    })
-    .join()
-    .map_err(|_| anyhow::anyhow!("test-run thread panicked"))??;
+    })?;
     Ok(json!({
         "method": "BPF_PROG_TEST_RUN, repeat=1 per sample, ingress_ifindex = the agent's eth0; per block the median of the kernel-reported durations",
         "runs_per_block": plan.xdp_runs_per_block,

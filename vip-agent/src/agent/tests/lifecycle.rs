@@ -250,7 +250,10 @@ fn a_quick_restart_resumes_as_master_without_failover() {
         "{effects:#?}"
     );
     assert_eq!(sent_adverts(&effects), vec![(ip("224.0.0.18"), 200)]);
-    assert!(effects.iter().any(|e| matches!(e, Effect::AddVip { .. })), "lifetimes renewed");
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::AddVip { .. })),
+        "lifetimes renewed"
+    );
     assert!(effects
         .iter()
         .any(|e| matches!(e, Effect::SetOwned { vrid: 51, .. })));

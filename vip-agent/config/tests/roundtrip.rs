@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use proptest::collection::{btree_set, vec};
 use proptest::option;
 use proptest::prelude::*;
-use vip_agent::config::{
+use vip_config::{
     load_str, AddressFamily, Command, Config, GarpSettings, GlobalDefs, InitialState, LoadOptions,
     NotifyScripts, ScriptUser, SyncGroup, TrackedInterface, TrackedScript, VirtualAddress,
     VrrpInstance, VrrpScript,

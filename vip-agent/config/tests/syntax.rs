@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use vip_agent::config::{load, load_str, AddressFamily, Config, InitialState, LoadOptions};
+use vip_config::{load, load_str, AddressFamily, Config, InitialState, LoadOptions};
 
 fn parse(text: &str) -> Config {
     match load_str(text, "test.conf", LoadOptions::default()) {
@@ -217,7 +217,7 @@ fn strict_mode_defaults_accept_to_owner_only() {
 
 #[test]
 fn scenario_files_round_trip_through_the_printer() {
-    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenarios");
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios");
     for entry in glob::glob(&format!("{}/*/*.conf", scenarios.display())).expect("pattern") {
         let path = entry.expect("path");
         let config = load(&path, LoadOptions::default()).expect("valid").config;

@@ -3,11 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use vip_agent::config::check::check_config;
+use vip_config::check::check_config;
 
 fn repository_root() -> PathBuf {
+    // This crate is vip-agent/config, two levels below the workspace root.
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .nth(2)
         .expect("workspace root")
         .to_path_buf()
 }
@@ -35,7 +37,7 @@ fn scenarios_match_golden_json() {
             .expect("scenario folder");
         let node = file.file_stem().expect("node name");
         let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/config/golden")
+            .join("tests/fixtures/golden")
             .join(scenario)
             .join(node)
             .with_extension("json");

@@ -136,7 +136,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::config::lexer::tokenize;
+    use crate::lexer::tokenize;
 
     fn tree(text: &str) -> (Vec<Statement>, Diagnostics) {
         let mut diagnostics = Diagnostics::default();

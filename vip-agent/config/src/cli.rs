@@ -143,7 +143,7 @@ mod tests {
     use clap::{CommandFactory, Parser};
 
     use super::*;
-    use crate::config::{AddressFamily, InitialState};
+    use crate::{AddressFamily, InitialState};
 
     /// Like the agent's `run` subcommand; it must not get a `--version` flag of its
     /// own (no `propagate_version`), since `--version` selects the VRRP version.

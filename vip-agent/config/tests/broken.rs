@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use vip_agent::config::{load, Diagnostic, LoadOptions, Severity};
+use vip_config::{load, Diagnostic, LoadOptions, Severity};
 
 fn broken(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/config/broken")
+        .join("tests/fixtures/broken")
         .join(name)
 }
 
@@ -289,7 +289,7 @@ fn sections_without_blocks() {
 
 #[test]
 fn every_fixture_has_a_test() {
-    let source = include_str!("config_broken.rs");
+    let source = include_str!("broken.rs");
     for entry in std::fs::read_dir(broken("")).expect("broken fixtures") {
         let name = entry
             .expect("entry")
