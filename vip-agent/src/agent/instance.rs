@@ -502,7 +502,7 @@ impl Slot {
                 Action::RemoveVips(_) => {
                     self.remove_vips(&[], out);
                 }
-                Action::AnnounceVips(_) => self.schedule_announcements(now),
+                Action::AnnounceVips(_) => self.schedule_announcements(now, out),
                 Action::Notify { from, to, reason } => self.on_transition(from, to, reason, out),
                 Action::Discard(reason) => {
                     self.counters.adverts_discarded += 1;

@@ -119,16 +119,16 @@ impl Slot {
         kept
     }
 
-    pub(super) fn schedule_announcements(&mut self, now: Duration) {
+    /// Plans the announcements and sends the first slice with the decision
+    /// itself: a client learns the new MAC as soon as the new Master's first
+    /// advert, which makes a resigning Master let go, is out.
+    pub(super) fn schedule_announcements(&mut self, now: Duration, out: &mut Vec<Effect>) {
         let garp = self.spec.config.garp;
         let spacing = self.spec.announce_spacing();
         if let Some(held) = self.run.as_mut().and_then(|r| r.held.as_mut()) {
-            held.announce = Some(AnnounceSchedule::start(
-                now,
-                garp,
-                spacing,
-                held.frames.len(),
-            ));
+            let mut schedule = AnnounceSchedule::start(now, garp, spacing, held.frames.len());
+            push_frames(&held.frames, &schedule.take_due(now), out);
+            held.announce = Some(schedule);
         }
     }
 
@@ -160,7 +160,7 @@ impl Slot {
             "a held VIP was removed from the interface; restoring it"
         );
         push_vips(std::slice::from_ref(p), ctx.vip_lifetime, out);
-        self.schedule_announcements(now);
+        self.schedule_announcements(now, out);
     }
 }
 

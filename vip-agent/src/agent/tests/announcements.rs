@@ -34,6 +34,11 @@ fn a_new_master_owns_adds_then_announces_its_vips() {
     let owned = position(&effects, |e| matches!(e, Effect::SetOwned { .. })).unwrap();
     let added = position(&effects, |e| matches!(e, Effect::AddVip { .. })).unwrap();
     assert!(owned < added, "{effects:?}");
+    assert_eq!(
+        frames_sent(&effects),
+        6,
+        "the unspaced first burst leaves with the decision"
+    );
     h.run_until(secs(10));
     assert_eq!(frames_by_time(&h), vec![(Duration::ZERO, 6), (secs(4), 6)]);
     let frames = h.logged(|e| match e {
@@ -228,12 +233,13 @@ fn a_vip_removed_by_hand_is_restored_and_announced_again() {
             .collect::<Vec<_>>(),
         vec![ip("10.0.0.101")]
     );
+    assert_eq!(
+        frames_sent(&effects),
+        2,
+        "a new round for both VIPs at once"
+    );
     h.record(effects);
     assert!(h.status("VI_1").holds_vips);
-    let before = frames_sent(&h.log.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>());
-    h.run_until(secs(1) + ms(1));
-    let after = frames_sent(&h.log.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>());
-    assert_eq!(after - before, 2, "a new round for both VIPs");
 }
 
 /// Only a held VIP is restored: one a Backup lists, or one the agent

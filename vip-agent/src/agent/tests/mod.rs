@@ -146,7 +146,9 @@ impl Harness {
     /// Starts `text` as a restarted agent whose previous run left `previous`.
     pub fn start_after(&mut self, text: &str, previous: Option<&PreviousRun>) -> Vec<Effect> {
         let effects = self.core.start(parse(text), previous, self.now);
-        self.record(effects)
+        let effects = self.record(effects);
+        self.now += self.wakeup_cost;
+        effects
     }
 
     pub fn reload(&mut self, text: &str) -> Vec<Effect> {
