@@ -48,6 +48,9 @@ enum Command {
     /// Put resigned instances back into the election (as Backup; they
     /// preempt back if priority and preempt say so).
     Resume(InstanceCommandArgs),
+    /// Stop a running agent as SIGTERM does: Masters hand over
+    /// make-before-break, then XDP is detached and its pins removed.
+    Stop(ReloadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +184,9 @@ fn main() -> ExitCode {
             },
             "resigned",
         ),
+        Command::Stop(args) => {
+            instance_command(args.control_socket, control::Command::Stop, "stopping")
+        }
         Command::Resume(args) => instance_command(
             args.control_socket,
             control::Command::Resume {

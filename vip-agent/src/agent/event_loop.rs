@@ -120,9 +120,16 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
             Some(event) = net_events.recv() => agent.core.on_net_event(&event, agent.now()),
             Some(result) = script_rx.recv() => agent.core.on_script(result, agent.now()),
             Some((command, reply)) = control_rx.recv() => {
+                if command == Command::Stop && !stopping {
+                    tracing::info!("stop requested: handing over, then shutting down");
+                    stopping = true;
+                }
                 let (response, effects) = agent.on_control(command);
                 agent.carry_out(effects).await;
                 let _ = reply.send(response);
+                if stopping && !agent.core.handing_over() {
+                    break;
+                }
                 continue;
             }
             _ = sighup.recv() => {
@@ -197,6 +204,7 @@ impl Agent {
                 },
                 Vec::new(),
             ),
+            Command::Stop => Self::answer(Ok(self.core.begin_shutdown(self.now()))),
             Command::Resign { instance } => {
                 let now = self.now();
                 Self::answer(self.core.resign(instance.as_deref(), now))

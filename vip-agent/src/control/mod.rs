@@ -30,6 +30,8 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         instance: Option<String>,
     },
+    /// Stop the agent as SIGTERM does (make-before-break handover first).
+    Stop,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
