@@ -40,6 +40,8 @@ pub const RESTART_ALLOWANCE: Duration = Duration::from_millis(250);
 pub struct PreviousRun {
     pub heartbeat_age: Duration,
     pub owned: Vec<OwnedVip>,
+    /// Interfaces its pinned attachments ran on (taken over by this run).
+    pub interfaces: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +93,14 @@ impl Core {
     ) -> Vec<Effect> {
         let restarted = self.restarted_masters(&config, previous);
         let mut out = self.remove_crash_leftovers(&config, &restarted);
+        let unused = previous
+            .iter()
+            .flat_map(|p| p.interfaces.iter())
+            .filter(|i| !config.instances.iter().any(|c| c.interface == **i))
+            .map(|interface| Effect::DetachXdp {
+                interface: interface.clone(),
+            });
+        out.extend(unused);
         out.extend(self.install(config, &restarted, now));
         out
     }

@@ -38,6 +38,10 @@ pub enum Effect {
     ForgetXdp {
         interface: String,
     },
+    /// No instance uses the interface any more: detach and unpin.
+    DetachXdp {
+        interface: String,
+    },
     SetPolicy {
         ifindex: u32,
         vrid: u8,

@@ -69,6 +69,7 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
             dataplane::monotonic_ns().saturating_sub(inherited.heartbeat_ns),
         ),
         owned: inherited.owned,
+        interfaces: inherited.interfaces,
     });
     if let Some(previous) = &previous {
         tracing::info!(

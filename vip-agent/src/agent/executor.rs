@@ -67,6 +67,11 @@ impl Executor {
                 }
             }
             Effect::ForgetXdp { interface } => self.fastpath.forget(&interface),
+            Effect::DetachXdp { interface } => {
+                if let Err(err) = self.fastpath.detach(&interface) {
+                    tracing::warn!(interface, error = %format!("{err:#}"), "detaching XDP");
+                }
+            }
             Effect::SetPolicy {
                 ifindex,
                 vrid,

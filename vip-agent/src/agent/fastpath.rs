@@ -80,6 +80,17 @@ impl FastPath {
         Ok(())
     }
 
+    /// No instance uses `interface` any more.
+    pub fn detach(&mut self, interface: &str) -> Result<()> {
+        self.attached.remove(interface);
+        if let Some(dataplane) = &mut self.dataplane {
+            dataplane
+                .detach(interface)
+                .with_context(|| format!("detaching XDP from {interface}"))?;
+        }
+        Ok(())
+    }
+
     /// The interface went away: its attachment died with it.
     pub fn forget(&mut self, interface: &str) {
         self.attached.remove(interface);

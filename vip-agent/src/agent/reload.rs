@@ -37,6 +37,13 @@ impl Core {
     ) -> Vec<Effect> {
         let mut out = Vec::new();
         let mut old = std::mem::take(&mut self.slots);
+        let mut unused_interfaces: Vec<String> = old
+            .iter()
+            .map(|s| s.spec.config.interface.clone())
+            .filter(|i| !config.instances.iter().any(|c| c.interface == *i))
+            .collect();
+        unused_interfaces.sort();
+        unused_interfaces.dedup();
         let mut kept = Vec::new();
         for instance in &config.instances {
             if let Some(pos) = old.iter().position(|s| s.spec.config == *instance) {
@@ -112,6 +119,11 @@ impl Core {
         out.extend(self.reopen_changed_sockets());
         out.extend(self.start_pending(now));
         out.extend(self.close_unused_sockets());
+        out.extend(
+            unused_interfaces
+                .into_iter()
+                .map(|interface| Effect::DetachXdp { interface }),
+        );
         out.extend(self.refresh_health(now));
         // A successor that did not take a handed-over VIP (it starts in
         // fault, or cannot start) must not leave it installed.

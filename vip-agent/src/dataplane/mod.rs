@@ -604,6 +604,30 @@ impl Dataplane {
         Ok(())
     }
 
+    /// Detaches the program from `interface` (no instance uses it any more)
+    /// and removes the attachment's pin.
+    pub fn detach(&mut self, interface: &str) -> Result<(), DataplaneError> {
+        let Some(pos) = self
+            .attachments
+            .iter()
+            .position(|(a, _)| a.interface == interface)
+        else {
+            return Ok(());
+        };
+        let (_, link) = self.attachments.remove(pos);
+        match link {
+            AttachedLink::Process(id) => self.program()?.detach(id)?,
+            AttachedLink::Pinned(pinned) => {
+                drop(pinned.unpin().map_err(|source| DataplaneError::PinDir {
+                    path: link_pin(&self.pin_dir, interface),
+                    source,
+                })?)
+            }
+        }
+        tracing::info!(interface, "XDP program detached");
+        Ok(())
+    }
+
     /// The interface went away, and the attachment with it: drop its pin.
     pub fn forget(&mut self, interface: &str) {
         self.attachments.retain(|(a, _)| a.interface != interface);

@@ -230,6 +230,7 @@ fn after_a_crash(age: Duration, lifetime: Option<u32>) -> (Harness, PreviousRun)
             vip: ip("10.0.0.100"),
             vrid: 51,
         }],
+        interfaces: vec!["eth0".into(), "eth1".into()],
     };
     (Harness::new(system), previous)
 }
@@ -332,4 +333,25 @@ fn a_resumed_master_yields_to_a_higher_priority() {
     let effects = h.advert("10.0.0.2", 51, 250, &["10.0.0.100"]);
     assert_eq!(h.state("VI_1"), Some(State::Backup));
     assert!(effects.iter().any(|e| matches!(e, Effect::DelVip { .. })));
+}
+
+/// The previous run's attachment to an interface this configuration no
+/// longer uses is detached; the one in use is kept.
+#[test]
+fn a_taken_over_attachment_nobody_uses_is_detached() {
+    let (mut h, previous) = after_a_crash(ms(100), Some(6));
+    let effects = h.start_after(
+        &instance("VI_1", 51, 200, "10.0.0.100/24", ""),
+        Some(&previous),
+    );
+    let detached: Vec<&Effect> = effects
+        .iter()
+        .filter(|e| matches!(e, Effect::DetachXdp { .. }))
+        .collect();
+    assert_eq!(
+        detached,
+        vec![&Effect::DetachXdp {
+            interface: "eth1".into()
+        }]
+    );
 }

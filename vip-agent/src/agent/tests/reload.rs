@@ -165,6 +165,12 @@ fn a_removed_instance_stops_and_its_socket_closes() {
         "{effects:#?}"
     );
     assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::DetachXdp { .. })),
+        "eth0 is still in use"
+    );
+    assert!(
         sent_adverts(&effects).is_empty(),
         "a Backup sends no priority 0"
     );
@@ -213,4 +219,21 @@ fn script_verdicts_survive_a_reload() {
         started,
         vec![("chk".to_string(), false), ("new".to_string(), false)]
     );
+}
+
+/// A reload that leaves an interface without instances detaches XDP there.
+#[test]
+fn an_interface_no_instance_uses_any_more_is_detached() {
+    let mut h = Harness::started(&instance("VI_1", 51, 100, "10.0.0.100/24", ""));
+    let eth1 = instance("VI_2", 52, 100, "192.168.1.100/24", "").replace("eth0", "eth1");
+    let effects = h.reload(&eth1);
+    assert!(
+        effects.contains(&Effect::DetachXdp {
+            interface: "eth0".into()
+        }),
+        "{effects:#?}"
+    );
+    let removed = position(&effects, |e| matches!(e, Effect::RemovePolicy { .. })).unwrap();
+    let detached = position(&effects, |e| matches!(e, Effect::DetachXdp { .. })).unwrap();
+    assert!(removed < detached);
 }
