@@ -40,7 +40,7 @@ enum Command {
     /// Ask a running agent for the state of each instance.
     Status(StatusArgs),
     /// Ask a running agent to re-read its configuration (like SIGHUP).
-    Reload(ReloadArgs),
+    Reload(AgentSocket),
     /// Take an instance (all without INSTANCE) out of the election for
     /// maintenance: a Master hands over make-before-break (priority 0, VIPs
     /// kept until the new Master advertises).
@@ -50,7 +50,7 @@ enum Command {
     Resume(InstanceCommandArgs),
     /// Stop a running agent as SIGTERM does: Masters hand over
     /// make-before-break, then XDP is detached and its pins removed.
-    Stop(ReloadArgs),
+    Stop(AgentSocket),
 }
 
 #[derive(Debug, Args)]
@@ -127,42 +127,29 @@ struct CheckConfigArgs {
     json: bool,
 }
 
+/// Where a command reaches the running agent.
+#[derive(Debug, Args)]
+struct AgentSocket {
+    /// Control socket of the running agent.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONTROL_SOCKET)]
+    control_socket: PathBuf,
+}
+
 #[derive(Debug, Args)]
 struct StatusArgs {
-    /// Control socket of the running agent.
-    #[arg(
-        long,
-        value_name = "PATH",
-        default_value = "/run/vip-agent/control.sock"
-    )]
-    control_socket: PathBuf,
+    #[command(flatten)]
+    agent: AgentSocket,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
 }
 
 #[derive(Debug, Args)]
-struct ReloadArgs {
-    /// Control socket of the running agent.
-    #[arg(
-        long,
-        value_name = "PATH",
-        default_value = "/run/vip-agent/control.sock"
-    )]
-    control_socket: PathBuf,
-}
-
-#[derive(Debug, Args)]
 struct InstanceCommandArgs {
     /// The instance (vrrp_instance name); every instance when omitted.
     instance: Option<String>,
-    /// Control socket of the running agent.
-    #[arg(
-        long,
-        value_name = "PATH",
-        default_value = "/run/vip-agent/control.sock"
-    )]
-    control_socket: PathBuf,
+    #[command(flatten)]
+    agent: AgentSocket,
 }
 
 fn main() -> ExitCode {
@@ -178,7 +165,7 @@ fn main() -> ExitCode {
         Command::Status(args) => status(args),
         Command::Reload(args) => reload(args),
         Command::Resign(args) => instance_command(
-            args.control_socket,
+            args.agent.control_socket,
             control::Command::Resign {
                 instance: args.instance,
             },
@@ -188,7 +175,7 @@ fn main() -> ExitCode {
             instance_command(args.control_socket, control::Command::Stop, "stopping")
         }
         Command::Resume(args) => instance_command(
-            args.control_socket,
+            args.agent.control_socket,
             control::Command::Resume {
                 instance: args.instance,
             },
@@ -276,7 +263,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
 
 fn status(args: StatusArgs) -> Result<ExitCode> {
     let response = runtime()?.block_on(control::request(
-        &args.control_socket,
+        &args.agent.control_socket,
         control::Command::Status,
     ))?;
     let Some(status) = response.status else {
@@ -293,7 +280,7 @@ fn status(args: StatusArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn reload(args: ReloadArgs) -> Result<ExitCode> {
+fn reload(args: AgentSocket) -> Result<ExitCode> {
     let response = runtime()?.block_on(control::request(
         &args.control_socket,
         control::Command::Reload,

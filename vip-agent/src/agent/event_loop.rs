@@ -208,34 +208,25 @@ impl Agent {
             Command::Stop => Self::answer(Ok(self.core.begin_shutdown(self.now()))),
             Command::Resign { instance } => {
                 let now = self.now();
-                Self::answer(self.core.resign(instance.as_deref(), now))
+                Self::answer(
+                    self.core
+                        .resign(instance.as_deref(), now)
+                        .map_err(|e| vec![e]),
+                )
             }
             Command::Resume { instance } => {
                 let now = self.now();
-                Self::answer(self.core.resume(instance.as_deref(), now))
+                Self::answer(
+                    self.core
+                        .resume(instance.as_deref(), now)
+                        .map_err(|e| vec![e]),
+                )
             }
-            Command::Reload => match self.reload() {
-                Ok(effects) => (
-                    Response {
-                        ok: true,
-                        errors: Vec::new(),
-                        status: None,
-                    },
-                    effects,
-                ),
-                Err(errors) => (
-                    Response {
-                        ok: false,
-                        errors,
-                        status: None,
-                    },
-                    Vec::new(),
-                ),
-            },
+            Command::Reload => Self::answer(self.reload()),
         }
     }
 
-    fn answer(result: std::result::Result<Vec<Effect>, String>) -> (Response, Vec<Effect>) {
+    fn answer(result: std::result::Result<Vec<Effect>, Vec<String>>) -> (Response, Vec<Effect>) {
         match result {
             Ok(effects) => (
                 Response {
@@ -245,10 +236,10 @@ impl Agent {
                 },
                 effects,
             ),
-            Err(error) => (
+            Err(errors) => (
                 Response {
                     ok: false,
-                    errors: vec![error],
+                    errors,
                     status: None,
                 },
                 Vec::new(),

@@ -26,7 +26,7 @@ use crate::{
     config::{GlobalDefs, VrrpInstance},
     control::InstanceStatus,
     net::{
-        netlink::{Address, Link, LinkEvent},
+        netlink::{Link, LinkEvent},
         vrrp_socket::ReceivedPacket,
     },
     vrrp::{Action, Advertisement, Event, Instance, State, Timer, TransitionReason},
@@ -590,18 +590,6 @@ impl Slot {
             State::Initialize => return,
         };
         out.push(self.notify(state, priority));
-    }
-
-    /// A held VIP removed by someone else goes back at once.
-    pub fn on_address_removed(
-        &mut self,
-        removed: &Address,
-        by: Option<&str>,
-        ctx: &Context,
-        now: Duration,
-        out: &mut Vec<Effect>,
-    ) {
-        self.restore_vip(removed, by, ctx, now, out);
     }
 
     /// The status as the system shows it: the VIPs count as held only while

@@ -134,7 +134,7 @@ impl Slot {
 
     /// A VIP this Master holds was removed from the interface by someone
     /// else: put it back at once and announce again.
-    pub(super) fn restore_vip(
+    pub fn on_address_removed(
         &mut self,
         removed: &Address,
         by: Option<&str>,
