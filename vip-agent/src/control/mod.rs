@@ -193,6 +193,30 @@ mod tests {
     }
 
     #[test]
+    fn instance_commands_name_their_instance_or_none() {
+        let line = |command| {
+            serde_json::to_string(&Request {
+                version: PROTOCOL_VERSION,
+                command,
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            line(Command::Resign {
+                instance: Some("VI_1".into())
+            }),
+            r#"{"version":1,"command":"resign","instance":"VI_1"}"#
+        );
+        assert_eq!(
+            line(Command::Resume { instance: None }),
+            r#"{"version":1,"command":"resume"}"#
+        );
+        assert_eq!(line(Command::Stop), r#"{"version":1,"command":"stop"}"#);
+        let parsed: Request = serde_json::from_str(r#"{"version":1,"command":"resign"}"#).unwrap();
+        assert_eq!(parsed.command, Command::Resign { instance: None });
+    }
+
+    #[test]
     fn response_omits_what_it_does_not_carry() {
         let ok = Response {
             ok: true,
