@@ -159,9 +159,11 @@ impl Core {
         self.system.apply(event);
         let mut out = Vec::new();
         if let NetEvent::AddressRemoved { address, by } = event {
-            out.extend(self.each_slot(|slot, ctx, out| {
-                slot.on_address_removed(address, by.as_deref(), ctx, now, out)
-            }));
+            out.extend(
+                self.each_slot(|slot, ctx, out| {
+                    slot.on_address_removed(address, by, ctx, now, out)
+                }),
+            );
         }
         if let NetEvent::Link(link_event) = event {
             use crate::net::netlink::LinkEvent;

@@ -44,7 +44,8 @@ struct Agent {
 pub async fn run(options: RunOptions, config: Config) -> Result<()> {
     let netlink = Netlink::connect().context("opening rtnetlink")?;
     // Subscribe before the dump, so no change falls between the two.
-    let mut net_events = netlink::monitor().context("subscribing to link and address events")?;
+    let mut net_events =
+        netlink::monitor(netlink.port()).context("subscribing to link and address events")?;
     let (links, addresses) = netlink
         .dump()
         .await

@@ -16,6 +16,7 @@ use rtnetlink::{
         link::{LinkAttribute, LinkFlags, LinkMessage},
         RouteNetlinkMessage,
     },
+    sys::AsyncSocket,
     Handle, MulticastGroup,
 };
 use thiserror::Error;
@@ -58,6 +59,9 @@ pub struct Address {
 #[derive(Clone)]
 pub struct Netlink {
     handle: Handle,
+    /// Port of the request socket: what the kernel's notifications of this
+    /// agent's own changes carry.
+    port: u32,
 }
 
 fn link_from_message(msg: &LinkMessage) -> Link {
@@ -113,9 +117,22 @@ fn address_from_message(msg: &AddressMessage) -> Option<Address> {
 impl Netlink {
     /// Opens a request socket; its connection runs on the current runtime.
     pub fn connect() -> Result<Self, NetlinkError> {
-        let (connection, handle, _) = rtnetlink::new_connection()?;
+        let (mut connection, handle, _) = rtnetlink::new_connection()?;
+        // Bound now (port chosen by the kernel) rather than on first send,
+        // so the port is known before any change is requested.
+        let socket = connection.socket_mut().socket_mut();
+        socket.bind(&rtnetlink::sys::SocketAddr::new(0, 0))?;
+        let mut address = rtnetlink::sys::SocketAddr::new(0, 0);
+        socket.get_address(&mut address)?;
         tokio::spawn(connection);
-        Ok(Self { handle })
+        Ok(Self {
+            handle,
+            port: address.port_number(),
+        })
+    }
+
+    pub fn port(&self) -> u32 {
+        self.port
     }
 
     pub async fn link_by_name(&self, name: &str) -> Result<Option<Link>, NetlinkError> {
@@ -252,32 +269,50 @@ pub enum LinkEvent {
 pub enum NetEvent {
     Link(LinkEvent),
     AddressAdded(Address),
-    AddressRemoved {
-        address: Address,
-        /// Who asked for the removal, as far as netlink tells: the
-        /// requesting socket's port (usually its process id) and that
-        /// process's name while it still runs; `None` for the kernel itself
-        /// (an expired lifetime, a link going away).
-        by: Option<String>,
-    },
+    AddressRemoved { address: Address, by: Requester },
 }
 
-/// The requester of a change, from the notification's port number.
-fn requester(port: u32) -> Option<String> {
-    if port == 0 {
-        return None;
+/// Who asked for a change, as far as netlink tells.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Requester {
+    /// The kernel itself (an expired lifetime, a link going away).
+    Kernel,
+    /// This agent's own request socket.
+    Agent,
+    /// Another socket: its port (usually its process id) and that
+    /// process's name while it still runs.
+    Other(String),
+}
+
+impl Requester {
+    /// From a notification's port number; `own_port` is the agent's.
+    fn of(port: u32, own_port: u32) -> Self {
+        match port {
+            0 => Requester::Kernel,
+            p if p == own_port => Requester::Agent,
+            p => Requester::Other(match std::fs::read_to_string(format!("/proc/{p}/comm")) {
+                Ok(comm) => format!("netlink port {p} (process {p}, {})", comm.trim()),
+                Err(_) => format!("netlink port {p}"),
+            }),
+        }
     }
-    Some(
-        match std::fs::read_to_string(format!("/proc/{port}/comm")) {
-            Ok(comm) => format!("netlink port {port} (process {port}, {})", comm.trim()),
-            Err(_) => format!("netlink port {port}"),
-        },
-    )
+}
+
+impl std::fmt::Display for Requester {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Requester::Kernel => f.write_str("the kernel"),
+            Requester::Agent => f.write_str("this agent"),
+            Requester::Other(who) => f.write_str(who),
+        }
+    }
 }
 
 /// Subscribes to link and address changes (like `ip monitor link address`);
 /// events arrive on the returned channel until it is dropped.
-pub fn monitor() -> Result<mpsc::UnboundedReceiver<NetEvent>, NetlinkError> {
+/// `own_port` is the agent's request socket ([`Netlink::port`]), so its own
+/// changes are told apart from anyone else's.
+pub fn monitor(own_port: u32) -> Result<mpsc::UnboundedReceiver<NetEvent>, NetlinkError> {
     let (connection, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
         MulticastGroup::Link,
         MulticastGroup::Ipv4Ifaddr,
@@ -313,7 +348,7 @@ pub fn monitor() -> Result<mpsc::UnboundedReceiver<NetEvent>, NetlinkError> {
                 RouteNetlinkMessage::DelAddress(address) => match address_from_message(&address) {
                     Some(address) => NetEvent::AddressRemoved {
                         address,
-                        by: requester(header.port_number),
+                        by: Requester::of(header.port_number, own_port),
                     },
                     None => continue,
                 },

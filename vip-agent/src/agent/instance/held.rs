@@ -8,7 +8,7 @@ use crate::{
     agent::{announce::AnnounceSchedule, effect::Effect},
     net::{
         announce::{gratuitous_arp, unsolicited_na},
-        netlink::Address,
+        netlink::{Address, Requester},
     },
 };
 
@@ -133,15 +133,19 @@ impl Slot {
     }
 
     /// A VIP this Master holds was removed from the interface by someone
-    /// else: put it back at once and announce again.
+    /// else: put it back at once and announce again. The agent's own
+    /// removals (a leftover of a crashed run, a release) are no loss.
     pub fn on_address_removed(
         &mut self,
         removed: &Address,
-        by: Option<&str>,
+        by: &Requester,
         ctx: &Context,
         now: Duration,
         out: &mut Vec<Effect>,
     ) {
+        if *by == Requester::Agent {
+            return;
+        }
         let Some(held) = self.run.as_ref().and_then(|r| r.held.as_ref()) else {
             return;
         };
@@ -156,7 +160,7 @@ impl Slot {
             instance = %self.spec.config.name,
             vip = %p.address,
             ifindex = p.ifindex,
-            by = by.unwrap_or("the kernel"),
+            by = %by,
             "a held VIP was removed from the interface; restoring it"
         );
         push_vips(std::slice::from_ref(p), ctx.vip_lifetime, out);

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::agent::announce::FRAMES_PER_SLICE;
+use crate::net::netlink::Requester;
 
 fn owner(global: &str, extra: &str) -> String {
     format!(
@@ -215,7 +216,7 @@ fn a_vip_removed_by_hand_is_restored_and_announced_again() {
     let effects = h.core.on_net_event(
         &NetEvent::AddressRemoved {
             address: removed,
-            by: Some("netlink port 4242".into()),
+            by: Requester::Other("netlink port 4242".into()),
         },
         h.now,
     );
@@ -249,7 +250,22 @@ fn an_address_not_held_is_not_restored() {
     let mut h = Harness::started(&instance("VI_1", 51, 100, "10.0.0.100/24", ""));
     let effects = h.net_event(NetEvent::AddressRemoved {
         address: address(ETH0, "10.0.0.100", 24, Some(9)),
-        by: None,
+        by: Requester::Kernel,
     });
+    assert!(!effects.iter().any(|e| matches!(e, Effect::AddVip { .. })));
+}
+
+/// The agent's own removal (a crashed run's leftover going just before the
+/// instance takes the VIP again) is not someone else's: nothing to restore.
+#[test]
+fn the_agents_own_removal_is_not_restored() {
+    let mut h = Harness::started(&owner("", ""));
+    let effects = h.core.on_net_event(
+        &NetEvent::AddressRemoved {
+            address: address(ETH0, "10.0.0.100", 24, Some(9)),
+            by: Requester::Agent,
+        },
+        h.now,
+    );
     assert!(!effects.iter().any(|e| matches!(e, Effect::AddVip { .. })));
 }

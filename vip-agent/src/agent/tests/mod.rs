@@ -20,7 +20,7 @@ use super::{
 use crate::{
     config::{self, Config, LoadOptions},
     net::{
-        netlink::{Address, Link, LinkEvent, NetEvent},
+        netlink::{Address, Link, LinkEvent, NetEvent, Requester},
         vrrp_socket::ReceivedPacket,
     },
     vrrp::{Advertisement, Auth, ChecksumMode, State, Version},
@@ -185,7 +185,7 @@ impl Harness {
                         prefix_len,
                     } => events.push(NetEvent::AddressRemoved {
                         address: address(*ifindex, &a.to_string(), *prefix_len, None),
-                        by: None,
+                        by: Requester::Agent,
                     }),
                     _ => {}
                 }
