@@ -34,6 +34,17 @@ impl FastPath {
                 )
                 .ok()
                 .flatten();
+            if inherited.is_some() {
+                match dataplane::bridge_heartbeat(pin_dir) {
+                    Ok(true) => tracing::info!(
+                        "the earlier run's fast path goes on answering while this one loads"
+                    ),
+                    Ok(false) => {}
+                    Err(err) => {
+                        tracing::warn!(error = %err, "renewing the earlier run's heartbeat")
+                    }
+                }
+            }
             let mut dataplane =
                 Dataplane::load_pinned(pin_dir, mode).context("loading the XDP program")?;
             dataplane

@@ -372,6 +372,32 @@ fn remove_foreign_xdp(interface: &str) -> Result<(), DataplaneError> {
     Ok(())
 }
 
+/// A new run is starting where a crashed one left a pinned fast path that
+/// is not fenced yet: renew that run's heartbeat once, so its program goes
+/// on answering for its VIPs while this run loads its own (loading and
+/// verifying takes about a second) and takes the attachments over. A fast
+/// path already fenced stays fenced. Returns whether it renewed.
+pub fn bridge_heartbeat(pin_dir: &Path) -> Result<bool, DataplaneError> {
+    let path = pin_dir.join(MAP_LIVENESS);
+    if !path.exists() {
+        return Ok(false);
+    }
+    let data = MapData::from_pin(&path).map_err(map_err(MAP_LIVENESS))?;
+    let mut liveness: Array<MapData, Liveness> =
+        Array::try_from(Map::Array(data)).map_err(map_err(MAP_LIVENESS))?;
+    let old = liveness.get(&0, 0).map_err(map_err(MAP_LIVENESS))?;
+    let now = monotonic_ns();
+    if old.heartbeat_ns == 0 || now.saturating_sub(old.heartbeat_ns) > old.bound_ns {
+        return Ok(false);
+    }
+    let renewed = Liveness {
+        heartbeat_ns: now,
+        ..old
+    };
+    liveness.set(0, renewed, 0).map_err(map_err(MAP_LIVENESS))?;
+    Ok(true)
+}
+
 impl Dataplane {
     /// Loads the program into the kernel and pins its maps under `pin_dir`
     /// (created if missing; stale pins of a crashed run are replaced). The
