@@ -1,5 +1,6 @@
-//! `cargo xtask bench [--quick]`: failover outage, XDP ARP answer cost, ARP
-//! flood end to end, election under flood and footprint, each against a
+//! `cargo xtask bench [--quick] [--only SECTION,...]`: failover outage,
+//! planned handover, crash + restart, XDP ARP answer cost, ARP flood end to
+//! end, election under flood and footprint, each against a
 //! baseline measured in the same run with the runs interleaved (A B A B).
 //! Everything runs in network namespaces this process creates (`vipb-*`)
 //! and removes, also on failure and Ctrl-C. Writes `bench/results.json`
@@ -9,6 +10,7 @@ mod daemon;
 mod failover;
 mod flood;
 mod footprint;
+mod handover;
 mod lab;
 mod report;
 mod xdp_cost;
@@ -76,6 +78,8 @@ pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool
 pub struct Plan {
     pub quick: bool,
     pub failover_reps: usize,
+    /// Repetitions of the planned handover and of the crash + restart.
+    pub handover_reps: usize,
     pub xdp_blocks: usize,
     pub xdp_runs_per_block: usize,
     pub flood_reps: usize,
@@ -90,6 +94,7 @@ impl Plan {
             Plan {
                 quick,
                 failover_reps: 2,
+                handover_reps: 2,
                 xdp_blocks: 4,
                 xdp_runs_per_block: 20_000,
                 flood_reps: 2,
@@ -103,6 +108,7 @@ impl Plan {
             Plan {
                 quick,
                 failover_reps: 7,
+                handover_reps: 5,
                 xdp_blocks: 12,
                 xdp_runs_per_block: 50_000,
                 flood_reps: 4,
@@ -198,7 +204,19 @@ fn machine() -> Value {
     })
 }
 
-pub fn run(quick: bool) -> Result<()> {
+/// The sections in the order they run (names for `--only`, keys of
+/// `bench/results.json`).
+pub const SECTIONS: [&str; 6] = [
+    "footprint",
+    "xdp_cost",
+    "failover",
+    "handover",
+    "crash_restart",
+    "flood",
+];
+
+/// Runs the benchmark: every section, or only those named in `only`.
+pub fn run(quick: bool, only: &[String]) -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
         bail!("the benchmark needs root (network namespaces, XDP): run it as root");
     }
@@ -224,18 +242,16 @@ pub fn run(quick: bool) -> Result<()> {
         eprintln!("bench: {name} done in {:.1} s", t.elapsed().as_secs_f64());
         Ok(())
     };
-    let only = std::env::var("VIP_BENCH_ONLY").ok();
-    let sections: [(&str, &Section); 4] = [
-        ("footprint", &footprint::run),
-        ("xdp_cost", &xdp_cost::run),
-        ("failover", &failover::run),
-        ("flood", &flood::run),
+    let sections: [&Section; SECTIONS.len()] = [
+        &footprint::run,
+        &xdp_cost::run,
+        &failover::run,
+        &handover::run_handover,
+        &handover::run_crash_restart,
+        &flood::run,
     ];
-    for (name, f) in sections {
-        if only
-            .as_deref()
-            .is_some_and(|o| !o.split(',').any(|x| x == name))
-        {
+    for (name, f) in SECTIONS.into_iter().zip(sections) {
+        if !only.is_empty() && !only.iter().any(|o| o == name) {
             continue;
         }
         timed(name, f)?;

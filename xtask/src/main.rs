@@ -42,13 +42,23 @@ enum Task {
         #[arg(long)]
         filter: Option<String>,
     },
-    /// Benchmarks in network namespaces (root): failover, XDP cost, ARP flood,
-    /// election under flood, footprint; writes bench/results.{json,md} and
-    /// bench/failover.svg.
+    /// Benchmarks in network namespaces (root): failover, planned handover,
+    /// crash + restart, XDP cost, ARP flood, election under flood, footprint;
+    /// writes bench/results.{json,md} and bench/failover.svg.
     Bench {
         /// Fewer and shorter repetitions (under 5 minutes).
         #[arg(long)]
         quick: bool,
+        /// Run only these sections (comma-separated). The files written then
+        /// hold only them: for development, not for the committed results.
+        #[arg(
+            long,
+            env = "VIP_BENCH_ONLY",
+            value_name = "SECTION,...",
+            value_delimiter = ',',
+            value_parser = clap::builder::PossibleValuesParser::new(bench::SECTIONS),
+        )]
+        only: Vec<String>,
     },
     /// Run a scenario of examples/scenarios in network namespaces and narrate a
     /// failover (root). Leaves nothing behind unless --keep.
@@ -79,7 +89,7 @@ fn main() -> ExitCode {
         Task::Setup => setup::run(),
         Task::BuildEbpf { release: _ } => build_ebpf(),
         Task::Test { unit_only, filter } => test::run(unit_only, filter.as_deref()),
-        Task::Bench { quick } => bench::run(quick),
+        Task::Bench { quick, only } => bench::run(quick, &only),
         Task::Lab {
             scenario,
             keep,

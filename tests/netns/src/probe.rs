@@ -57,6 +57,14 @@ impl ProbeState {
         }
     }
 
+    /// Probes sent whose icmp_seq got no answer (a duplicated answer counts
+    /// once). Probes ping never mentioned (the last, if still in flight) are
+    /// not counted as sent.
+    fn lost(&self) -> u64 {
+        let answered: BTreeSet<u64> = self.replies.iter().map(|&(seq, _)| seq).collect();
+        self.sent.saturating_sub(answered.len() as u64)
+    }
+
     /// Longest gap between consecutive replies, counting from the reply
     /// just before reply number `from` (so the gap that `from` ends counts).
     fn longest_gap_since(&self, from: usize) -> Duration {
@@ -131,6 +139,12 @@ impl Probe {
     /// Probes sent so far (at least).
     pub fn sent(&self) -> u64 {
         lock(&self.state).sent
+    }
+
+    /// Probes sent so far that got no answer (see `sent`; duplicates of an
+    /// answer count once).
+    pub fn lost(&self) -> u64 {
+        lock(&self.state).lost()
     }
 
     /// Probes ping gave up waiting for so far.
@@ -211,6 +225,8 @@ mod tests {
         assert_eq!(st.replies.len(), 4);
         assert_eq!(st.sent, 53);
         assert_eq!(st.unanswered.len(), 2);
+        // Probes 3..=51 got no answer, though ping named only 3 and 4.
+        assert_eq!(st.lost(), 49);
         assert_eq!(st.longest_gap_since(0).as_millis(), 500);
         // Two answers came before the outage: the gap after the second counts.
         assert_eq!(st.longest_gap_since(2).as_millis(), 500);
@@ -226,5 +242,18 @@ mod tests {
         ]);
         assert!(st.unanswered.is_empty());
         assert_eq!(st.replies, vec![(1, 1.2)]);
+        assert_eq!(st.lost(), 0);
+    }
+
+    #[test]
+    fn a_duplicated_answer_counts_once() {
+        let st = state(&[
+            "[1.000] 64 bytes from 10.0.0.70: icmp_seq=1 ttl=64 time=0.05 ms",
+            "[1.001] 64 bytes from 10.0.0.70: icmp_seq=1 ttl=64 time=0.06 ms (DUP!)",
+            "[1.010] From 10.0.0.9 icmp_seq=2 Destination Host Unreachable",
+            "[1.020] 64 bytes from 10.0.0.70: icmp_seq=3 ttl=64 time=0.05 ms",
+        ]);
+        assert_eq!(st.sent, 3);
+        assert_eq!(st.lost(), 1);
     }
 }

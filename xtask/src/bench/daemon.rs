@@ -5,9 +5,14 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::Command,
+    time::Duration,
 };
 
 use anyhow::Result;
+use nix::{
+    sys::signal::{self, Signal},
+    unistd::Pid,
+};
 
 use super::{
     lab::{run, Lab, IFACE},
@@ -78,11 +83,9 @@ pub fn start_pair(
         &conf(PRIO_BACKUP, false),
         xdp_mode,
     )?;
-    wait_until(
-        "A to hold the VIP",
-        std::time::Duration::from_secs(15),
-        || holds(lab, a, VIP),
-    )?;
+    wait_until("A to hold the VIP", Duration::from_secs(15), || {
+        holds(lab, a, VIP)
+    })?;
     Ok((master, backup))
 }
 
@@ -121,6 +124,11 @@ pub struct Daemon {
     pub pid: i32,
     pub control: PathBuf,
     pub log: PathBuf,
+    /// The lab's index of the process ([`Lab::process`]).
+    process: usize,
+    node: usize,
+    role: String,
+    xdp_mode: String,
 }
 
 /// Starts `system` on `node` with configuration `conf`. `xdp_mode` applies
@@ -134,9 +142,27 @@ pub fn start(
     conf: &str,
     xdp_mode: &str,
 ) -> Result<Daemon> {
+    fs::write(conf_path(lab, role), conf)?;
+    spawn(lab, agent_bin, system, node, role, xdp_mode)
+}
+
+fn conf_path(lab: &Lab, role: &str) -> PathBuf {
+    lab.work_dir().join(format!("{role}.conf"))
+}
+
+/// Starts `system` on `node` from the configuration [`start`] wrote for
+/// `role`, with `role`'s control socket, pid files, log (appended to) and,
+/// for vip-agent, bpffs directory.
+fn spawn(
+    lab: &mut Lab,
+    agent_bin: &Path,
+    system: System,
+    node: usize,
+    role: &str,
+    xdp_mode: &str,
+) -> Result<Daemon> {
     let dir = lab.work_dir().to_path_buf();
-    let conf_path = dir.join(format!("{role}.conf"));
-    fs::write(&conf_path, conf)?;
+    let conf_path = conf_path(lab, role);
     let control = dir.join(format!("{role}.sock"));
     let log = dir.join(format!("{role}.log"));
     let mut cmd = match system {
@@ -174,6 +200,10 @@ pub fn start(
         pid,
         control,
         log,
+        process,
+        node,
+        role: role.to_string(),
+        xdp_mode: xdp_mode.to_string(),
     })
 }
 
@@ -210,6 +240,47 @@ impl Daemon {
         }
     }
 
+    /// SIGKILL to this process and its descendants (a crash: no
+    /// priority-0 advert, nothing cleaned up); returns once all are gone.
+    /// All are stopped first: keepalived's VRRP child gets SIGTERM when its
+    /// parent dies and would otherwise send priority 0 before its own
+    /// SIGKILL lands.
+    pub fn kill(&self, lab: &mut Lab) -> Result<()> {
+        let tree = self.tree();
+        for signal in [Signal::SIGSTOP, Signal::SIGKILL] {
+            for &pid in &tree {
+                let _ = signal::kill(Pid::from_raw(pid), signal);
+            }
+        }
+        let _ = lab.process(self.process).wait();
+        wait_until(
+            "the killed daemon's processes to be gone",
+            Duration::from_secs(5),
+            || tree.iter().all(|&pid| gone(pid)),
+        )
+    }
+
+    /// Starts the same daemon again after [`Daemon::kill`]: same node,
+    /// configuration, control socket, log and (vip-agent) bpffs directory,
+    /// fresh pid files (a crashed keepalived leaves its own behind).
+    pub fn restart(&self, lab: &mut Lab, agent_bin: &Path) -> Result<Daemon> {
+        anyhow::ensure!(gone(self.pid), "restart of a daemon that still runs");
+        for name in [
+            format!("{}.pid", self.role),
+            format!("{}.vrrp.pid", self.role),
+        ] {
+            let _ = fs::remove_file(lab.work_dir().join(name));
+        }
+        spawn(
+            lab,
+            agent_bin,
+            self.system,
+            self.node,
+            &self.role,
+            &self.xdp_mode,
+        )
+    }
+
     /// This process and its descendants (keepalived forks a VRRP child).
     pub fn tree(&self) -> Vec<i32> {
         let mut all = vec![self.pid];
@@ -220,6 +291,17 @@ impl Daemon {
             i += 1;
         }
         all
+    }
+}
+
+/// No such process, or only its zombie (an orphan init has not reaped yet).
+fn gone(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // "PID (COMM) STATE ...": COMM may hold spaces and parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
     }
 }
 

@@ -4,7 +4,13 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{failover::CASES, flood::VARIANTS, footprint, median_p95};
+use super::{
+    failover::{Case, CASES, PROBE_INTERVAL},
+    flood::VARIANTS,
+    footprint,
+    handover::{CRASH_CASES, HANDOVER_CASES, RESTART_AFTER_S},
+    median_p95,
+};
 
 fn arr(v: &Value) -> &[Value] {
     v.as_array().map(Vec::as_slice).unwrap_or(&[])
@@ -38,6 +44,118 @@ fn mp(v: &[f64], digits: usize) -> String {
         return "–".into();
     }
     format!("{m:.digits$} / {p:.digits$}")
+}
+
+/// Notes under a client-probe table: runs that saw no reply after the
+/// event (their gap is a lower bound) and runs that failed.
+fn incomplete_and_failed(s: &mut String, samples: &[Value]) {
+    let incomplete = samples.iter().filter(|x| x["complete"] == false).count();
+    if incomplete > 0 {
+        let _ = writeln!(
+            s,
+            "\n{incomplete} run(s) saw no reply after the event within the wait; their outage is a lower bound."
+        );
+    }
+    let failed: Vec<&Value> = samples.iter().filter(|x| x["error"].is_string()).collect();
+    if !failed.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n{} run(s) failed and are not in the figures above:",
+            failed.len()
+        );
+        for x in failed {
+            let _ = writeln!(
+                s,
+                "- {} v{} {} rep {}: {}",
+                x["system"].as_str().unwrap_or("?"),
+                x["version"],
+                x["event"].as_str().unwrap_or("?"),
+                x["rep"],
+                x["error"].as_str().unwrap_or("?")
+            );
+        }
+    }
+}
+
+/// The runs that did not fail.
+fn ok<'a>(runs: &[&'a Value]) -> Vec<&'a Value> {
+    runs.iter()
+        .copied()
+        .filter(|x| !x["error"].is_string())
+        .collect()
+}
+
+/// Probes lost and longest gap per case and system; with `crash`, who
+/// held the VIP afterwards and whether vip-agent resumed.
+fn loss_table(s: &mut String, samples: &[Value], cases: &[Case], crash: bool) {
+    let _ = write!(
+        s,
+        "| VRRP | advert_int | bound (ms) | system | runs | probes sent / expected | answered | lost | gap (ms) | gap vs keepalived | Backup became Master |"
+    );
+    if crash {
+        let _ = write!(s, " restarted Master holds VIP after | resumed |");
+    }
+    let _ = writeln!(
+        s,
+        "\n|---|---|---|---|---|---|---|---|---|---|---|{}",
+        if crash { "---|---|" } else { "" }
+    );
+    for case in cases {
+        let runs = |sys: &str| -> Vec<&Value> {
+            samples
+                .iter()
+                .filter(|x| {
+                    x["system"] == sys
+                        && x["version"] == case.version
+                        && x["event"] == case.event.name()
+                })
+                .collect()
+        };
+        let keepalived_gap = median_p95(&field(&ok(&runs("keepalived")), "outage_ms")).0;
+        for sys in ["vip-agent", "keepalived"] {
+            let all = runs(sys);
+            let v = ok(&all);
+            let total = |k: &str| -> f64 { field(&v, k).iter().sum() };
+            let count = |p: &dyn Fn(&Value) -> bool| v.iter().filter(|x| p(x)).count();
+            let gap = field(&v, "outage_ms");
+            let _ = write!(
+                s,
+                "| v{} | {} s | {:.0} | {sys} | {}/{} | {:.0} / {:.0} | {:.0} | {} | {} | {} | {}/{} |",
+                case.version,
+                case.advert,
+                case.bound_s() * 1000.0,
+                v.len(),
+                all.len(),
+                total("probes_sent"),
+                total("probes_expected"),
+                total("probes_answered"),
+                mp(&field(&v, "probes_lost"), 0),
+                mp(&gap, 0),
+                if sys == "vip-agent" {
+                    ratio(median_p95(&gap).0, keepalived_gap)
+                } else {
+                    "–".into()
+                },
+                count(&|x| x["backup_became_master"].as_u64().is_some_and(|n| n > 0)),
+                // Runs whose Backup could not be asked are left out.
+                count(&|x| x["backup_became_master"].is_u64()),
+            );
+            if crash {
+                let _ = write!(
+                    s,
+                    " {}/{} | {} |",
+                    count(&|x| x["master_holds_vip_after"] == true),
+                    v.len(),
+                    if sys == "vip-agent" {
+                        format!("{}/{}", count(&|x| x["resumed_as_master"] == true), v.len())
+                    } else {
+                        "–".into()
+                    }
+                );
+            }
+            s.push('\n');
+        }
+    }
 }
 
 pub fn markdown(r: &Value) -> String {
@@ -89,7 +207,7 @@ pub fn markdown(r: &Value) -> String {
                     .filter(|x| {
                         x["system"] == sys
                             && x["version"] == case.version
-                            && x["event"] == case.event
+                            && x["event"] == case.event.name()
                     })
                     .collect();
                 field(&v, "outage_ms")
@@ -100,20 +218,59 @@ pub fn markdown(r: &Value) -> String {
                 "| v{} | {} s | {} | {:.0} | {} | {} | {} |",
                 case.version,
                 case.advert,
-                case.event,
+                case.event.name(),
                 case.bound_s() * 1000.0,
                 mp(&va, 0),
                 mp(&ka, 0),
                 ratio(median_p95(&va).0, median_p95(&ka).0)
             );
         }
-        let incomplete = fo.iter().filter(|x| x["complete"] == false).count();
-        if incomplete > 0 {
-            let _ = writeln!(
-                s,
-                "\n{incomplete} run(s) saw no reply after the event within the wait; their outage is a lower bound."
-            );
-        }
+        incomplete_and_failed(&mut s, fo);
+        s.push('\n');
+    }
+
+    // 1b. planned handover
+    let ho = arr(&r["handover"]);
+    if !ho.is_empty() {
+        let _ = writeln!(
+            s,
+            "### Planned handover\n\nThe failover section's pair and client (a ping every {probe} ms \
+             to the VIP); SIGTERM to the Master daemon. vip-agent hands over make-before-break: \
+             priority-0 advert, VIPs and XDP ARP answers kept until the new Master's first advert. \
+             keepalived sends priority 0 and removes the VIP at once. *lost*: probes without an \
+             answer, per run; *gap*: the longest time between two answers, per run; sent / \
+             expected: probes ping sent over all runs against the time it ran ÷ {probe} ms (a \
+             stalled prober shows there). Bound: Skew_Time. {reps} repetitions per cell, \
+             interleaved.\n",
+            probe = PROBE_INTERVAL.as_millis(),
+            reps = repetitions(ho)
+        );
+        loss_table(&mut s, ho, &HANDOVER_CASES, false);
+        incomplete_and_failed(&mut s, ho);
+        s.push('\n');
+    }
+
+    // 1c. crash + restart
+    let cr = arr(&r["crash_restart"]);
+    if !cr.is_empty() {
+        let _ = writeln!(
+            s,
+            "### Crash + restart\n\nThe same pair and client; SIGKILL to the Master daemon's \
+             process tree (no priority-0 advert, nothing cleaned up), the same daemon started again \
+             {restart:.0} ms later with the same configuration (vip-agent: the same bpffs \
+             directory; keepalived: fresh pid files once its processes are gone), then watched for \
+             2 × Master_Down_Interval + 1 s. *Backup became Master*: runs in which the Backup \
+             changed to Master (vip-agent: `became_master` in the Backup's `status --json`; \
+             keepalived: \"Entering MASTER STATE\" in its log). *resumed*: the restarted vip-agent \
+             logged that it resumes as Master (it does when its last heartbeat is younger than \
+             Master_Down_Interval − advert_int − 250 ms and its VIPs are in place). Bound: \
+             Master_Down_Interval (the Backup taking over). {reps} repetitions per cell, \
+             interleaved.\n",
+            restart = RESTART_AFTER_S * 1000.0,
+            reps = repetitions(cr)
+        );
+        loss_table(&mut s, cr, &CRASH_CASES, true);
+        incomplete_and_failed(&mut s, cr);
         s.push('\n');
     }
 
@@ -351,7 +508,7 @@ pub fn svg(r: &Value) -> String {
                     .filter(|x| {
                         x["system"] == sys
                             && x["version"] == case.version
-                            && x["event"] == case.event
+                            && x["event"] == case.event.name()
                     })
                     .collect();
                 runs.sort_by(|a, b| {
@@ -368,7 +525,7 @@ pub fn svg(r: &Value) -> String {
                     s,
                     r#"<text x="10" y="{}">{sys}, {}: {outage:.0} ms</text>"#,
                     y + 15.0,
-                    case.event
+                    case.event.name()
                 );
                 let _ = writeln!(
                     s,
