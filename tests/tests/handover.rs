@@ -385,9 +385,15 @@ fn crash_and_quick_restart(h: &mut Handover, master: usize) -> Result<()> {
         took,
     );
     let log = h.r.agent(master)?.log_text();
+    let restart_log = &log[log_before..];
     assert!(
-        log[log_before..].contains("resuming as Master"),
-        "the restarted agent resumes as Master"
+        restart_log.contains("resuming as Master"),
+        "the restarted agent resumes as Master; it said: {}",
+        restart_log
+            .lines()
+            .filter(|l| l.contains("earlier run") || l.contains("state change"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert_eq!(
         h.counter(backup, "became_master")?,
