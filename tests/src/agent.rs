@@ -128,6 +128,30 @@ impl AgentProcess {
             .and_then(|i| i["state"].as_str().map(str::to_string))
     }
 
+    /// `vip-agent COMMAND [INSTANCE] --control-socket ...` (`resign`,
+    /// `resume`, `reload`, `stop`) against this agent; fails unless it exits 0.
+    pub fn control(&self, command: &str, instance: Option<&str>) -> Result<()> {
+        run(Command::new(agent_bin())
+            .arg(command)
+            .args(instance)
+            .arg("--control-socket")
+            .arg(&self.control_socket))?;
+        Ok(())
+    }
+
+    /// Counter `key` (`became_master`, `adverts_received`, ...) of instance
+    /// `name` in `status --json`.
+    pub fn counter(&self, name: &str, key: &str) -> Result<u64> {
+        let status = self.status()?;
+        status["instances"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["name"] == name)
+            .and_then(|i| i[key].as_u64())
+            .with_context(|| format!("no {key} of instance {name} in {status}"))
+    }
+
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -190,21 +214,147 @@ pub fn wait_for_sole_holder(
 
 /// MAC address the client's `arping` gets for `vip` (first reply).
 pub fn arping(lab: &Lab, client: usize, interface: &str, vip: IpAddr) -> Result<[u8; 6]> {
+    let (macs, text) = arping_macs(lab, client, interface, vip, 1, "3")?;
+    macs.first()
+        .copied()
+        .with_context(|| format!("no ARP reply for {vip}: {text}"))
+}
+
+/// The MAC of every reply the client's `arping -c COUNT -w DEADLINE` got for
+/// `vip` (a reply per line, in order), and arping's output.
+pub fn arping_macs(
+    lab: &Lab,
+    client: usize,
+    interface: &str,
+    vip: IpAddr,
+    count: u32,
+    deadline: &str,
+) -> Result<(Vec<[u8; 6]>, String)> {
     let out = lab
         .node(client)
         .ns
         .command("arping")
-        .args(["-c", "1", "-w", "3", "-I", interface])
+        .args(["-c", &count.to_string(), "-w", deadline, "-I", interface])
         .arg(vip.to_string())
         .output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mac_text =
-        parse_arping_mac(&text).with_context(|| format!("no ARP reply for {vip}: {text}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let macs = text
+        .lines()
+        .filter_map(parse_arping_mac)
+        .map(parse_mac)
+        .collect::<Result<Vec<_>>>()?;
+    Ok((macs, text))
+}
+
+/// "aa:bb:cc:dd:ee:ff" (either case) as bytes.
+pub fn parse_mac(text: &str) -> Result<[u8; 6]> {
     let mut mac = [0u8; 6];
-    for (byte, part) in mac.iter_mut().zip(mac_text.split(':')) {
-        *byte = u8::from_str_radix(part, 16)?;
+    let parts: Vec<&str> = text.split(':').collect();
+    anyhow::ensure!(parts.len() == 6, "not a MAC address: {text}");
+    for (byte, part) in mac.iter_mut().zip(parts) {
+        *byte = u8::from_str_radix(part, 16).with_context(|| format!("in MAC {text}"))?;
     }
     Ok(mac)
+}
+
+/// One ARP request of [`watch_fencing`]: when it was sent (the clock was
+/// read before arping started, so the request left at that time or later)
+/// and whether the watched MAC answered it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArpRequest {
+    pub sent: Duration,
+    pub answered: bool,
+}
+
+/// What a client saw while an agent's VIP was being fenced: every request,
+/// in order.
+#[derive(Clone, Debug)]
+pub struct Fencing {
+    pub requests: Vec<ArpRequest>,
+    /// Requests `limit` or more after the start, none of which may be answered.
+    pub limit: Duration,
+}
+
+impl Fencing {
+    /// When the last request the watched MAC answered was sent.
+    pub fn last_answered(&self) -> Option<Duration> {
+        self.requests
+            .iter()
+            .rev()
+            .find(|r| r.answered)
+            .map(|r| r.sent)
+    }
+
+    /// When the first request after the last answered one was sent: by then
+    /// the fence was up.
+    pub fn fenced_by(&self) -> Option<Duration> {
+        let after = self.requests.iter().rposition(|r| r.answered);
+        self.requests
+            .get(after.map_or(0, |i| i + 1))
+            .map(|r| r.sent)
+    }
+
+    /// Requests sent at or after the limit, and how many of them were answered.
+    pub fn after_limit(&self) -> (usize, usize) {
+        let late: Vec<&ArpRequest> = self
+            .requests
+            .iter()
+            .filter(|r| r.sent >= self.limit)
+            .collect();
+        (late.len(), late.iter().filter(|r| r.answered).count())
+    }
+
+    /// `fenced_by` in ms, as the tests print it.
+    pub fn summary(&self) -> String {
+        let ms = |d: Option<Duration>| d.map_or("-".to_string(), |d| d.as_millis().to_string());
+        let (late, answered) = self.after_limit();
+        format!(
+            "last answered request sent at {} ms, fenced by {} ms (limit {} ms); \
+             {} requests, {late} after the limit, {answered} of those answered",
+            ms(self.last_answered()),
+            ms(self.fenced_by()),
+            self.limit.as_millis(),
+            self.requests.len()
+        )
+    }
+}
+
+/// Whose ARP answers [`watch_fencing`] watches: `mac`'s, for `vip`, asked
+/// by node `client` on its `interface`.
+#[derive(Clone, Copy, Debug)]
+pub struct FenceWatch<'a> {
+    pub client: usize,
+    pub interface: &'a str,
+    pub vip: IpAddr,
+    pub mac: [u8; 6],
+}
+
+/// From `since` (just after the agent was stopped or killed) on, sends one
+/// ARP request for the VIP at a time from the client (`arping -c 1`,
+/// waiting 0.1 s for every reply: arping waits out its deadline) and
+/// records whether the watched MAC answered, until `after` requests have
+/// been sent `limit` or more after `since`. Replies from other MACs (a
+/// Backup that took over) are not the watched MAC's.
+pub fn watch_fencing(
+    lab: &Lab,
+    watch: &FenceWatch,
+    since: Instant,
+    limit: Duration,
+    after: usize,
+) -> Result<Fencing> {
+    let mut fencing = Fencing {
+        requests: Vec::new(),
+        limit,
+    };
+    while fencing.after_limit().0 < after {
+        let sent = since.elapsed();
+        let (macs, _) = arping_macs(lab, watch.client, watch.interface, watch.vip, 1, "0.1")?;
+        fencing.requests.push(ArpRequest {
+            sent,
+            answered: macs.contains(&watch.mac),
+        });
+    }
+    Ok(fencing)
 }
 
 /// The replying MAC in `arping` output: Debian's `arping` prints

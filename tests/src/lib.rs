@@ -12,6 +12,7 @@
 pub mod agent;
 pub mod frames;
 pub mod keepalived;
+pub mod scenario_lab;
 
 use std::{
     ops::{Deref, DerefMut},
@@ -21,7 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 pub use vip_netns::{run, Netns, Node};
 
 /// Every namespace and bpffs directory the tests create starts with this.
@@ -114,4 +115,36 @@ pub fn bpftool_dump(pin: &Path) -> Result<serde_json::Value> {
         .args(["-j", "map", "dump", "pinned"])
         .arg(pin))?;
     Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+/// A pinned per-CPU `L2_STATS` entry of `ifindex` read with bpftool (the
+/// agent may be stopped or dead), summed over CPUs.
+pub fn l2_stats(pin: &Path, ifindex: u32) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let dump = bpftool_dump(pin)?;
+    let entry = dump
+        .as_array()
+        .context("L2_STATS dump")?
+        .iter()
+        .map(|e| &e["formatted"])
+        .find(|e| e["key"]["ifindex"].as_u64() == Some(u64::from(ifindex)))
+        .with_context(|| format!("no L2_STATS for ifindex {ifindex}: {dump}"))?;
+    let mut total = serde_json::Map::new();
+    for cpu in entry["values"].as_array().context("values")? {
+        for (field, value) in cpu["value"].as_object().context("value")? {
+            let sum = total
+                .get(field)
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+                + value.as_u64().unwrap_or(0);
+            total.insert(field.clone(), serde_json::Value::from(sum));
+        }
+    }
+    Ok(total)
+}
+
+/// Field `name` of an [`l2_stats`] answer (0 when absent).
+pub fn stat(map: &serde_json::Map<String, serde_json::Value>, name: &str) -> u64 {
+    map.get(name)
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0)
 }

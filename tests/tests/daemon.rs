@@ -10,6 +10,7 @@ use tests::{
     agent::{addresses, holders, wait_for_sole_holder, wait_for_state, AddressMonitor, AgentSpec},
     agent_bin, run, wait_for, Lab,
 };
+use vip_agent::dataplane;
 
 const BOUND: Duration = Duration::from_secs(30);
 
@@ -436,6 +437,26 @@ fn a_restarted_agent_removes_the_vip_its_crashed_run_left() -> Result<()> {
         addresses(&lab, a, "eth0").contains(&vip),
         "a crash leaves the VIP behind"
     );
+    // A restart within Master_Down_Interval less one advert interval and a
+    // start-up allowance of the crashed run's last heartbeat resumes as
+    // Master instead. Restart once that heartbeat, pinned with the attachment
+    // the crash left, is older than the whole Master_Down_Interval
+    // (3 x 1 s + (256 - 100) / 256 s at priority 100, advert_int 1).
+    let pins = lab.bpffs_dir("a");
+    let master_down = Duration::from_secs(3) + Duration::from_secs(156) / 256;
+    wait_for(
+        "the crashed run's heartbeat to be older than Master_Down_Interval",
+        BOUND,
+        || {
+            let heartbeat = dataplane::inherit(&pins).ok()??.heartbeat_ns;
+            let age = Duration::from_nanos(dataplane::monotonic_ns().saturating_sub(heartbeat));
+            (age > master_down).then_some(())
+        },
+    )?;
+    assert!(
+        addresses(&lab, a, "eth0").contains(&vip),
+        "the VIP is still there (60 s lifetime)"
+    );
 
     let monitor = AddressMonitor::start(&lab, a)?;
     let second = lab.start_agent(&spec)?;
@@ -445,6 +466,10 @@ fn a_restarted_agent_removes_the_vip_its_crashed_run_left() -> Result<()> {
         "the leftover VIP is removed first: {deleted}"
     );
     assert!(second.log_text().contains("left behind by an earlier run"));
+    assert!(
+        !second.log_text().contains("resuming as Master"),
+        "too late to resume as Master"
+    );
     // Then the election runs as usual and the VIP comes back, owned again.
     wait_for_state(&second, "VI_1", "MASTER", BOUND)?;
     assert!(addresses(&lab, a, "eth0").contains(&vip));

@@ -12,155 +12,21 @@ use std::{
 use anyhow::{Context, Result};
 use nix::sys::signal::Signal;
 use tests::{
-    agent::{arping, holders, wait_for_sole_holder, AgentProcess, AgentSpec},
-    run, wait_for, Lab,
+    agent::{holders, wait_for_sole_holder},
+    run,
+    scenario_lab::{
+        assert_arping_finds, client_reaches, expected_holder, master_down_interval, no_preparation,
+        skew_time, sole_holder, start, wait_until_settled_backup, Case, Running, ELECTION,
+    },
+    wait_for, Lab,
 };
-use vip_netns::{probe::Probe, scenario::Scenario};
+use vip_netns::scenario::Scenario;
 
-/// Generous bounds: the machine is small and shared.
-const ELECTION: Duration = Duration::from_secs(30);
 /// The client probes the VIP this often.
 const PROBE_INTERVAL: Duration = Duration::from_millis(10);
 
-/// A scenario of examples/scenarios and what its test adds to it.
-struct Case {
-    scenario: Scenario,
-    /// Builds what the test needs beyond the scenario's segment (networks
-    /// behind the gateways) before the agents start.
-    prepare: fn(&mut Lab, &[usize], usize) -> Result<()>,
-    /// Checked with the current holder after each election.
-    traffic_check: Option<fn(&Running, usize) -> Result<()>>,
-}
-
-fn no_preparation(_: &mut Lab, _: &[usize], _: usize) -> Result<()> {
-    Ok(())
-}
-
-/// RFC 3768 section 6.1 (VRRPv2): Skew_Time = (256 - priority) / 256 s.
-fn skew_time(priority: u8) -> Duration {
-    Duration::from_secs(1) * (256 - u32::from(priority)) / 256
-}
-
-fn master_down_interval(advert_int: Duration, priority: u8) -> Duration {
-    advert_int * 3 + skew_time(priority)
-}
-
-struct Running {
-    lab: Lab,
-    nodes: Vec<usize>,
-    client: usize,
-    agents: Vec<Option<AgentProcess>>,
-    specs: Vec<AgentSpec>,
-}
-
-fn start(case: &Case) -> Result<Running> {
-    let scenario = &case.scenario;
-    let mut lab = Lab::new()?;
-    let mut nodes = Vec::new();
-    for node in &scenario.nodes {
-        nodes.push(lab.add_node(&node.name, &node.interface, &[&node.address])?);
-    }
-    let client = lab.add_node(
-        "client",
-        &scenario.client.interface,
-        &[&scenario.client.address],
-    )?;
-    for route in &scenario.client.routes {
-        let mut args = vec!["route", "add"];
-        args.extend(route.iter().map(String::as_str));
-        lab.node(client).ns.ip(&args)?;
-    }
-    (case.prepare)(&mut lab, &nodes, client)?;
-    let mut specs = Vec::new();
-    let mut agents = Vec::new();
-    for (i, node) in scenario.nodes.iter().enumerate() {
-        let spec = AgentSpec::with_config(nodes[i], &node.name, &node.config);
-        agents.push(Some(lab.start_agent(&spec)?));
-        specs.push(spec);
-    }
-    Ok(Running {
-        lab,
-        nodes,
-        client,
-        agents,
-        specs,
-    })
-}
-
-/// `ping` every 10 ms from the client to `target`, for at most a minute.
-fn start_probe(r: &Running, target: IpAddr) -> Result<Probe> {
-    Ok(Probe::start(
-        r.lab.node(r.client).ns.command("ping"),
-        target,
-        PROBE_INTERVAL,
-        Duration::from_secs(60),
-    )?)
-}
-
-/// The node that must hold the VIP among `alive`: the highest priority;
-/// `None` when the highest priority is shared (either may win).
-fn expected_holder(scenario: &Scenario, alive: &[usize]) -> Option<usize> {
-    let best = alive.iter().map(|&i| scenario.nodes[i].priority).max()?;
-    let top: Vec<usize> = alive
-        .iter()
-        .copied()
-        .filter(|&i| scenario.nodes[i].priority == best)
-        .collect();
-    (top.len() == 1).then(|| top[0])
-}
-
-fn sole_holder(r: &Running, scenario: &Scenario, vip: IpAddr) -> Result<usize> {
-    let iface = &scenario.nodes[0].interface;
-    let found = wait_for("exactly one holder of the VIP", ELECTION, || {
-        let h = holders(&r.lab, &r.nodes, iface, vip);
-        (h.len() == 1).then(|| h[0])
-    })?;
-    Ok(r.nodes
-        .iter()
-        .position(|&n| n == found)
-        .expect("a lab node"))
-}
-
-fn client_reaches(r: &Running, target: IpAddr) -> Result<()> {
-    wait_for("the client to reach the VIP", ELECTION, || {
-        r.lab
-            .node(r.client)
-            .ns
-            .command("ping")
-            .args(["-n", "-c", "1", "-W", "1"])
-            .arg(target.to_string())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-    })?;
-    Ok(())
-}
-
-fn assert_arping_finds(r: &Running, scenario: &Scenario, vip: IpAddr, holder: usize) -> Result<()> {
-    let expected = r
-        .lab
-        .node(r.nodes[holder])
-        .ns
-        .mac(&scenario.nodes[holder].interface)?;
-    let got = arping(&r.lab, r.client, &scenario.client.interface, vip)?;
-    assert_eq!(
-        got, expected,
-        "arping answer comes from the holder {}",
-        scenario.nodes[holder].name
-    );
-    Ok(())
-}
-
-/// Waits until the agent of node `i` has heard enough adverts from the
-/// holder that, had it wanted to take over, it would have (more than
-/// Master_Down_Interval worth).
-fn wait_until_settled_backup(r: &Running, i: usize, name: &str, adverts: u64) -> Result<()> {
-    let agent = r.agents[i].as_ref().context("agent running")?;
-    wait_for(&format!("{name} to settle as backup"), ELECTION, || {
-        let status = agent.status().ok()?;
-        let inst = &status["instances"][0];
-        (inst["state"] == "BACKUP" && inst["adverts_received"].as_u64()? >= adverts).then_some(())
-    })
+fn start_probe(r: &Running, target: IpAddr) -> Result<vip_netns::probe::Probe> {
+    tests::scenario_lab::start_probe(r, target, PROBE_INTERVAL)
 }
 
 fn run_scenario(case: &Case) -> Result<()> {

@@ -1,25 +1,30 @@
 //! The XDP fast path driven by the real daemon, through real interfaces:
 //! forged VRRP adverts (wrong TTL, wrong password, bad checksum, a source
 //! that is not a unicast peer) are dropped in XDP on every node, counted per
-//! reason, never reach the daemon and cause no failover; a stopped daemon
-//! stops answering ARP for its VIP within the fencing bound and answers again
-//! once it runs; `vip-agent status` shows each instance's XDP counters.
+//! reason, never reach the daemon and cause no failover; a stopped (hung)
+//! daemon stops answering ARP for its VIP within the fencing bound and
+//! answers again once it runs, and so does a crashed one, whose pinned
+//! attachment keeps XDP on the interface; `vip-agent status` shows each
+//! instance's XDP counters.
 
 use std::{
     net::IpAddr,
     path::{Path, PathBuf},
     process::Command,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::{ensure, Context, Result};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 use tests::{
-    agent::{addresses, holders, wait_for_sole_holder, wait_for_state, AgentProcess, AgentSpec},
+    agent::{
+        addresses, holders, wait_for_sole_holder, wait_for_state, watch_fencing, AgentProcess,
+        AgentSpec, FenceWatch, Fencing,
+    },
     agent_bin, bpftool_dump,
     frames::{PacketSocket, V2Advert},
-    run, wait_for, Lab,
+    l2_stats, run, stat, wait_for, Lab,
 };
 
 /// Generous bounds: the machine is small and shared.
@@ -32,6 +37,22 @@ const FORGED: u64 = 20;
 /// failover" is concluded: at `advert_int 1` they span at least 5 s, more
 /// than the Backup's Master_Down_Interval (3 + (256 - 100) / 256 = 3.61 s).
 const ADVERTS_AFTER_ATTACK: u64 = 6;
+
+/// `--xdp-fence-ms` of the fencing tests.
+const FENCE_BOUND: Duration = Duration::from_millis(500);
+
+/// Slack on top of the fencing bound and one heartbeat period (bound / 4).
+/// The clock is read after kill(2) returned, so the agent's last heartbeat
+/// is older than that reading, and each ARP request leaves at or after the
+/// time recorded for it: XDP must drop every request recorded after bound +
+/// period. What remains is the moment between kill(2) returning and the
+/// clock being read, and a heartbeat write under way in the process being
+/// stopped: well under a millisecond; 50 ms covers the test thread being
+/// descheduled there on this loaded 2-core machine.
+const FENCE_ALLOWANCE: Duration = Duration::from_millis(50);
+
+/// ARP requests sent after the limit, all of which must go unanswered.
+const REQUESTS_AFTER_LIMIT: usize = 3;
 
 const INSTANCE: &str = "VI_1";
 const VRID: u8 = 51;
@@ -506,35 +527,9 @@ fn arping_replies(
         .count())
 }
 
-/// L2_STATS of `ifindex` read with bpftool from the pin (the agent may be
-/// stopped), summed over CPUs.
-fn l2_stats(pin: &Path, ifindex: u32) -> Result<serde_json::Map<String, Value>> {
-    let dump = bpftool_dump(pin)?;
-    let entry = dump
-        .as_array()
-        .context("L2_STATS dump")?
-        .iter()
-        .map(|e| &e["formatted"])
-        .find(|e| e["key"]["ifindex"].as_u64() == Some(u64::from(ifindex)))
-        .with_context(|| format!("no L2_STATS for ifindex {ifindex}: {dump}"))?;
-    let mut total = serde_json::Map::new();
-    for cpu in entry["values"].as_array().context("values")? {
-        for (field, value) in cpu["value"].as_object().context("value")? {
-            let sum =
-                total.get(field).and_then(Value::as_u64).unwrap_or(0) + value.as_u64().unwrap_or(0);
-            total.insert(field.clone(), Value::from(sum));
-        }
-    }
-    Ok(total)
-}
-
-fn field(map: &serde_json::Map<String, Value>, name: &str) -> u64 {
-    map.get(name).and_then(Value::as_u64).unwrap_or(0)
-}
-
-/// A lone Master with a 500 ms fencing bound and a 60 s VIP lifetime (the
-/// VIP stays on the interface while the agent is stopped), and a client on
-/// its segment. With `no_kernel_arp`, the kernel never answers ARP on the
+/// A lone Master with a [`FENCE_BOUND`] fencing bound and a 60 s VIP
+/// lifetime (the VIP stays on the interface while the agent is stopped or
+/// dead), and a client on its segment. With `no_kernel_arp`, the kernel never answers ARP on the
 /// Master's eth0 (`arp_ignore=8`), so only XDP can.
 fn fenced_master(no_kernel_arp: bool) -> Result<(Lab, usize, usize, AgentProcess)> {
     let mut lab = Lab::new()?;
@@ -559,13 +554,44 @@ fn fenced_master(no_kernel_arp: bool) -> Result<(Lab, usize, usize, AgentProcess
             .arg("--xdp-mode")
             .arg("skb")
             .arg("--xdp-fence-ms")
-            .arg("500")
+            .arg(FENCE_BOUND.as_millis().to_string())
             .arg("--vip-lifetime")
             .arg("60"),
     )?;
     wait_for_state(&agent, INSTANCE, "MASTER", BOUND)?;
     wait_for_sole_holder(&lab, &[a], "eth0", vip_addr(VIP), a, BOUND)?;
     Ok((lab, a, client, agent))
+}
+
+/// From `since` (just after the agent was stopped or killed): the client's
+/// ARP requests for the VIP, until [`REQUESTS_AFTER_LIMIT`] were sent after
+/// the bound plus one heartbeat period plus [`FENCE_ALLOWANCE`]; none of those
+/// may be answered by `mac`.
+fn assert_fenced_in_time(
+    lab: &Lab,
+    client: usize,
+    mac: [u8; 6],
+    since: Instant,
+    what: &str,
+) -> Result<Fencing> {
+    let limit = FENCE_BOUND + FENCE_BOUND / 4 + FENCE_ALLOWANCE;
+    let watch = FenceWatch {
+        client,
+        interface: "eth0",
+        vip: vip_addr(VIP),
+        mac,
+    };
+    let fencing = watch_fencing(lab, &watch, since, limit, REQUESTS_AFTER_LIMIT)?;
+    println!("FENCING {what}: {}", fencing.summary());
+    let (late, answered) = fencing.after_limit();
+    ensure!(
+        late >= REQUESTS_AFTER_LIMIT && answered == 0,
+        "{what}: fenced within {limit:?} (bound {FENCE_BOUND:?} + heartbeat period + \
+         {FENCE_ALLOWANCE:?}): {}; {:?}",
+        fencing.summary(),
+        fencing.requests
+    );
+    Ok(fencing)
 }
 
 #[test]
@@ -587,15 +613,14 @@ fn a_stopped_daemon_is_fenced_in_xdp_and_answers_again_when_continued() -> Resul
     assert!(sent >= 1, "{status}");
     let running = l2_stats(&pin, ifindex)?;
     println!("running: {running:?}");
-    assert!(field(&running, "arp_replies_sent") >= 1);
+    assert!(stat(&running, "arp_replies_sent") >= 1);
 
     // Stopped: no heartbeat, so within the bound XDP stops answering,
     // although the VIP is still on the interface.
     agent.signal(Signal::SIGSTOP)?;
+    let since = Instant::now();
     let stopped = (|| -> Result<()> {
-        wait_for("arping to get no replies", BOUND, || {
-            (arping_replies(&lab, client, mac, "2", "2").ok()? == 0).then_some(())
-        })?;
+        assert_fenced_in_time(&lab, client, mac, since, "SIGSTOP, no kernel ARP")?;
         let fenced = l2_stats(&pin, ifindex)?;
         let replies = arping_replies(&lab, client, mac, "3", "3")?;
         let later = l2_stats(&pin, ifindex)?;
@@ -606,15 +631,15 @@ fn a_stopped_daemon_is_fenced_in_xdp_and_answers_again_when_continued() -> Resul
             "the VIP is still on eth0 while the agent is stopped"
         );
         assert!(
-            field(&later, "arp_fenced") > field(&fenced, "arp_fenced"),
+            stat(&later, "arp_fenced") > stat(&fenced, "arp_fenced"),
             "requests for the held VIP are counted as fenced: {fenced:?} -> {later:?}"
         );
         assert_eq!(
-            field(&later, "arp_replies_sent"),
-            field(&fenced, "arp_replies_sent"),
+            stat(&later, "arp_replies_sent"),
+            stat(&fenced, "arp_replies_sent"),
             "nothing answered while fenced"
         );
-        assert!(field(&later, "arp_fenced") > field(&running, "arp_fenced"));
+        assert!(stat(&later, "arp_fenced") > stat(&running, "arp_fenced"));
         Ok(())
     })();
     // Never leave the agent stopped, whatever happened.
@@ -627,7 +652,7 @@ fn a_stopped_daemon_is_fenced_in_xdp_and_answers_again_when_continued() -> Resul
     })?;
     let resumed = l2_stats(&pin, ifindex)?;
     println!("resumed: {resumed:?}");
-    assert!(field(&resumed, "arp_replies_sent") > field(&running, "arp_replies_sent"));
+    assert!(stat(&resumed, "arp_replies_sent") > stat(&running, "arp_replies_sent"));
     let s = Snapshot::take(&agent, INSTANCE)?;
     assert_eq!(s.state, "MASTER");
     assert_eq!(s.became_master, 1, "Master throughout, once");
@@ -756,14 +781,15 @@ fn a_stopped_daemon_is_fenced_with_default_kernel_arp_settings() -> Result<()> {
         (arping_replies(&lab, client, mac, "2", "3").ok()? >= 1).then_some(())
     })?;
 
+    let start = stat(&l2_stats(&pin, ifindex)?, "arp_fenced");
     agent.signal(Signal::SIGSTOP)?;
+    let since = Instant::now();
     let result = (|| -> Result<usize> {
-        // XDP has fenced the VIP once a request is counted as fenced.
-        let start = field(&l2_stats(&pin, ifindex)?, "arp_fenced");
-        wait_for("XDP to fence a request", BOUND, || {
-            arping_replies(&lab, client, mac, "1", "1").ok()?;
-            (field(&l2_stats(&pin, ifindex).ok()?, "arp_fenced") > start).then_some(())
-        })?;
+        assert_fenced_in_time(&lab, client, mac, since, "SIGSTOP, default kernel ARP")?;
+        // XDP dropped those requests as fenced (the kernel would have
+        // answered them).
+        let fenced = stat(&l2_stats(&pin, ifindex)?, "arp_fenced");
+        ensure!(fenced > start, "arp_fenced moved: {start} -> {fenced}");
         let replies = arping_replies(&lab, client, mac, "3", "3")?;
         println!(
             "fenced, default arp_ignore: {replies} replies; {:?}",
@@ -775,6 +801,52 @@ fn a_stopped_daemon_is_fenced_with_default_kernel_arp_settings() -> Result<()> {
     assert_eq!(
         result?, 0,
         "a fenced VIP is not answered (here the kernel answered for it)"
+    );
+    lab.passed();
+    Ok(())
+}
+
+/// A crash: the pinned attachment keeps the program on the interface after
+/// SIGKILL, so the dead agent's stale heartbeat fences its VIP within the
+/// bound, although the kernel (default ARP settings) still has the address
+/// and would answer for it.
+#[test]
+fn a_crashed_daemon_is_fenced_by_its_pinned_attachment() -> Result<()> {
+    let (mut lab, a, client, mut agent) = fenced_master(false)?;
+    let mac = lab.node(a).ns.mac("eth0")?;
+    let ifindex = lab.node(a).ns.ifindex("eth0")?;
+    let dir = lab.bpffs_dir("a");
+    let pin = dir.join("L2_STATS");
+    wait_for("XDP to answer arping", BOUND, || {
+        (arping_replies(&lab, client, mac, "2", "3").ok()? >= 1).then_some(())
+    })?;
+    let before = l2_stats(&pin, ifindex)?;
+
+    agent.signal(Signal::SIGKILL)?;
+    let since = Instant::now();
+    agent.wait_exit(BOUND)?;
+    assert!(
+        dir.join("link_eth0").exists(),
+        "the attachment stays pinned after the crash"
+    );
+    assert_fenced_in_time(&lab, client, mac, since, "SIGKILL, default kernel ARP")?;
+    let fenced = l2_stats(&pin, ifindex)?;
+    let replies = arping_replies(&lab, client, mac, "3", "3")?;
+    let later = l2_stats(&pin, ifindex)?;
+    println!("crashed: {before:?} -> {later:?}");
+    assert_eq!(replies, 0, "a crashed agent's VIP is not answered");
+    assert!(
+        addresses(&lab, a, "eth0").contains(&vip_addr(VIP)),
+        "the VIP is still on eth0 after the crash (60 s lifetime)"
+    );
+    assert!(
+        stat(&later, "arp_fenced") > stat(&fenced, "arp_fenced"),
+        "requests for the dead agent's VIP are counted as fenced: {fenced:?} -> {later:?}"
+    );
+    assert_eq!(
+        stat(&later, "arp_replies_sent"),
+        stat(&fenced, "arp_replies_sent"),
+        "nothing answered while fenced"
     );
     lab.passed();
     Ok(())

@@ -65,6 +65,14 @@ impl ProbeState {
         self.sent.saturating_sub(answered.len() as u64)
     }
 
+    /// Probe numbers in `first..=last` that got no answer (yet).
+    fn unanswered_in(&self, first: u64, last: u64) -> Vec<u64> {
+        let answered: BTreeSet<u64> = self.replies.iter().map(|&(seq, _)| seq).collect();
+        (first..=last)
+            .filter(|seq| !answered.contains(seq))
+            .collect()
+    }
+
     /// Longest gap between consecutive replies, counting from the reply
     /// just before reply number `from` (so the gap that `from` ends counts).
     fn longest_gap_since(&self, from: usize) -> Duration {
@@ -152,6 +160,13 @@ impl Probe {
         lock(&self.state).unanswered.len()
     }
 
+    /// Probe numbers (`icmp_seq`) in `first..=last` without an answer so
+    /// far: the probes lost in a window, once `last` is old enough for any
+    /// answer to have come. Counted per probe, whatever ping printed.
+    pub fn unanswered_in(&self, first: u64, last: u64) -> Vec<u64> {
+        lock(&self.state).unanswered_in(first, last)
+    }
+
     /// Kernel timestamps (s since the epoch) of the answers so far.
     pub fn reply_times(&self) -> Vec<f64> {
         lock(&self.state).replies.iter().map(|&(_, t)| t).collect()
@@ -232,6 +247,9 @@ mod tests {
         assert_eq!(st.longest_gap_since(2).as_millis(), 500);
         assert_eq!(st.longest_gap_since(3).as_millis(), 10);
         assert_eq!(st.longest_gap_since(99), Duration::ZERO);
+        assert_eq!(st.unanswered_in(1, 2), Vec::<u64>::new());
+        assert_eq!(st.unanswered_in(2, 6), vec![3, 4, 5, 6]);
+        assert_eq!(st.unanswered_in(50, 53), vec![50, 51]);
     }
 
     #[test]

@@ -636,7 +636,11 @@ impl Instance {
     /// RFC 5798 sections 6.4.1 and 6.4.2: "Send an ADVERTISEMENT, broadcast a
     /// gratuitous ARP request / unsolicited ND Neighbor Advertisement for each
     /// IP address, set the Adver_Timer to Advertisement_Interval, transition
-    /// to the Master state". The addresses go in before they are announced.
+    /// to the Master state". The addresses go in before they are announced,
+    /// and are announced before the advertisement: a resigning Master keeps
+    /// them (make-before-break) until it hears that advertisement, so the
+    /// hosts on the link must have the new MAC by then, or what they send to
+    /// the old one in between is lost.
     fn become_master(&mut self, now: Duration, reason: TransitionReason, out: &mut Vec<Action>) {
         self.cancel_master_down(out);
         self.master_adver_int = self.params.adver_int;
@@ -645,8 +649,8 @@ impl Instance {
             addresses: self.params.vips.clone(),
             accept: self.params.priority == 255 || self.params.accept_mode,
         });
-        self.send_advert(self.effective_priority(), out);
         out.push(Action::AnnounceVips(self.params.vips.clone()));
+        self.send_advert(self.effective_priority(), out);
         self.arm_adver(now + self.params.adver_int, out);
         self.transition(State::Master, reason, out);
     }

@@ -120,8 +120,8 @@ impl Slot {
     }
 
     /// Plans the announcements and sends the first slice with the decision
-    /// itself: a client learns the new MAC as soon as the new Master's first
-    /// advert, which makes a resigning Master let go, is out.
+    /// itself: a client learns the new MAC before the new Master's first
+    /// advert (which follows it) makes a resigning Master let go.
     pub(super) fn schedule_announcements(&mut self, now: Duration, out: &mut Vec<Effect>) {
         let garp = self.spec.config.garp;
         let spacing = self.spec.announce_spacing();

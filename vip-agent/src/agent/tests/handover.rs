@@ -107,3 +107,18 @@ fn resigning_an_unknown_instance_is_an_error() {
     );
     assert_eq!(h.state("VI_1"), Some(State::Master));
 }
+
+/// The Backup that takes over announces its VIPs before its first advert:
+/// that advert makes the resigning Master let go of them, so a client must
+/// already have the new MAC by then, or what it sends in between is lost.
+#[test]
+fn the_successor_announces_before_its_first_advert() {
+    let mut h = Harness::started(&instance("VI_1", 51, 100, "10.0.0.100/24", ""));
+    h.advert("10.0.0.2", 51, 200, &["10.0.0.100"]);
+    h.advert("10.0.0.2", 51, 0, &["10.0.0.100"]);
+    let effects = h.run_until(h.now + secs(1));
+    assert_eq!(h.state("VI_1"), Some(State::Master));
+    let announced = position(&effects, |e| matches!(e, Effect::SendFrames { .. })).unwrap();
+    let advertised = position(&effects, |e| matches!(e, Effect::SendAdvert { .. })).unwrap();
+    assert!(announced < advertised, "{effects:?}");
+}

@@ -202,6 +202,13 @@ fn rfc5798_6_4_2_master_down_timer_fires_backup_becomes_master() {
         .position(|a| matches!(a, Action::AnnounceVips(_)))
         .unwrap();
     assert!(add < announce);
+    // Announced before the advert: a Master that resigned (make-before-break)
+    // lets go of the addresses on that advert.
+    let advert = actions
+        .iter()
+        .position(|a| matches!(a, Action::SendAdvert(_)))
+        .unwrap();
+    assert!(announce < advert);
 }
 
 #[test]
