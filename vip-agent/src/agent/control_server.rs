@@ -77,9 +77,9 @@ pub async fn serve_control(listener: UnixListener, requests: mpsc::Sender<Contro
 pub fn agent_status(
     options: &RunOptions,
     core: &Core,
-    fastpath: &fastpath::FastPath,
+    fastpath: Option<&fastpath::FastPath>,
 ) -> AgentStatus {
-    let counters = fastpath.counters();
+    let counters = fastpath.and_then(fastpath::FastPath::counters);
     AgentStatus {
         pid: std::process::id(),
         config: options
@@ -87,10 +87,12 @@ pub fn agent_status(
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "<command line>".to_string()),
-        xdp_mode: if fastpath.enabled() {
-            format!("{:?}", options.xdp_mode).to_lowercase()
-        } else {
-            "off".to_string()
+        xdp_mode: match fastpath {
+            None => "loading".to_string(),
+            Some(fastpath) if fastpath.enabled() => {
+                format!("{:?}", options.xdp_mode).to_lowercase()
+            }
+            Some(_) => "off".to_string(),
         },
         instances: core
             .slots()

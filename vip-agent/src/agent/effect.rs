@@ -116,6 +116,23 @@ pub enum Effect {
     Heartbeat,
 }
 
+impl Effect {
+    /// Carried out against the XDP program and its maps.
+    pub fn needs_fast_path(&self) -> bool {
+        matches!(
+            self,
+            Effect::AttachXdp { .. }
+                | Effect::ForgetXdp { .. }
+                | Effect::DetachXdp { .. }
+                | Effect::SetPolicy { .. }
+                | Effect::RemovePolicy { .. }
+                | Effect::SetOwned { .. }
+                | Effect::ClearOwned { .. }
+                | Effect::Heartbeat
+        )
+    }
+}
+
 /// What the executor reports back, fed to [`super::core::Core::feedback`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Feedback {

@@ -53,19 +53,33 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
     // The control socket first: it tells a live agent from a dead one, and
     // only a dead one's pinned fast path may be taken over.
     let control = control_server::bind_control_socket(&options.control_socket)?;
-    let mut fastpath = match FastPath::start(
-        &options.bpffs_dir,
-        options.xdp_mode,
-        options.force_xdp,
-        options.fence_bound,
-    ) {
-        Ok(fastpath) => fastpath,
-        Err(err) => {
-            let _ = std::fs::remove_file(&options.control_socket);
-            return Err(err);
+    let inherited = FastPath::inherit(&options.bpffs_dir, options.xdp_mode);
+    let load = {
+        let (dir, mode, force, bound) = (
+            options.bpffs_dir.clone(),
+            options.xdp_mode,
+            options.force_xdp,
+            options.fence_bound,
+        );
+        move || FastPath::start(&dir, mode, force, bound)
+    };
+    // After a crash the program loads in the background: a run resuming as
+    // Master must advertise before any Backup's timer fires, and loading
+    // takes about a second. The crashed run's pinned program still validates
+    // adverts and answers ARP/NS meanwhile. A fresh start loads first, so
+    // every advert the sockets see has been validated by this run's program.
+    let (fastpath, mut loading) = if inherited.is_some() {
+        (None, Some(tokio::task::spawn_blocking(load)))
+    } else {
+        match load() {
+            Ok(fastpath) => (Some(fastpath), None),
+            Err(err) => {
+                let _ = std::fs::remove_file(&options.control_socket);
+                return Err(err);
+            }
         }
     };
-    let previous = fastpath.take_inherited().map(|inherited| PreviousRun {
+    let previous = inherited.map(|inherited| PreviousRun {
         heartbeat_age: Duration::from_nanos(
             dataplane::monotonic_ns().saturating_sub(inherited.heartbeat_ns),
         ),
@@ -92,6 +106,7 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
         vip_lifetime: options.vip_lifetime,
         fence_bound: options.fence_bound,
     };
+    let pin_dir = options.bpffs_dir.clone();
     let mut agent = Agent {
         options,
         epoch: Instant::now(),
@@ -99,6 +114,7 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
         executor: Executor::new(
             netlink,
             fastpath,
+            pin_dir,
             SocketRegistry::new(packets_tx),
             script_tx,
         ),
@@ -107,7 +123,7 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
     agent.carry_out(effects).await;
     tracing::info!(
         instances = agent.core.slots().len(),
-        xdp = agent.executor.fastpath.enabled(),
+        xdp = agent.executor.fastpath.as_ref().map(FastPath::enabled),
         "vip-agent running"
     );
 
@@ -152,6 +168,11 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
                 agent.core.begin_shutdown(agent.now())
             }
             _ = tokio::time::sleep_until(deadline) => agent.core.on_timers(agent.now()),
+            loaded = async { loading.as_mut().expect("guarded by the condition").await }, if loading.is_some() => {
+                loading = None;
+                agent.fast_path_loaded(loaded).await;
+                Vec::new()
+            }
         };
         agent.carry_out(effects).await;
         if stopping && !agent.core.handing_over() {
@@ -160,6 +181,9 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
     }
 
     control_task.abort();
+    if let Some(still_loading) = loading.take() {
+        agent.fast_path_loaded(still_loading.await).await;
+    }
     let effects = agent.core.shutdown(agent.now());
     agent.carry_out(effects).await;
     agent
@@ -174,6 +198,33 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
 impl Agent {
     fn now(&self) -> Duration {
         self.epoch.elapsed()
+    }
+
+    /// The background load ended: the fast path takes over the deferred
+    /// effects, or, if it failed, the kernel path answers.
+    async fn fast_path_loaded(
+        &mut self,
+        loaded: std::result::Result<Result<FastPath>, tokio::task::JoinError>,
+    ) {
+        let fastpath = match loaded {
+            Ok(Ok(fastpath)) => fastpath,
+            Ok(Err(err)) => {
+                tracing::error!(error = %format!("{err:#}"), "loading the XDP program failed; the kernel path answers instead");
+                FastPath::off()
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "loading the XDP program failed; the kernel path answers instead");
+                FastPath::off()
+            }
+        };
+        tracing::info!(xdp = fastpath.enabled(), "fast path loaded");
+        let feedback = self.executor.fast_path_ready(fastpath).await;
+        let now = self.now();
+        let effects = feedback
+            .into_iter()
+            .flat_map(|fb| self.core.feedback(fb, now))
+            .collect();
+        self.carry_out(effects).await;
     }
 
     /// Executes effects and the effects of what the executor reports back.
@@ -201,7 +252,7 @@ impl Agent {
                     status: Some(control_server::agent_status(
                         &self.options,
                         &self.core,
-                        &self.executor.fastpath,
+                        self.executor.fastpath.as_ref(),
                     )),
                 },
                 Vec::new(),

@@ -3,7 +3,7 @@
 //! for scripts. Failures are logged; the few the core must know about come
 //! back as [`Feedback`].
 
-use std::collections::HashMap;
+use std::{collections::HashMap, path::PathBuf};
 
 use tokio::{sync::mpsc, task::JoinHandle};
 
@@ -18,7 +18,12 @@ use crate::net::{announce::FrameSender, netlink::Netlink};
 
 pub struct Executor {
     pub netlink: Netlink,
-    pub fastpath: FastPath,
+    /// `None` while the program loads in the background after a crash
+    /// (see [`super::event_loop`]); its effects wait in `deferred`, and the
+    /// heartbeat renews the crashed run's instead.
+    pub fastpath: Option<FastPath>,
+    deferred: Vec<Effect>,
+    pin_dir: PathBuf,
     pub sockets: SocketRegistry,
     /// Packet sockets for ARP/NA, opened on first use per interface index.
     frames: HashMap<u32, FrameSender>,
@@ -29,13 +34,16 @@ pub struct Executor {
 impl Executor {
     pub fn new(
         netlink: Netlink,
-        fastpath: FastPath,
+        fastpath: Option<FastPath>,
+        pin_dir: PathBuf,
         sockets: SocketRegistry,
         script_results: mpsc::Sender<ScriptResult>,
     ) -> Self {
         Self {
             netlink,
             fastpath,
+            deferred: Vec::new(),
+            pin_dir,
             sockets,
             frames: HashMap::new(),
             scripts: Vec::new(),
@@ -53,44 +61,25 @@ impl Executor {
         feedback
     }
 
+    /// The program has loaded: the fast-path effects decided meanwhile are
+    /// carried out now, in order.
+    pub async fn fast_path_ready(&mut self, fastpath: FastPath) -> Vec<Feedback> {
+        self.fastpath = Some(fastpath);
+        let deferred = std::mem::take(&mut self.deferred);
+        self.execute(deferred).await
+    }
+
     async fn carry_out(&mut self, effect: Effect) -> Option<Feedback> {
+        if effect.needs_fast_path() {
+            return match &mut self.fastpath {
+                Some(fastpath) => Self::on_fast_path(fastpath, effect),
+                None => {
+                    self.while_loading(effect);
+                    None
+                }
+            };
+        }
         match effect {
-            Effect::AttachXdp { interface } => {
-                if let Err(err) = self.fastpath.attach(&interface) {
-                    let error = format!("{err:#}");
-                    tracing::error!(
-                        interface,
-                        error,
-                        "XDP attach failed; the kernel path answers instead"
-                    );
-                    return Some(Feedback::XdpFailed { interface, error });
-                }
-            }
-            Effect::ForgetXdp { interface } => self.fastpath.forget(&interface),
-            Effect::DetachXdp { interface } => {
-                if let Err(err) = self.fastpath.detach(&interface) {
-                    tracing::warn!(interface, error = %format!("{err:#}"), "detaching XDP");
-                }
-            }
-            Effect::SetPolicy {
-                ifindex,
-                vrid,
-                ipv6,
-                policy,
-            } => {
-                if let Err(err) = self.fastpath.set_policy(ifindex, vrid, ipv6, &policy) {
-                    tracing::warn!(ifindex, vrid, error = %format!("{err:#}"), "pushing the VRRP policy to XDP");
-                }
-            }
-            Effect::RemovePolicy {
-                ifindex,
-                vrid,
-                ipv6,
-            } => {
-                if let Err(err) = self.fastpath.remove_policy(ifindex, vrid, ipv6) {
-                    tracing::warn!(ifindex, vrid, error = %format!("{err:#}"), "removing the VRRP policy from XDP");
-                }
-            }
             Effect::OpenSocket { key, spec } => {
                 return Some(match self.sockets.open(&key, spec) {
                     Ok(()) => Feedback::SocketOpened { key, spec },
@@ -110,21 +99,6 @@ impl Executor {
             } => {
                 if let Err(err) = self.sockets.send(&key, &payload, source, destination).await {
                     tracing::warn!(interface = %key.interface, %destination, error = %format!("{err:#}"), "sending the advert");
-                }
-            }
-            Effect::SetOwned {
-                ifindex,
-                vip,
-                mac,
-                vrid,
-            } => {
-                if let Err(err) = self.fastpath.set_owned(ifindex, vip, mac, vrid) {
-                    tracing::warn!(%vip, error = %format!("{err:#}"), "XDP ownership");
-                }
-            }
-            Effect::ClearOwned { ifindex, vip } => {
-                if let Err(err) = self.fastpath.clear_owned(ifindex, vip) {
-                    tracing::warn!(%vip, error = %format!("{err:#}"), "clearing XDP ownership");
                 }
             }
             Effect::AddVip {
@@ -174,13 +148,85 @@ impl Executor {
                     ));
                 }
             }
+            // Handled above.
+            _ => {}
+        }
+        None
+    }
+
+    fn on_fast_path(fastpath: &mut FastPath, effect: Effect) -> Option<Feedback> {
+        match effect {
+            Effect::AttachXdp { interface } => {
+                if let Err(err) = fastpath.attach(&interface) {
+                    let error = format!("{err:#}");
+                    tracing::error!(
+                        interface,
+                        error,
+                        "XDP attach failed; the kernel path answers instead"
+                    );
+                    return Some(Feedback::XdpFailed { interface, error });
+                }
+            }
+            Effect::ForgetXdp { interface } => fastpath.forget(&interface),
+            Effect::DetachXdp { interface } => {
+                if let Err(err) = fastpath.detach(&interface) {
+                    tracing::warn!(interface, error = %format!("{err:#}"), "detaching XDP");
+                }
+            }
+            Effect::SetPolicy {
+                ifindex,
+                vrid,
+                ipv6,
+                policy,
+            } => {
+                if let Err(err) = fastpath.set_policy(ifindex, vrid, ipv6, &policy) {
+                    tracing::warn!(ifindex, vrid, error = %format!("{err:#}"), "pushing the VRRP policy to XDP");
+                }
+            }
+            Effect::RemovePolicy {
+                ifindex,
+                vrid,
+                ipv6,
+            } => {
+                if let Err(err) = fastpath.remove_policy(ifindex, vrid, ipv6) {
+                    tracing::warn!(ifindex, vrid, error = %format!("{err:#}"), "removing the VRRP policy from XDP");
+                }
+            }
+            Effect::SetOwned {
+                ifindex,
+                vip,
+                mac,
+                vrid,
+            } => {
+                if let Err(err) = fastpath.set_owned(ifindex, vip, mac, vrid) {
+                    tracing::warn!(%vip, error = %format!("{err:#}"), "XDP ownership");
+                }
+            }
+            Effect::ClearOwned { ifindex, vip } => {
+                if let Err(err) = fastpath.clear_owned(ifindex, vip) {
+                    tracing::warn!(%vip, error = %format!("{err:#}"), "clearing XDP ownership");
+                }
+            }
             Effect::Heartbeat => {
-                if let Err(err) = self.fastpath.heartbeat() {
+                if let Err(err) = fastpath.heartbeat() {
                     tracing::warn!(error = %err, "XDP heartbeat");
                 }
             }
+            _ => {}
         }
         None
+    }
+
+    /// While the program loads, fast-path effects wait for it, and the
+    /// heartbeat keeps the crashed run's pinned fast path unfenced instead.
+    fn while_loading(&mut self, effect: Effect) {
+        if effect == Effect::Heartbeat {
+            if let Err(err) = crate::dataplane::bridge_heartbeat(&self.pin_dir) {
+                tracing::warn!(error = %err, "renewing the earlier run's heartbeat");
+            }
+        } else {
+            self.deferred.push(effect);
+        }
     }
 
     fn send_frames(&mut self, ifindex: u32, frames: &[Vec<u8>]) {
@@ -210,6 +256,9 @@ impl Executor {
             task.abort();
         }
         self.sockets.clear();
-        self.fastpath.shutdown()
+        match self.fastpath {
+            Some(fastpath) => fastpath.shutdown(),
+            None => Ok(()),
+        }
     }
 }

@@ -13,38 +13,42 @@ pub struct FastPath {
     mode: XdpModeChoice,
     force: bool,
     attached: BTreeSet<String>,
-    /// What a crashed run left in the pin directory, read before loading.
-    inherited: Option<Inherited>,
 }
 
 impl FastPath {
+    /// What a run that died without a clean stop left under `pin_dir`, read
+    /// before anything replaces it; its heartbeat is renewed once if its
+    /// fast path is not fenced yet, so it goes on answering while this run
+    /// loads its own.
+    pub fn inherit(pin_dir: &Path, mode: XdpModeChoice) -> Option<Inherited> {
+        if mode == XdpModeChoice::Off {
+            return None;
+        }
+        let inherited = dataplane::inherit(pin_dir)
+            .inspect_err(|err| tracing::warn!(error = %err, "reading what an earlier run pinned"))
+            .ok()
+            .flatten()?;
+        match dataplane::bridge_heartbeat(pin_dir) {
+            Ok(true) => {
+                tracing::info!("the earlier run's fast path goes on answering while this one loads")
+            }
+            Ok(false) => {}
+            Err(err) => tracing::warn!(error = %err, "renewing the earlier run's heartbeat"),
+        }
+        Some(inherited)
+    }
+
+    /// Loads the program (about a second, most of it the kernel's verifier)
+    /// and takes over what an earlier run pinned.
     pub fn start(
         pin_dir: &Path,
         mode: XdpModeChoice,
         force: bool,
         fence_bound: Duration,
     ) -> Result<Self> {
-        let mut inherited = None;
         let dataplane = if mode == XdpModeChoice::Off {
             None
         } else {
-            inherited = dataplane::inherit(pin_dir)
-                .inspect_err(
-                    |err| tracing::warn!(error = %err, "reading what an earlier run pinned"),
-                )
-                .ok()
-                .flatten();
-            if inherited.is_some() {
-                match dataplane::bridge_heartbeat(pin_dir) {
-                    Ok(true) => tracing::info!(
-                        "the earlier run's fast path goes on answering while this one loads"
-                    ),
-                    Ok(false) => {}
-                    Err(err) => {
-                        tracing::warn!(error = %err, "renewing the earlier run's heartbeat")
-                    }
-                }
-            }
             let mut dataplane =
                 Dataplane::load_pinned(pin_dir, mode).context("loading the XDP program")?;
             dataplane
@@ -63,13 +67,17 @@ impl FastPath {
             mode,
             force,
             attached,
-            inherited,
         })
     }
 
-    /// What a run that died without a clean stop left behind (once).
-    pub fn take_inherited(&mut self) -> Option<Inherited> {
-        self.inherited.take()
+    /// No fast path: the kernel answers ARP/NS.
+    pub fn off() -> Self {
+        Self {
+            dataplane: None,
+            mode: XdpModeChoice::Off,
+            force: false,
+            attached: BTreeSet::new(),
+        }
     }
 
     pub fn enabled(&self) -> bool {
