@@ -93,7 +93,11 @@ struct Timings {
 /// vip-agent's view of the exchange: nothing discarded, no XDP drop.
 /// Returns the adverts it received and validated.
 fn check_agent_counters(agent: &AgentProcess) -> Result<u64> {
-    let status = agent.status()?;
+    // A restarted agent loads its XDP program in the background.
+    let status = wait_for("the agent's fast path to be loaded", BOUND, || {
+        let status = agent.status().ok()?;
+        (status["xdp_mode"] != "loading").then_some(status)
+    })?;
     let inst = &status["instances"][0];
     let discarded = inst["adverts_discarded"]
         .as_u64()
