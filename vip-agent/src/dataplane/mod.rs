@@ -3,7 +3,9 @@
 //! (so `bpftool map dump pinned ...` works), read its counters, and take it
 //! all down again.
 
+mod attach;
 mod counters;
+mod inherit;
 mod xdp_mode;
 
 use std::{
@@ -30,7 +32,9 @@ use vip_common::{
     MAP_OWNERSHIP, MAP_VRRP_POLICY, MAP_VRRP_STATS, MAX_PEERS, OWNERSHIP_FLAG_MASTER, PROGRAM_NAME,
 };
 
+use attach::{link_pin, AttachedLink, LINK_PIN_PREFIX};
 pub use counters::{Counters, L2Counters, VrrpCounters};
+pub use inherit::{bridge_heartbeat, inherit, Inherited, OwnedVip};
 pub use xdp_mode::{resolve_xdp_mode, XdpModeChoice};
 
 /// The XDP object built for this binary (see build.rs).
@@ -198,93 +202,6 @@ pub struct Dataplane {
     pin_links: bool,
 }
 
-/// How an attachment is held.
-enum AttachedLink {
-    /// By the program object: it detaches when the process ends.
-    Process(XdpLinkId),
-    /// Pinned: it outlives the process until a clean stop unpins it.
-    Pinned(PinnedLink),
-}
-
-/// What a run of the agent that died without a clean stop left in its
-/// pin directory: its last heartbeat, its ownership entries (it was Master
-/// of those) and the interfaces its pinned attachments still run on.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Inherited {
-    /// CLOCK_MONOTONIC nanoseconds of its last heartbeat; 0: it never beat.
-    pub heartbeat_ns: u64,
-    pub owned: Vec<OwnedVip>,
-    pub interfaces: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OwnedVip {
-    pub ifindex: u32,
-    pub vip: IpAddr,
-    pub vrid: u8,
-}
-
-/// Pin of the attachment to `interface`.
-fn link_pin(pin_dir: &Path, interface: &str) -> PathBuf {
-    pin_dir.join(format!("{LINK_PIN_PREFIX}{interface}"))
-}
-
-const LINK_PIN_PREFIX: &str = "link_";
-
-/// Reads what a crashed run left under `pin_dir`, before anything replaces
-/// it; `None` when there is nothing (no earlier run, or a clean stop).
-pub fn inherit(pin_dir: &Path) -> Result<Option<Inherited>, DataplaneError> {
-    let open = |name: &'static str| -> Result<Option<Map>, DataplaneError> {
-        let path = pin_dir.join(name);
-        if !path.exists() {
-            return Ok(None);
-        }
-        let data = MapData::from_pin(&path).map_err(map_err(name))?;
-        Ok(Some(match name {
-            MAP_LIVENESS => Map::Array(data),
-            _ => Map::HashMap(data),
-        }))
-    };
-    let interfaces: Vec<String> = fs::read_dir(pin_dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    name.strip_prefix(LINK_PIN_PREFIX).map(str::to_string)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let (Some(liveness), Some(ownership)) = (open(MAP_LIVENESS)?, open(MAP_OWNERSHIP)?) else {
-        return Ok(None);
-    };
-    let liveness: Array<MapData, Liveness> =
-        Array::try_from(liveness).map_err(map_err(MAP_LIVENESS))?;
-    let ownership: HashMap<MapData, OwnershipKey, Ownership> =
-        HashMap::try_from(ownership).map_err(map_err(MAP_OWNERSHIP))?;
-    let heartbeat_ns = liveness
-        .get(&0, 0)
-        .map_err(map_err(MAP_LIVENESS))?
-        .heartbeat_ns;
-    let mut owned = Vec::new();
-    for entry in ownership.iter() {
-        let (key, value) = entry.map_err(map_err(MAP_OWNERSHIP))?;
-        if value.flags & OWNERSHIP_FLAG_MASTER != 0 {
-            owned.push(OwnedVip {
-                ifindex: key.ifindex,
-                vip: addr_from_key(Family::from_key(key.family), key.vip),
-                vrid: value.vrid,
-            });
-        }
-    }
-    Ok(Some(Inherited {
-        heartbeat_ns,
-        owned,
-        interfaces,
-    }))
-}
-
 /// Removes the pins a previous run left behind (a crashed agent cannot unpin).
 pub fn remove_stale_pins(pin_dir: &Path) -> Result<Vec<PathBuf>, DataplaneError> {
     let mut removed = Vec::new();
@@ -332,70 +249,6 @@ fn take_pinned(ebpf: &mut Ebpf, pin_dir: &Path, name: &'static str) -> Result<Ma
     map.pin(&path)
         .map_err(|source| DataplaneError::Pin { path, source })?;
     Ok(map)
-}
-
-/// True if `err` says the interface already runs an XDP program.
-fn is_busy(err: &aya::programs::ProgramError) -> bool {
-    match err {
-        aya::programs::ProgramError::SyscallError(e) => matches!(
-            e.io_error.raw_os_error(),
-            Some(libc::EBUSY) | Some(libc::EEXIST)
-        ),
-        _ => {
-            let text = err.to_string();
-            text.contains("busy") || text.contains("exists")
-        }
-    }
-}
-
-/// Removes whatever XDP program (generic or driver mode) is attached to
-/// `interface` through netlink. A program held by another process's bpf_link
-/// cannot be removed this way; the retried attach then reports it.
-fn remove_foreign_xdp(interface: &str) -> Result<(), DataplaneError> {
-    let mut errors = Vec::new();
-    for mode in ["xdpgeneric", "xdpdrv"] {
-        match std::process::Command::new("ip")
-            .args(["link", "set", "dev", interface, mode, "off"])
-            .output()
-        {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => errors.push(String::from_utf8_lossy(&out.stderr).trim().to_string()),
-            Err(err) => errors.push(format!("running ip: {err}")),
-        }
-    }
-    if errors.len() == 2 {
-        return Err(DataplaneError::ForceDetach {
-            interface: interface.to_string(),
-            message: errors.join("; "),
-        });
-    }
-    Ok(())
-}
-
-/// A new run is starting where a crashed one left a pinned fast path that
-/// is not fenced yet: renew that run's heartbeat once, so its program goes
-/// on answering for its VIPs while this run loads its own (loading and
-/// verifying takes about a second) and takes the attachments over. A fast
-/// path already fenced stays fenced. Returns whether it renewed.
-pub fn bridge_heartbeat(pin_dir: &Path) -> Result<bool, DataplaneError> {
-    let path = pin_dir.join(MAP_LIVENESS);
-    if !path.exists() {
-        return Ok(false);
-    }
-    let data = MapData::from_pin(&path).map_err(map_err(MAP_LIVENESS))?;
-    let mut liveness: Array<MapData, Liveness> =
-        Array::try_from(Map::Array(data)).map_err(map_err(MAP_LIVENESS))?;
-    let old = liveness.get(&0, 0).map_err(map_err(MAP_LIVENESS))?;
-    let now = monotonic_ns();
-    if old.heartbeat_ns == 0 || now.saturating_sub(old.heartbeat_ns) > old.bound_ns {
-        return Ok(false);
-    }
-    let renewed = Liveness {
-        heartbeat_ns: now,
-        ..old
-    };
-    liveness.set(0, renewed, 0).map_err(map_err(MAP_LIVENESS))?;
-    Ok(true)
 }
 
 impl Dataplane {
@@ -486,196 +339,6 @@ impl Dataplane {
             .program_mut(PROGRAM_NAME)
             .ok_or(DataplaneError::MissingProgram(PROGRAM_NAME))?
             .try_into()?)
-    }
-
-    /// Attaches the program to `interface` in the mode `choice` resolves to.
-    /// If another XDP program is already attached there, refuses unless
-    /// `force`, which removes that program first.
-    pub fn attach(
-        &mut self,
-        interface: &str,
-        choice: XdpModeChoice,
-        force: bool,
-    ) -> Result<&Attachment, DataplaneError> {
-        let ifindex = nix::net::if_::if_nametoindex(interface)
-            .map_err(|_| DataplaneError::UnknownInterface(interface.to_string()))?;
-        let pin = link_pin(&self.pin_dir, interface);
-        let resolved = resolve_xdp_mode(interface, choice);
-        if let Some(why) = &resolved.note {
-            tracing::warn!(interface, mode = ?resolved.mode, "{why}");
-        }
-        let first = match self.attach_mode(ifindex, resolved.mode) {
-            Err(err) if is_busy(&err) => {
-                if !force {
-                    return Err(DataplaneError::XdpInUse {
-                        interface: interface.to_string(),
-                    });
-                }
-                tracing::warn!(
-                    interface,
-                    "--force: replacing the XDP program on the interface"
-                );
-                remove_foreign_xdp(interface)?;
-                self.attach_mode(ifindex, resolved.mode)
-            }
-            other => other,
-        };
-        let (mode, link) = match first {
-            Ok(link) => (resolved.mode, link),
-            // auto: a driver without native XDP support falls back to skb.
-            Err(err) if choice == XdpModeChoice::Auto && resolved.mode == XdpModeChoice::Native => {
-                tracing::warn!(
-                    interface,
-                    error = %err,
-                    "native XDP is not available here; using skb (generic) mode"
-                );
-                let link = self
-                    .attach_mode(ifindex, XdpModeChoice::Skb)
-                    .map_err(|source| DataplaneError::Attach {
-                        interface: interface.to_string(),
-                        mode: XdpModeChoice::Skb,
-                        source,
-                    })?;
-                (XdpModeChoice::Skb, link)
-            }
-            Err(source) if is_busy(&source) => {
-                return Err(DataplaneError::XdpInUse {
-                    interface: interface.to_string(),
-                })
-            }
-            Err(source) => {
-                return Err(DataplaneError::Attach {
-                    interface: interface.to_string(),
-                    mode: resolved.mode,
-                    source,
-                })
-            }
-        };
-        let attachment = Attachment {
-            interface: interface.to_string(),
-            ifindex,
-            mode,
-        };
-        tracing::info!(interface, ifindex, ?mode, "XDP program attached");
-        let link = self.hold(link, &pin)?;
-        self.attachments.push((attachment, link));
-        Ok(&self.attachments.last().expect("just pushed").0)
-    }
-
-    /// Keeps a new attachment the way this dataplane holds them.
-    fn hold(&mut self, link: XdpLinkId, pin: &Path) -> Result<AttachedLink, DataplaneError> {
-        if !self.pin_links {
-            return Ok(AttachedLink::Process(link));
-        }
-        let program = self.program()?;
-        let owned = program.take_link(link)?;
-        match FdLink::try_from(owned) {
-            Ok(fd_link) => {
-                let pinned = fd_link.pin(pin).map_err(|source| DataplaneError::Pin {
-                    path: pin.to_path_buf(),
-                    source,
-                })?;
-                Ok(AttachedLink::Pinned(pinned))
-            }
-            // A netlink attachment cannot be pinned; it ends with the process.
-            Err(_) => Err(DataplaneError::NotPinnable),
-        }
-    }
-
-    /// Replaces the program of a crashed run's pinned attachment by this
-    /// one, atomically (`bpf_link_update`): the interface never runs
-    /// without XDP.
-    fn take_over(&mut self, pin: &Path, choice: XdpModeChoice) -> Result<(), DataplaneError> {
-        let fd_link = PinnedLink::from_pin(pin)
-            .map_err(|e| DataplaneError::TakeOver {
-                path: pin.to_path_buf(),
-                message: e.to_string(),
-            })?
-            .unpin()
-            .map_err(|source| DataplaneError::PinDir {
-                path: pin.to_path_buf(),
-                source,
-            })?;
-        let info = fd_link.info().map_err(|e| DataplaneError::TakeOver {
-            path: pin.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let xdp_link = XdpLink::try_from(fd_link).map_err(|e| DataplaneError::TakeOver {
-            path: pin.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let program = self.program()?;
-        let id = program.attach_to_link(xdp_link)?;
-        let interface = pin
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_prefix(LINK_PIN_PREFIX))
-            .unwrap_or_default()
-            .to_string();
-        let ifindex = nix::net::if_::if_nametoindex(interface.as_str())
-            .map_err(|_| DataplaneError::UnknownInterface(interface.clone()))?;
-        let link = self.hold(id, pin)?;
-        tracing::info!(
-            interface,
-            ifindex,
-            link = info.id(),
-            "took over the XDP attachment of an earlier run"
-        );
-        let attachment = Attachment {
-            mode: resolve_xdp_mode(&interface, choice).mode,
-            interface,
-            ifindex,
-        };
-        self.attachments.push((attachment, link));
-        Ok(())
-    }
-
-    /// Detaches the program from `interface` (no instance uses it any more)
-    /// and removes the attachment's pin.
-    pub fn detach(&mut self, interface: &str) -> Result<(), DataplaneError> {
-        let Some(pos) = self
-            .attachments
-            .iter()
-            .position(|(a, _)| a.interface == interface)
-        else {
-            return Ok(());
-        };
-        let (_, link) = self.attachments.remove(pos);
-        match link {
-            AttachedLink::Process(id) => self.program()?.detach(id)?,
-            AttachedLink::Pinned(pinned) => {
-                drop(pinned.unpin().map_err(|source| DataplaneError::PinDir {
-                    path: link_pin(&self.pin_dir, interface),
-                    source,
-                })?)
-            }
-        }
-        tracing::info!(interface, "XDP program detached");
-        Ok(())
-    }
-
-    /// The interface went away, and the attachment with it: drop its pin.
-    pub fn forget(&mut self, interface: &str) {
-        self.attachments.retain(|(a, _)| a.interface != interface);
-        let _ = fs::remove_file(link_pin(&self.pin_dir, interface));
-    }
-
-    fn attach_mode(
-        &mut self,
-        ifindex: u32,
-        mode: XdpModeChoice,
-    ) -> Result<aya::programs::xdp::XdpLinkId, aya::programs::ProgramError> {
-        let flags = match mode {
-            XdpModeChoice::Native => XdpMode::Driver,
-            XdpModeChoice::Skb => XdpMode::Skb,
-            XdpModeChoice::Auto | XdpModeChoice::Off => XdpMode::Default,
-        };
-        let program: &mut Xdp = self
-            .ebpf
-            .program_mut(PROGRAM_NAME)
-            .ok_or(aya::programs::ProgramError::NotLoaded)?
-            .try_into()?;
-        program.attach_to_if_index(ifindex, flags)
     }
 
     pub fn attachments(&self) -> impl Iterator<Item = &Attachment> {
