@@ -122,10 +122,7 @@ impl Core {
         mut f: impl FnMut(&mut Slot, &Context, &mut Vec<Effect>),
     ) -> Vec<Effect> {
         let mut out = Vec::new();
-        let ctx = Context {
-            system: &self.system,
-            vip_lifetime: self.options.vip_lifetime,
-        };
+        let ctx = Context::of(&self.system, &self.options);
         for slot in &mut self.slots {
             f(slot, &ctx, &mut out);
         }
@@ -286,10 +283,7 @@ impl Core {
     pub fn resign(&mut self, name: Option<&str>, now: Duration) -> Result<Vec<Effect>, String> {
         let chosen = self.designated(name)?;
         let mut out = Vec::new();
-        let ctx = Context {
-            system: &self.system,
-            vip_lifetime: self.options.vip_lifetime,
-        };
+        let ctx = Context::of(&self.system, &self.options);
         for i in chosen {
             self.slots[i].resign(&ctx, now, &mut out);
         }
@@ -394,10 +388,7 @@ impl Core {
                 // Starts when the executor reports the socket open.
                 continue;
             }
-            let ctx = Context {
-                system: &self.system,
-                vip_lifetime: self.options.vip_lifetime,
-            };
+            let ctx = Context::of(&self.system, &self.options);
             self.slots[index].start(prepared, &ctx, now, &mut out);
         }
         out

@@ -59,6 +59,16 @@ struct Running {
     handover_until: Option<Duration>,
 }
 
+impl<'a> Context<'a> {
+    /// From the core's parts, borrowed apart from its instances.
+    pub fn of(system: &'a SystemView, options: &super::core::CoreOptions) -> Self {
+        Self {
+            system,
+            vip_lifetime: options.vip_lifetime,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub adverts_sent: u64,

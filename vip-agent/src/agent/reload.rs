@@ -58,10 +58,7 @@ impl Core {
         let mut resumed = Vec::new();
         let mut still_resigned = Vec::new();
         let mut handed_over: Vec<Placement> = Vec::new();
-        let ctx = Context {
-            system: &self.system,
-            vip_lifetime: self.options.vip_lifetime,
-        };
+        let ctx = Context::of(&self.system, &self.options);
         for mut slot in old {
             let successor = config.instances.iter().find(|i| slot.spec.same_router(i));
             if successor.is_some() && slot.resigned {
