@@ -251,14 +251,50 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         vip_lifetime: Duration::from_secs(args.vip_lifetime),
         fence_bound: Duration::from_millis(args.xdp_fence_ms),
     };
-    if let Some(dir) = args.pid_file.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    std::fs::write(&args.pid_file, format!("{}\n", std::process::id()))
-        .with_context(|| format!("writing {}", args.pid_file.display()))?;
-    let result = runtime()?.block_on(vip_agent::agent::run(options, config));
-    let _ = std::fs::remove_file(&args.pid_file);
+    // Before anything is created: a run the kernel would refuse halfway
+    // says so in one line and leaves nothing behind.
+    vip_agent::agent::privileges::check(options.xdp_mode != XdpModeChoice::Off)?;
+    let created = CreatedDirs::for_files(&[&args.pid_file, &options.control_socket]);
+    let result = (|| {
+        if let Some(dir) = args.pid_file.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(&args.pid_file, format!("{}\n", std::process::id()))
+            .with_context(|| format!("writing {}", args.pid_file.display()))?;
+        let result = runtime()?.block_on(vip_agent::agent::run(options, config));
+        let _ = std::fs::remove_file(&args.pid_file);
+        result
+    })();
+    created.remove_if_empty();
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// The directories a run creates for its files, removed again (when empty)
+/// as it exits; a directory that was there before is left alone.
+struct CreatedDirs(Vec<PathBuf>);
+
+impl CreatedDirs {
+    fn for_files(files: &[&std::path::Path]) -> Self {
+        let mut missing: Vec<PathBuf> = files
+            .iter()
+            .filter_map(|file| file.parent())
+            .flat_map(|dir| dir.ancestors())
+            .filter(|dir| !dir.as_os_str().is_empty() && !dir.exists())
+            .map(std::path::Path::to_path_buf)
+            .collect();
+        // Deepest first, so a parent is tried after its children.
+        missing.sort_by(|a, b| {
+            (b.components().count(), b.as_path()).cmp(&(a.components().count(), a.as_path()))
+        });
+        missing.dedup();
+        Self(missing)
+    }
+
+    fn remove_if_empty(&self) {
+        for dir in &self.0 {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
 }
 
 fn status(args: StatusArgs) -> Result<ExitCode> {

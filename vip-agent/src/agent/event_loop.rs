@@ -25,7 +25,7 @@ use super::{
 use crate::{
     config::{self, Config, LoadOptions},
     control::{Command, Response},
-    dataplane,
+    dataplane::{self, Bpffs, XdpModeChoice},
     net::netlink::{self, Netlink},
 };
 
@@ -53,6 +53,12 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
     // The control socket first: it tells a live agent from a dead one, and
     // only a dead one's pinned fast path may be taken over.
     let control = control_server::bind_control_socket(&options.control_socket)?;
+    if options.xdp_mode != XdpModeChoice::Off {
+        if let Err(err) = prepare_bpffs(&options.bpffs_dir) {
+            let _ = std::fs::remove_file(&options.control_socket);
+            return Err(err);
+        }
+    }
     let inherited = FastPath::inherit(&options.bpffs_dir, options.xdp_mode);
     let load = {
         let (dir, mode, force, bound) = (
@@ -192,6 +198,34 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
         .context("detaching the XDP program")?;
     let _ = std::fs::remove_file(&agent.options.control_socket);
     tracing::info!("vip-agent stopped");
+    Ok(())
+}
+
+/// Mounts a bpf filesystem for the pins where there is none, and says what
+/// that means when the mount is private to this process.
+fn prepare_bpffs(pin_dir: &std::path::Path) -> Result<()> {
+    match dataplane::ensure_bpffs(pin_dir)? {
+        Bpffs::Present => {}
+        Bpffs::Mounted {
+            mount_point,
+            private: false,
+        } => tracing::info!(
+            mount_point = %mount_point.display(),
+            "no bpf filesystem was mounted for the pins: mounted one"
+        ),
+        Bpffs::Mounted {
+            mount_point,
+            private: true,
+        } => tracing::warn!(
+            mount_point = %mount_point.display(),
+            pid = std::process::id(),
+            "no bpf filesystem was mounted for the pins: mounted one in this process's own \
+             mount namespace (as `ip netns exec` gives it); bpftool sees the pins only from \
+             inside it (`nsenter --mount --target PID bpftool ...`), and they end with the \
+             process, so a crashed run cannot be resumed from them; \
+             `nsenter --net=/run/netns/NAME` keeps the host's /sys/fs/bpf"
+        ),
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! all down again.
 
 mod attach;
+mod bpffs;
 mod counters;
 mod inherit;
 mod xdp_mode;
@@ -33,6 +34,7 @@ use vip_common::{
 };
 
 use attach::{link_pin, AttachedLink, LINK_PIN_PREFIX};
+pub use bpffs::{ensure_bpffs, Bpffs};
 pub use counters::{Counters, L2Counters, VrrpCounters};
 pub use inherit::{bridge_heartbeat, inherit, Inherited, OwnedVip};
 pub use xdp_mode::{resolve_xdp_mode, XdpModeChoice};
@@ -146,12 +148,16 @@ pub enum DataplaneError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "{0} is not on a bpf filesystem: mount one (`mount -t bpf bpf /sys/fs/bpf`); \
-         note that `ip netns exec` hides the host's /sys/fs/bpf, use \
-         `nsenter --net=/run/netns/NAME` to enter only the network namespace"
-    )]
+    #[error("{0} is not on a bpf filesystem: mount one (`mount -t bpf bpf /sys/fs/bpf`)")]
     NotBpffs(PathBuf),
+    #[error(
+        "no bpf filesystem for the pins, and mounting one on {mount_point} failed: {errno} \
+         (mounting needs CAP_SYS_ADMIN; or mount it first: `mount -t bpf bpf /sys/fs/bpf`)"
+    )]
+    MountBpffs {
+        mount_point: PathBuf,
+        errno: nix::errno::Errno,
+    },
     #[error("interface {0} does not exist")]
     UnknownInterface(String),
     #[error(
@@ -218,24 +224,6 @@ pub fn remove_stale_pins(pin_dir: &Path) -> Result<Vec<PathBuf>, DataplaneError>
     Ok(removed)
 }
 
-/// Pins only work on bpffs; say so before the kernel answers with a bare
-/// EPERM/EINVAL. Checks the nearest existing ancestor of `pin_dir`.
-fn ensure_on_bpffs(pin_dir: &Path) -> Result<(), DataplaneError> {
-    const BPF_FS_MAGIC: nix::sys::statfs::FsType = nix::sys::statfs::FsType(0xCAFE_4A11);
-    let existing = pin_dir
-        .ancestors()
-        .find(|p| p.exists())
-        .unwrap_or(Path::new("/"));
-    let on_bpffs = nix::sys::statfs::statfs(existing)
-        .map(|fs| fs.filesystem_type() == BPF_FS_MAGIC)
-        .unwrap_or(false);
-    if on_bpffs {
-        Ok(())
-    } else {
-        Err(DataplaneError::NotBpffs(pin_dir.to_path_buf()))
-    }
-}
-
 fn map_err(name: &'static str) -> impl Fn(aya::maps::MapError) -> DataplaneError {
     move |source| DataplaneError::Map { name, source }
 }
@@ -290,11 +278,23 @@ impl Dataplane {
     }
 
     fn load_with(pin_dir: &Path, pin_links: bool) -> Result<Self, DataplaneError> {
-        ensure_on_bpffs(pin_dir)?;
+        bpffs::check_on_bpffs(pin_dir)?;
+        let created = !pin_dir.exists();
         fs::create_dir_all(pin_dir).map_err(|source| DataplaneError::PinDir {
             path: pin_dir.to_path_buf(),
             source,
         })?;
+        let loaded = Self::load_into(pin_dir, pin_links);
+        if loaded.is_err() && created {
+            // A start that failed leaves nothing: the pins made so far go
+            // with the directory this call created.
+            let _ = remove_stale_pins(pin_dir);
+            let _ = fs::remove_dir(pin_dir);
+        }
+        loaded
+    }
+
+    fn load_into(pin_dir: &Path, pin_links: bool) -> Result<Self, DataplaneError> {
         for stale in remove_stale_pins(pin_dir)? {
             tracing::warn!(pin = %stale.display(), "removed a pin left by an earlier run");
         }
