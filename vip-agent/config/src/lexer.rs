@@ -57,6 +57,69 @@ pub fn tokenize(text: &str, file: &Arc<str>, diagnostics: &mut Diagnostics) -> V
     tokens
 }
 
+/// The text of a file that may not be UTF-8. keepalived reads bytes, and
+/// old files carry Latin-1 in comments: bytes that are not UTF-8 are
+/// accepted in a comment (which is dropped), and are an error anywhere
+/// else, at the line and column of the first such byte.
+pub fn decode(bytes: &[u8], file: &Arc<str>, diagnostics: &mut Diagnostics) -> String {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return text.to_string();
+    }
+    let mut text = String::with_capacity(bytes.len());
+    for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if index > 0 {
+            text.push('\n');
+        }
+        let bad = match std::str::from_utf8(line) {
+            Ok(valid) => {
+                text.push_str(valid);
+                continue;
+            }
+            Err(error) => error.valid_up_to(),
+        };
+        match comment_start(line) {
+            Some(comment) if comment <= bad => {
+                // Everything before the comment is valid UTF-8.
+                text.push_str(&String::from_utf8_lossy(&line[..comment]));
+            }
+            _ => {
+                let valid = String::from_utf8_lossy(&line[..bad]);
+                let line_number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+                let col = u32::try_from(valid.chars().count() + 1).unwrap_or(u32::MAX);
+                diagnostics.error(
+                    &Location::new(file.clone(), line_number, col),
+                    format!(
+                        "byte 0x{:02x} is not UTF-8: outside comments the file must be UTF-8",
+                        line[bad]
+                    ),
+                );
+                text.push_str(&String::from_utf8_lossy(line));
+            }
+        }
+    }
+    text
+}
+
+/// Byte offset of the `#` or `!` that starts a comment on `line`, by the
+/// lexer's rules: outside quotes, where a backslash escapes the next byte.
+fn comment_start(line: &[u8]) -> Option<usize> {
+    let mut quote = None;
+    let mut index = 0;
+    while index < line.len() {
+        let b = line[index];
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) if b == b'\\' => index += 1,
+            Some(_) => {}
+            None if b == b'#' || b == b'!' => return Some(index),
+            None if b == b'"' || b == b'\'' => quote = Some(b),
+            None => {}
+        }
+        index += 1;
+    }
+    None
+}
+
 fn column_of(line: &str, byte_offset: usize) -> u32 {
     u32::try_from(line[..byte_offset].chars().count() + 1).unwrap_or(u32::MAX)
 }
@@ -242,6 +305,46 @@ mod tests {
                 TokenKind::LineEnd => "\\n".into(),
             })
             .collect()
+    }
+
+    fn decoded(bytes: &[u8]) -> (String, Vec<String>) {
+        let mut diagnostics = Diagnostics::default();
+        let text = decode(bytes, &Arc::from("t.conf"), &mut diagnostics);
+        let errors = diagnostics.items.iter().map(ToString::to_string).collect();
+        (text, errors)
+    }
+
+    #[test]
+    fn latin1_in_comments_is_accepted_as_keepalived_accepts_it() {
+        // "# Réseau" and "! défaut" in Latin-1 (0xe9), after a statement too.
+        let (text, errors) =
+            decoded(b"# R\xe9seau\nvrrp_instance VI_1 { ! d\xe9faut\n  priority 100 # \xe9\n}\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            words(&text),
+            words("\nvrrp_instance VI_1 {\n  priority 100\n}\n")
+        );
+    }
+
+    #[test]
+    fn a_byte_that_is_not_utf8_outside_a_comment_is_located() {
+        let (_, errors) = decoded(b"a b\n  priorit\xe9 100\n");
+        assert_eq!(
+            errors,
+            ["t.conf:2:10: byte 0xe9 is not UTF-8: outside comments the file must be UTF-8"]
+        );
+        // In quotes a '#' is not a comment, so what follows it is not one either.
+        let (_, errors) = decoded(b"notify \"a#\xe9\"\n");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("t.conf:1:11: "), "{errors:?}");
+        // A UTF-8 comment before the bad byte does not excuse it.
+        assert!(decoded(b"\xff # x\n").1[0].starts_with("t.conf:1:1: "));
+    }
+
+    #[test]
+    fn utf8_text_is_taken_as_it_is() {
+        let text = "vrrp_instance \u{e9}l\u{e8}ve {\n}\n";
+        assert_eq!(decoded(text.as_bytes()), (text.to_string(), Vec::new()));
     }
 
     #[test]

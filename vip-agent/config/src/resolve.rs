@@ -73,9 +73,17 @@ pub fn resolve(raw: &RawConfig, top: &Location, diagnostics: &mut Diagnostics) -
         sync_groups.push(group);
     }
 
-    if raw.instances.is_empty() {
-        diagnostics.warning(top, "no vrrp_instance is configured");
+    if raw.instances.is_empty() && !diagnostics.items.iter().any(|d| d.is_error()) {
+        // An error for check-config, run and reload alike: a reload to a file
+        // without instances would drop every VIP without being asked to.
+        // (Where a broken block is why there is none, its error says enough.)
+        diagnostics.error(
+            top,
+            "no vrrp_instance is configured: there is nothing to run \
+             (to release every VIP, stop the agent)",
+        );
     }
+    warn_vips_in_several_instances(raw, diagnostics);
 
     Config {
         global,
@@ -407,6 +415,34 @@ fn warn_duplicate_addresses(name: &str, raw: &RawInstance, diagnostics: &mut Dia
                     vip.value.address
                 ),
             );
+        }
+    }
+}
+
+/// Two instances holding one VIP fight over it on the node where both are
+/// Master; keepalived accepts it, so it is a warning (an error with --strict).
+fn warn_vips_in_several_instances(raw: &RawConfig, diagnostics: &mut Diagnostics) {
+    let mut first_seen: HashMap<std::net::IpAddr, (&str, &Location)> = HashMap::new();
+    for instance in &raw.instances {
+        for vip in instance
+            .virtual_ipaddresses
+            .iter()
+            .chain(&instance.virtual_ipaddresses_excluded)
+        {
+            match first_seen.get(&vip.value.address) {
+                Some((other, at)) if *other != instance.name => diagnostics.warning(
+                    &vip.at,
+                    format!(
+                        "vrrp_instance {}: virtual address {} is also in vrrp_instance {other} \
+                         ({}:{}): the two would both add and remove it",
+                        instance.name, vip.value.address, at.file, at.line
+                    ),
+                ),
+                Some(_) => {}
+                None => {
+                    first_seen.insert(vip.value.address, (&instance.name, &vip.at));
+                }
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::diagnostic::{Diagnostics, Location};
-use super::lexer::{tokenize, Token, TokenKind};
+use super::lexer::{decode, tokenize, Token, TokenKind};
 
 /// Deeper nesting than this is almost surely a loop through symlinks or globs.
 const MAX_INCLUDE_DEPTH: usize = 32;
@@ -53,8 +53,8 @@ fn read_file_into(
         );
         return;
     }
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
         Err(error) => {
             let message = format!("cannot read {}: {error}", path.display());
             if is_top {
@@ -67,6 +67,8 @@ fn read_file_into(
         }
     };
     let file: Arc<str> = Arc::from(path.display().to_string());
+    let text = decode(&bytes, &file, diagnostics);
+    drop(bytes);
     let file_tokens = tokenize(&text, &file, diagnostics);
     open_files.push(canonical);
     let directory = path.parent().map(Path::to_path_buf).unwrap_or_default();

@@ -302,3 +302,46 @@ fn every_fixture_has_a_test() {
         );
     }
 }
+
+#[test]
+fn a_file_without_instances_is_an_error_for_every_command() {
+    // check-config, run and reload all load through here.
+    expect(
+        "no_instance.conf",
+        false,
+        &[(0, 0, "no vrrp_instance is configured")],
+    );
+}
+
+#[test]
+fn a_vip_in_two_instances_is_a_warning_and_strict_makes_it_an_error() {
+    let loaded =
+        load(&broken("vip_in_two_instances.conf"), LoadOptions::default()).expect("a warning only");
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let first = format!("{}:5", broken("vip_in_two_instances.conf").display());
+    expect(
+        "vip_in_two_instances.conf",
+        true,
+        &[(
+            13,
+            9,
+            &format!("10.0.0.1 is also in vrrp_instance VI_1 ({first})"),
+        )],
+    );
+}
+
+#[test]
+fn bytes_that_are_not_utf8_are_accepted_in_comments_only() {
+    let loaded = load(
+        &broken("latin1_comments.conf"),
+        LoadOptions { strict: true },
+    )
+    .expect("Latin-1 in comments is accepted");
+    assert_eq!(loaded.config.instances[0].interface, "eth0");
+    expect(
+        "latin1_outside_comment.conf",
+        false,
+        &[(2, 15, "byte 0xe9 is not UTF-8")],
+    );
+}
