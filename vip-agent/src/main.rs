@@ -259,11 +259,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         if let Some(dir) = args.pid_file.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        std::fs::write(&args.pid_file, format!("{}\n", std::process::id()))
-            .with_context(|| format!("writing {}", args.pid_file.display()))?;
-        let result = runtime()?.block_on(vip_agent::agent::run(options, config));
-        let _ = std::fs::remove_file(&args.pid_file);
-        result
+        // Locked while the agent runs, removed (still locked) as it exits.
+        let _pid_file = vip_agent::agent::ownership::PidFile::claim(&args.pid_file)?;
+        runtime()?.block_on(vip_agent::agent::run(options, config))
     })();
     created.remove_if_empty();
     result.map(|()| ExitCode::SUCCESS)

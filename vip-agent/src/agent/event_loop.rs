@@ -18,6 +18,7 @@ use super::{
     effect::Effect,
     executor::Executor,
     fastpath::FastPath,
+    ownership::{self, PinDirLock, RouterClaims},
     sockets::SocketRegistry,
     system::SystemView,
     RunOptions,
@@ -35,6 +36,9 @@ const MAX_FEEDBACK_ROUNDS: usize = 16;
 
 struct Agent {
     options: RunOptions,
+    /// The routers this agent runs, claimed against other agents.
+    claims: RouterClaims,
+    _pin_dir_lock: Option<PinDirLock>,
     epoch: Instant,
     core: Core,
     executor: Executor,
@@ -42,6 +46,10 @@ struct Agent {
 
 /// Runs the agent until SIGTERM/SIGINT; returns after a clean shutdown.
 pub async fn run(options: RunOptions, config: Config) -> Result<()> {
+    // Before anything else: a second agent for the same routers refuses here
+    // and changes nothing (not the live agent's VIPs, pins or socket).
+    let mut claims = RouterClaims::default();
+    claims.set(&ownership::router_keys(&config), "not starting")?;
     let netlink = Netlink::connect().context("opening rtnetlink")?;
     // Subscribe before the dump, so no change falls between the two.
     let mut net_events =
@@ -53,12 +61,17 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
     // The control socket first: it tells a live agent from a dead one, and
     // only a dead one's pinned fast path may be taken over.
     let control = control_server::bind_control_socket(&options.control_socket)?;
-    if options.xdp_mode != XdpModeChoice::Off {
-        if let Err(err) = prepare_bpffs(&options.bpffs_dir) {
-            let _ = std::fs::remove_file(&options.control_socket);
-            return Err(err);
+    let pin_dir_lock = if options.xdp_mode == XdpModeChoice::Off {
+        None
+    } else {
+        match prepare_bpffs(&options.bpffs_dir) {
+            Ok(lock) => Some(lock),
+            Err(err) => {
+                let _ = std::fs::remove_file(&options.control_socket);
+                return Err(err);
+            }
         }
-    }
+    };
     let inherited = FastPath::inherit(&options.bpffs_dir, options.xdp_mode);
     let load = {
         let (dir, mode, force, bound) = (
@@ -81,6 +94,7 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
             Ok(fastpath) => (Some(fastpath), None),
             Err(err) => {
                 let _ = std::fs::remove_file(&options.control_socket);
+                pin_dir_lock.map(PinDirLock::abandon);
                 return Err(err);
             }
         }
@@ -115,6 +129,8 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
     let pin_dir = options.bpffs_dir.clone();
     let mut agent = Agent {
         options,
+        claims,
+        _pin_dir_lock: pin_dir_lock,
         epoch: Instant::now(),
         core: Core::new(core_options, SystemView::new(links, addresses)),
         executor: Executor::new(
@@ -201,9 +217,15 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
     Ok(())
 }
 
-/// Mounts a bpf filesystem for the pins where there is none, and says what
-/// that means when the mount is private to this process.
-fn prepare_bpffs(pin_dir: &std::path::Path) -> Result<()> {
+/// Mounts a bpf filesystem for the pins where there is none (and says what
+/// that means when the mount is private to this process), then locks the
+/// pin directory for this run.
+fn prepare_bpffs(pin_dir: &std::path::Path) -> Result<PinDirLock> {
+    mount_bpffs(pin_dir)?;
+    Ok(PinDirLock::claim(pin_dir)?)
+}
+
+fn mount_bpffs(pin_dir: &std::path::Path) -> Result<()> {
     match dataplane::ensure_bpffs(pin_dir)? {
         Bpffs::Present => {}
         Bpffs::Mounted {
@@ -351,6 +373,14 @@ impl Agent {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
                     tracing::warn!("{warning}");
+                }
+                if let Err(err) = self
+                    .claims
+                    .set(&ownership::router_keys(&loaded.config), "reload rejected")
+                {
+                    tracing::error!("{err}");
+                    tracing::error!("keeping the running configuration");
+                    return Err(vec![err.to_string()]);
                 }
                 let effects = self.core.apply_config(loaded.config, self.now());
                 tracing::info!(

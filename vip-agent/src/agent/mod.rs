@@ -20,6 +20,7 @@ mod fastpath;
 mod health;
 mod instance;
 mod notify;
+pub mod ownership;
 pub mod privileges;
 mod reload;
 mod scripts;
