@@ -94,7 +94,9 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
             Ok(fastpath) => (Some(fastpath), None),
             Err(err) => {
                 let _ = std::fs::remove_file(&options.control_socket);
-                pin_dir_lock.map(PinDirLock::abandon);
+                if let Some(lock) = pin_dir_lock {
+                    lock.abandon();
+                }
                 return Err(err);
             }
         }
