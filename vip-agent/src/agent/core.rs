@@ -469,6 +469,32 @@ impl Core {
         self.each_slot(|slot, ctx, out| slot.apply_health(ctx, now, out))
     }
 
+    /// `effects` without the address changes that would touch an
+    /// operator's address: one that is on the interface permanently (the
+    /// agent only ever adds VIPs with a finite lifetime, so a permanent one
+    /// is not its own) is never given a lifetime and never removed. Every
+    /// effect the core decides passes through here on its way out.
+    pub fn spare_permanent_addresses(&self, mut effects: Vec<Effect>) -> Vec<Effect> {
+        effects.retain(|effect| match effect {
+            Effect::AddVip {
+                ifindex,
+                address,
+                prefix_len,
+                ..
+            }
+            | Effect::DelVip {
+                ifindex,
+                address,
+                prefix_len,
+            } => !self
+                .system
+                .address(*ifindex, *address, *prefix_len)
+                .is_some_and(|a| a.valid_lft.is_none()),
+            _ => true,
+        });
+        effects
+    }
+
     /// The addresses some running instance holds.
     pub(super) fn held_vips(&self) -> BTreeSet<IpAddr> {
         self.slots.iter().flat_map(Slot::held_vips).collect()

@@ -288,6 +288,7 @@ impl Agent {
     /// Executes effects and the effects of what the executor reports back.
     async fn carry_out(&mut self, mut effects: Vec<Effect>) {
         for _ in 0..MAX_FEEDBACK_ROUNDS {
+            effects = self.core.spare_permanent_addresses(effects);
             if effects.is_empty() {
                 return;
             }

@@ -290,7 +290,9 @@ impl Core {
                         instance = %inst.name,
                         vip = %vip.address,
                         interface = dev,
-                        "the VIP is configured on the interface permanently; leaving it alone"
+                        "the VIP is on the interface permanently, an operator's address: the agent \
+                         never changes its lifetime nor removes it; while Master it announces it \
+                         and answers ARP/NS for it"
                     ),
                     None => {}
                 }

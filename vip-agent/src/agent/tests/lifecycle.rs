@@ -76,6 +76,41 @@ fn crash_leftovers_go_first_permanent_addresses_stay() {
     assert_eq!(deleted, 1, "{effects:#?}");
 }
 
+/// An operator's permanent address that is also a VIP: the Master
+/// announces it and XDP answers for it, but its lifetime is never touched
+/// (a refresh would make it expire with the agent) and leaving Master does
+/// not remove it.
+#[test]
+fn a_permanent_vip_is_never_given_a_lifetime_nor_removed() {
+    let mut system = two_interfaces();
+    system.apply(&NetEvent::AddressAdded(address(
+        ETH0,
+        "10.0.0.200",
+        24,
+        None,
+    )));
+    let mut h = Harness::new(system);
+    h.start(&instance("VI_2", 52, 100, "10.0.0.200/24", ""));
+    h.run_until(secs(5));
+    assert_eq!(h.state("VI_2"), Some(State::Master));
+    // Past several lifetime refreshes.
+    h.run_until(secs(60));
+    h.advert("10.0.0.2", 52, 200, &["10.0.0.200"]);
+    assert_eq!(h.state("VI_2"), Some(State::Backup));
+    let touched = h.logged(|e| match e {
+        Effect::AddVip { address, .. } | Effect::DelVip { address, .. } => Some(*address),
+        _ => None,
+    });
+    assert!(touched.is_empty(), "{touched:?}");
+    let owned = h.logged(|e| match e {
+        Effect::SetOwned { vip, .. } => Some(*vip),
+        _ => None,
+    });
+    assert!(owned.iter().any(|(_, vip)| *vip == ip("10.0.0.200")), "{owned:?}");
+    let kept = h.core.system().address(ETH0, ip("10.0.0.200"), 24).cloned();
+    assert_eq!(kept.map(|a| a.valid_lft), Some(None));
+}
+
 /// An instance whose interface does not exist waits (noting why) and
 /// starts as soon as the interface and its address appear.
 #[test]

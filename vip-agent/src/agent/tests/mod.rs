@@ -163,6 +163,7 @@ impl Harness {
         let mut all = Vec::new();
         let mut pending = effects;
         while !pending.is_empty() {
+            pending = self.core.spare_permanent_addresses(pending);
             let mut feedback = Vec::new();
             let mut events = Vec::new();
             for effect in &pending {
