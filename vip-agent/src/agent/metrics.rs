@@ -335,7 +335,7 @@ fn render_xdp(e: &Exposition, xdp: &XdpSnapshot) -> prometheus::Result<()> {
     let none: [&str; 0] = [];
     e.gauge(
         "vip_agent_xdp_fenced",
-        "1 while the fast path is fenced: the agent's heartbeat is older than the bound, so XDP answers no ARP/NS for the VIPs.",
+        "1 while the fast path is fenced: the agent's heartbeat is older than the bound, so XDP drops ARP/NS for the VIPs instead of answering.",
         &[],
     )?
     .with_label_values(&none)
@@ -372,7 +372,7 @@ fn render_xdp(e: &Exposition, xdp: &XdpSnapshot) -> prometheus::Result<()> {
     )?;
     let arp_fenced = interface_counter(
         "vip_agent_xdp_arp_requests_fenced_total",
-        "ARP requests for a held VIP not answered because the heartbeat was stale (fenced).",
+        "ARP requests for a held VIP dropped because the heartbeat was stale (fenced): neither XDP nor the kernel answers.",
     )?;
     let arp_other = interface_counter(
         "vip_agent_xdp_arp_other_frames_total",
@@ -392,7 +392,7 @@ fn render_xdp(e: &Exposition, xdp: &XdpSnapshot) -> prometheus::Result<()> {
     )?;
     let ns_fenced = interface_counter(
         "vip_agent_xdp_neighbor_solicitations_fenced_total",
-        "Neighbor Solicitations for a held VIP not answered because the heartbeat was stale (fenced).",
+        "Neighbor Solicitations for a held VIP dropped because the heartbeat was stale (fenced).",
     )?;
     let vrrp_short = interface_counter(
         "vip_agent_xdp_vrrp_short_frames_total",
