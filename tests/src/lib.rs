@@ -12,6 +12,7 @@
 pub mod agent;
 pub mod frames;
 pub mod keepalived;
+pub mod metrics;
 pub mod scenario_lab;
 
 use std::{

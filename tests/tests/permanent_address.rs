@@ -19,7 +19,10 @@ const INFINITY_LIFE_TIME: u64 = u32::MAX as u64;
 
 /// `valid_life_time` of `address` on the node's eth0, if it is there.
 fn valid_lifetime(lab: &Lab, node: usize, address: &str) -> Result<Option<u64>> {
-    let out = lab.node(node).ns.ip(&["-j", "addr", "show", "dev", "eth0"])?;
+    let out = lab
+        .node(node)
+        .ns
+        .ip(&["-j", "addr", "show", "dev", "eth0"])?;
     let json: Value = serde_json::from_slice(&out.stdout)?;
     Ok(json[0]["addr_info"]
         .as_array()
@@ -44,8 +47,11 @@ fn an_operators_permanent_vip_keeps_its_lifetime_and_stays_after_master() -> Res
     )?;
     // A short VIP lifetime: refreshes come every second, so the loop below
     // passes several of them.
-    let agent =
-        lab.start_agent(&AgentSpec::with_config(a, "a", &conf).arg("--vip-lifetime").arg("3"))?;
+    let agent = lab.start_agent(
+        &AgentSpec::with_config(a, "a", &conf)
+            .arg("--vip-lifetime")
+            .arg("3"),
+    )?;
     wait_for_state(&agent, "VI_1", "MASTER", BOUND)?;
     let sent = agent.counter("VI_1", "adverts_sent")?;
     wait_for("five adverts as Master", BOUND, || {

@@ -92,6 +92,12 @@ struct RunArgs {
     #[arg(long, value_name = "MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=600000))]
     xdp_fence_ms: u64,
 
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics, e.g.
+    /// 127.0.0.1:9650 (off by default; bind to localhost or a management
+    /// network: the page has no authentication).
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics_listen: Option<std::net::SocketAddr>,
+
     /// File to write the agent's pid to (removed on exit).
     #[arg(
         long,
@@ -250,6 +256,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         force_xdp: args.force,
         vip_lifetime: Duration::from_secs(args.vip_lifetime),
         fence_bound: Duration::from_millis(args.xdp_fence_ms),
+        metrics_listen: args.metrics_listen,
     };
     // Before anything is created: a run the kernel would refuse halfway
     // says so in one line and leaves nothing behind.

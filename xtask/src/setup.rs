@@ -22,6 +22,8 @@ const PACKAGES: &[&str] = &[
     "tcpdump",
     "keepalived",
     "util-linux",
+    // promtool, which lints the agent's `--metrics-listen` scrapes in the tests.
+    "prometheus",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";

@@ -486,10 +486,10 @@ impl Core {
                 ifindex,
                 address,
                 prefix_len,
-            } => !self
+            } => self
                 .system
                 .address(*ifindex, *address, *prefix_len)
-                .is_some_and(|a| a.valid_lft.is_none()),
+                .is_none_or(|a| a.valid_lft.is_some()),
             _ => true,
         });
         effects

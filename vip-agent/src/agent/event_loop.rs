@@ -18,6 +18,7 @@ use super::{
     effect::Effect,
     executor::Executor,
     fastpath::FastPath,
+    metrics::{self, MetricsRequest},
     ownership::{self, PinDirLock, RouterClaims},
     sockets::SocketRegistry,
     system::SystemView,
@@ -58,6 +59,10 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
         .dump()
         .await
         .context("reading links and addresses")?;
+    let metrics_listener = match options.metrics_listen {
+        Some(address) => Some(metrics::bind(address).await?),
+        None => None,
+    };
     // The control socket first: it tells a live agent from a dead one, and
     // only a dead one's pinned fast path may be taken over.
     let control = control_server::bind_control_socket(&options.control_socket)?;
@@ -117,6 +122,9 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
     }
     let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(16);
     let control_task = tokio::spawn(control_server::serve_control(control, control_tx));
+    // Without --metrics-listen the sender is dropped and the arm never fires.
+    let (metrics_tx, mut metrics_rx) = mpsc::channel::<MetricsRequest>(4);
+    let metrics_task = metrics_listener.map(|l| tokio::spawn(metrics::serve(l, metrics_tx)));
     let (packets_tx, mut packets_rx) = mpsc::channel(1024);
     let (script_tx, mut script_rx) = mpsc::channel(64);
 
@@ -174,6 +182,11 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
                 }
                 continue;
             }
+            Some(reply) = metrics_rx.recv() => {
+                let now = agent.now();
+                let _ = reply.send(metrics::snapshot(&agent.core, agent.executor.fastpath.as_ref(), now));
+                continue;
+            }
             _ = sighup.recv() => {
                 tracing::info!("SIGHUP: reloading the configuration");
                 // Errors are logged by reload; the running configuration stays.
@@ -205,6 +218,9 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
     }
 
     control_task.abort();
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     if let Some(still_loading) = loading.take() {
         agent.fast_path_loaded(still_loading.await).await;
     }

@@ -6,6 +6,8 @@ use std::{collections::BTreeSet, net::IpAddr, path::Path, time::Duration};
 
 use anyhow::{Context, Result};
 
+use vip_common::Liveness;
+
 use crate::dataplane::{self, Counters, Dataplane, Family, Inherited, VrrpPolicy, XdpModeChoice};
 
 pub struct FastPath {
@@ -165,6 +167,18 @@ impl FastPath {
             Ok(counters) => Some(counters),
             Err(err) => {
                 tracing::warn!(error = %err, "reading XDP counters");
+                None
+            }
+        }
+    }
+
+    /// The heartbeat and bound the program fences by (`None` without XDP).
+    pub fn liveness(&self) -> Option<Liveness> {
+        let dataplane = self.dataplane.as_ref()?;
+        match dataplane.liveness() {
+            Ok(liveness) => Some(liveness),
+            Err(err) => {
+                tracing::warn!(error = %err, "reading the XDP heartbeat");
                 None
             }
         }

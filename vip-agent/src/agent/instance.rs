@@ -10,8 +10,10 @@
 
 use std::{net::IpAddr, time::Duration};
 
+pub mod counters;
 mod held;
 
+pub use counters::{Counters, DiscardCause};
 pub use held::Placement;
 use held::{push_frames, push_vips, Held};
 
@@ -67,14 +69,6 @@ impl<'a> Context<'a> {
             vip_lifetime: options.vip_lifetime,
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    pub adverts_sent: u64,
-    pub adverts_received: u64,
-    pub adverts_discarded: u64,
-    pub became_master: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -394,7 +388,7 @@ impl Slot {
         if !self.spec.multicast() {
             // Unicast: only the configured peers take part in the election.
             if !self.spec.config.unicast_peers.contains(&packet.source) {
-                self.counters.adverts_discarded += 1;
+                self.counters.discard(DiscardCause::NotPeer);
                 tracing::debug!(instance = %self.name(), source = %packet.source, "advert from a non-peer dropped");
                 return;
             }
@@ -405,12 +399,15 @@ impl Slot {
         {
             Ok((advert, _checksum)) => advert,
             Err(err) => {
-                self.counters.adverts_discarded += 1;
+                self.counters.discard(DiscardCause::of_decode_error(&err));
                 tracing::debug!(instance = %self.name(), source = %packet.source, error = %err, "advert dropped");
                 return;
             }
         };
         self.counters.adverts_received += 1;
+        if advert.priority == 0 {
+            self.counters.priority_zero_received += 1;
+        }
         let before = self.counters.adverts_discarded;
         let event = Event::Advert {
             advert,
@@ -513,9 +510,11 @@ impl Slot {
                     self.remove_vips(&[], out);
                 }
                 Action::AnnounceVips(_) => self.schedule_announcements(now, out),
-                Action::Notify { from, to, reason } => self.on_transition(from, to, reason, out),
+                Action::Notify { from, to, reason } => {
+                    self.on_transition(from, to, reason, now, out)
+                }
                 Action::Discard(reason) => {
-                    self.counters.adverts_discarded += 1;
+                    self.counters.discard(DiscardCause::of_discard(&reason));
                     tracing::debug!(instance = %self.name(), ?reason, "advert discarded");
                 }
             }
@@ -535,6 +534,9 @@ impl Slot {
             match advert.encode(run.source, destination, self.spec.checksum_mode()) {
                 Ok(payload) => {
                     self.counters.adverts_sent += 1;
+                    if advert.priority == 0 {
+                        self.counters.priority_zero_sent += 1;
+                    }
                     out.push(Effect::SendAdvert {
                         key: self.spec.socket_key(),
                         source: run.source,
@@ -564,11 +566,13 @@ impl Slot {
         from: State,
         to: State,
         reason: TransitionReason,
+        now: Duration,
         out: &mut Vec<Effect>,
     ) {
         let Some(run) = &mut self.run else {
             return;
         };
+        self.counters.transition(from, to, reason, now);
         let priority = run.fsm.effective_priority();
         let c = &self.spec.config;
         tracing::info!(
@@ -583,7 +587,6 @@ impl Slot {
         );
         let state = match to {
             State::Master => {
-                self.counters.became_master += 1;
                 run.master = Some(run.source);
                 NotifyState::Master
             }
@@ -600,6 +603,23 @@ impl Slot {
             State::Initialize => return,
         };
         out.push(self.notify(state, priority));
+    }
+
+    /// Every configured VIP (`address/prefix`) and whether this instance
+    /// holds it: installed by it and on its interface now.
+    pub fn vips_held(&self, system: &SystemView) -> Vec<(String, bool)> {
+        let placements = self.held().map(|h| h.placements.as_slice()).unwrap_or(&[]);
+        self.spec
+            .all_vips()
+            .map(|v| {
+                let held = placements.iter().any(|p| {
+                    p.address == v.address
+                        && p.prefix_len == v.prefix_len
+                        && system.address(p.ifindex, p.address, p.prefix_len).is_some()
+                });
+                (format!("{}/{}", v.address, v.prefix_len), held)
+            })
+            .collect()
     }
 
     /// The status as the system shows it: the VIPs count as held only while

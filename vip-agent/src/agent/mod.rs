@@ -6,7 +6,8 @@
 //! any I/O, the way `vrrp::fsm` turns events into actions, and is unit-tested
 //! on a virtual clock. [`executor`] carries the effects out; [`event_loop`]
 //! feeds the core from sockets ([`sockets`]), netlink, scripts ([`scripts`]),
-//! the control socket ([`control_server`]), signals and timers. The loop is
+//! the control socket ([`control_server`]), scrapes ([`metrics`]), signals
+//! and timers. The loop is
 //! the only place state changes, so instances, sync groups, the fast path
 //! and status answers never race each other.
 
@@ -19,6 +20,7 @@ mod executor;
 mod fastpath;
 mod health;
 mod instance;
+mod metrics;
 mod notify;
 pub mod ownership;
 pub mod privileges;
@@ -30,7 +32,7 @@ mod system;
 #[cfg(test)]
 mod tests;
 
-use std::{path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use crate::dataplane::XdpModeChoice;
 
@@ -51,4 +53,6 @@ pub struct RunOptions {
     pub vip_lifetime: Duration,
     /// XDP stops answering ARP/NS when the heartbeat is older than this.
     pub fence_bound: Duration,
+    /// Where to serve Prometheus metrics (`GET /metrics`); off when `None`.
+    pub metrics_listen: Option<SocketAddr>,
 }

@@ -45,6 +45,10 @@ impl SystemView {
         }
     }
 
+    pub fn link(&self, ifindex: u32) -> Option<&Link> {
+        self.links.get(&ifindex)
+    }
+
     pub fn link_by_name(&self, name: &str) -> Option<&Link> {
         self.links.values().find(|l| l.name == name)
     }

@@ -452,6 +452,11 @@ impl Dataplane {
         self.write_liveness(monotonic_ns())
     }
 
+    /// The heartbeat and fencing bound the program reads.
+    pub fn liveness(&self) -> Result<Liveness, DataplaneError> {
+        self.read_liveness()
+    }
+
     fn read_liveness(&self) -> Result<Liveness, DataplaneError> {
         self.liveness.get(&0, 0).map_err(map_err(MAP_LIVENESS))
     }

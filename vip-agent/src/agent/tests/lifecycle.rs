@@ -106,7 +106,10 @@ fn a_permanent_vip_is_never_given_a_lifetime_nor_removed() {
         Effect::SetOwned { vip, .. } => Some(*vip),
         _ => None,
     });
-    assert!(owned.iter().any(|(_, vip)| *vip == ip("10.0.0.200")), "{owned:?}");
+    assert!(
+        owned.iter().any(|(_, vip)| *vip == ip("10.0.0.200")),
+        "{owned:?}"
+    );
     let kept = h.core.system().address(ETH0, ip("10.0.0.200"), 24).cloned();
     assert_eq!(kept.map(|a| a.valid_lft), Some(None));
 }

@@ -5,6 +5,7 @@
 //! the time it was decided.
 
 mod announcements;
+mod counting;
 mod handover;
 mod health;
 mod lifecycle;
