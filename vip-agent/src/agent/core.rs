@@ -361,9 +361,9 @@ impl Core {
         false
     }
 
-    /// Starts every instance that is not running yet and can now. XDP and
-    /// the instance's policy come before its socket, so every advert the
-    /// socket sees has been validated.
+    /// Starts every instance that is not running yet and can now. The
+    /// instance's policy, then XDP, come before its socket, so every advert
+    /// the socket sees has been validated.
     pub(super) fn start_pending(&mut self, now: Duration) -> Vec<Effect> {
         let mut out = Vec::new();
         for index in 0..self.slots.len() {
@@ -375,14 +375,16 @@ impl Core {
             };
             let spec = &self.slots[index].spec;
             let key = spec.socket_key();
-            out.push(Effect::AttachXdp {
-                interface: spec.config.interface.clone(),
-            });
+            // The policy first: the program checks adverts from the moment
+            // it is attached.
             out.push(Effect::SetPolicy {
                 ifindex: prepared.link.ifindex,
                 vrid: spec.config.virtual_router_id,
                 ipv6: spec.ipv6(),
                 policy: spec.policy(),
+            });
+            out.push(Effect::AttachXdp {
+                interface: spec.config.interface.clone(),
             });
             if !self.ensure_socket(&key, prepared.link.ifindex, &mut out) {
                 // Starts when the executor reports the socket open.

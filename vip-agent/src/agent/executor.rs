@@ -58,6 +58,11 @@ impl Executor {
                 feedback.push(fb);
             }
         }
+        // An earlier run's attachment changes program only after the whole
+        // batch: the policies and ownership decided with it are in the maps.
+        if let Some(fastpath) = &mut self.fastpath {
+            fastpath.take_over_adopted();
+        }
         feedback
     }
 

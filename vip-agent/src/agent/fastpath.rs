@@ -52,7 +52,7 @@ impl FastPath {
             None
         } else {
             let mut dataplane =
-                Dataplane::load_pinned(pin_dir, mode).context("loading the XDP program")?;
+                Dataplane::load_pinned(pin_dir).context("loading the XDP program")?;
             dataplane
                 .set_fence_bound(fence_bound)
                 .context("writing the XDP fencing bound")?;
@@ -94,11 +94,21 @@ impl FastPath {
         if self.attached.contains(interface) {
             return Ok(());
         }
-        dataplane
-            .attach(interface, self.mode, self.force)
-            .with_context(|| format!("attaching XDP to {interface}"))?;
+        if !dataplane.adopt(interface) {
+            dataplane
+                .attach(interface, self.mode, self.force)
+                .with_context(|| format!("attaching XDP to {interface}"))?;
+        }
         self.attached.insert(interface.to_string());
         Ok(())
+    }
+
+    /// Takes over the earlier run's attachments [`FastPath::attach`]
+    /// adopted, now that the effects before it have written the maps.
+    pub fn take_over_adopted(&mut self) {
+        if let Some(dataplane) = &mut self.dataplane {
+            dataplane.take_over_adopted(self.mode);
+        }
     }
 
     /// No instance uses `interface` any more.

@@ -204,9 +204,40 @@ impl Dataplane {
         Ok(())
     }
 
+    /// Claims the crashed run's attachment to `interface`, if there is one,
+    /// for [`Dataplane::take_over_adopted`]; false when there is none (the
+    /// program is then attached afresh).
+    pub fn adopt(&mut self, interface: &str) -> bool {
+        match self.inherited.remove(interface) {
+            Some(pin) => {
+                self.adopted.push(pin);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Replaces the old program by this one on every adopted attachment.
+    /// Called once the effects that wrote the maps have run: from then on
+    /// every frame meets this run's policies and ownership.
+    pub fn take_over_adopted(&mut self, choice: XdpModeChoice) {
+        for pin in std::mem::take(&mut self.adopted) {
+            if let Err(err) = self.take_over(&pin, choice) {
+                tracing::warn!(pin = %pin.display(), error = %err, "the pinned attachment of an earlier run cannot be taken over; removing it");
+                let _ = fs::remove_file(&pin);
+            }
+        }
+    }
+
     /// Detaches the program from `interface` (no instance uses it any more)
     /// and removes the attachment's pin.
     pub fn detach(&mut self, interface: &str) -> Result<(), DataplaneError> {
+        if let Some(pin) = self.inherited.remove(interface) {
+            // The old program's attachment ends with its last reference.
+            fs::remove_file(&pin).map_err(|source| DataplaneError::PinDir { path: pin, source })?;
+            tracing::info!(interface, "the earlier run's XDP program detached");
+            return Ok(());
+        }
         let Some(pos) = self
             .attachments
             .iter()
@@ -231,6 +262,7 @@ impl Dataplane {
     /// The interface went away, and the attachment with it: drop its pin.
     pub fn forget(&mut self, interface: &str) {
         self.attachments.retain(|(a, _)| a.interface != interface);
+        self.inherited.remove(interface);
         let _ = fs::remove_file(link_pin(&self.pin_dir, interface));
     }
 

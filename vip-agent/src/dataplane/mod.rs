@@ -10,6 +10,7 @@ mod inherit;
 mod xdp_mode;
 
 use std::{
+    collections::BTreeMap,
     fs,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     path::{Path, PathBuf},
@@ -206,6 +207,11 @@ pub struct Dataplane {
     attachments: Vec<(Attachment, AttachedLink)>,
     /// Attachments are pinned under `pin_dir` and outlive the process.
     pin_links: bool,
+    /// A crashed run's pinned attachments, by interface, its program still
+    /// running on them.
+    inherited: BTreeMap<String, PathBuf>,
+    /// Inherited attachments to take over once the maps are written.
+    adopted: Vec<PathBuf>,
 }
 
 /// Removes the pins a previous run left behind (a crashed agent cannot unpin).
@@ -249,11 +255,13 @@ impl Dataplane {
 
     /// Like [`Dataplane::load`], with attachments pinned under `pin_dir`:
     /// they outlive the process, so a crashed agent's stale heartbeat fences
-    /// its VIPs. Every attachment a crashed run pinned there is taken over
-    /// at once by replacing its program atomically (the interface never runs
-    /// without XDP, and the stale run's fencing ends). [`Dataplane::shutdown`]
-    /// unpins them.
-    pub fn load_pinned(pin_dir: &Path, choice: XdpModeChoice) -> Result<Self, DataplaneError> {
+    /// its VIPs. The attachments a crashed run pinned there are inherited:
+    /// the old program goes on running on them until [`Dataplane::adopt`]
+    /// and [`Dataplane::take_over_adopted`] replace it atomically, once this
+    /// program's maps hold the policies and ownership (the interface never
+    /// runs without XDP, nor with a program that knows no policy).
+    /// [`Dataplane::shutdown`] unpins them.
+    pub fn load_pinned(pin_dir: &Path) -> Result<Self, DataplaneError> {
         let mut dataplane = Self::load_with(pin_dir, true)?;
         let pins: Vec<PathBuf> = fs::read_dir(pin_dir)
             .map_err(|source| DataplaneError::PinDir {
@@ -268,12 +276,17 @@ impl Dataplane {
                     .is_some_and(|n| n.starts_with(LINK_PIN_PREFIX))
             })
             .collect();
-        for pin in pins {
-            if let Err(err) = dataplane.take_over(&pin, choice) {
-                tracing::warn!(pin = %pin.display(), error = %err, "the pinned attachment of an earlier run cannot be taken over; removing it");
-                let _ = fs::remove_file(&pin);
-            }
-        }
+        dataplane.inherited = pins
+            .into_iter()
+            .filter_map(|pin| {
+                let interface = pin
+                    .file_name()?
+                    .to_str()?
+                    .strip_prefix(LINK_PIN_PREFIX)?
+                    .to_string();
+                Some((interface, pin))
+            })
+            .collect();
         Ok(dataplane)
     }
 
@@ -327,6 +340,8 @@ impl Dataplane {
             fence_bound: DEFAULT_FENCE_BOUND,
             attachments: Vec::new(),
             pin_links,
+            inherited: BTreeMap::new(),
+            adopted: Vec::new(),
         };
         dataplane.write_liveness(0)?;
         Ok(dataplane)
@@ -488,6 +503,11 @@ impl Dataplane {
                 }
             }
             tracing::info!(interface = %attachment.interface, "XDP program detached");
+        }
+        // An earlier run's attachments this run never took over go too.
+        let leftovers = std::mem::take(&mut self.inherited).into_values();
+        for pin in leftovers.chain(std::mem::take(&mut self.adopted)) {
+            let _ = fs::remove_file(&pin);
         }
         remove_stale_pins(&self.pin_dir)?;
         // An empty per-agent directory is ours to remove; anything else in it is not.

@@ -6,7 +6,7 @@ use super::*;
 /// XDP and the instance's policy come before its socket; nothing is sent
 /// before the socket is reported open.
 #[test]
-fn xdp_and_policy_come_before_the_socket_and_the_socket_before_any_advert() {
+fn the_policy_comes_before_xdp_xdp_before_the_socket_and_the_socket_before_any_advert() {
     let mut h = Harness::new(two_interfaces());
     let effects = h.start(&instance("VI_1", 51, 255, "10.0.0.100/24", ""));
     let attach = position(&effects, |e| matches!(e, Effect::AttachXdp { .. })).unwrap();
@@ -17,7 +17,7 @@ fn xdp_and_policy_come_before_the_socket_and_the_socket_before_any_advert() {
     let socket = position(&effects, |e| matches!(e, Effect::OpenSocket { .. })).unwrap();
     let advert = position(&effects, |e| matches!(e, Effect::SendAdvert { .. })).unwrap();
     assert!(
-        attach < policy && policy < socket && socket < advert,
+        policy < attach && attach < socket && socket < advert,
         "{effects:#?}"
     );
     assert_eq!(h.state("VI_1"), Some(State::Master));
