@@ -1,13 +1,13 @@
 //! The control socket's server side: one JSON request per connection,
 //! handed to the event loop, and the status it answers with.
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result};
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
     net::UnixListener,
-    sync::{mpsc, oneshot},
+    sync::{mpsc, oneshot, Semaphore},
 };
 
 use super::{core::Core, fastpath, RunOptions};
@@ -24,6 +24,19 @@ pub const MAX_CONNECTIONS: usize = 32;
 
 /// How long a client has to send its request, and to take the answer.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The connection slots [`serve_control`] serves clients in.
+pub fn connection_slots() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(MAX_CONNECTIONS))
+}
+
+/// Waits (at most `bound`) for the clients being served to get their
+/// answers, once [`serve_control`] accepts no more: the answer to `stop`
+/// is written before the agent exits.
+pub async fn drain(slots: &Semaphore, bound: Duration) {
+    let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(bound, slots.acquire_many(all)).await;
+}
 
 /// Binds the control socket, readable and writable by its owner only (root,
 /// or the user the agent runs as). A socket left by a dead agent is
@@ -66,8 +79,11 @@ pub fn bind_control_socket(path: &Path) -> Result<UnixListener> {
 /// Serves control clients, at most [`MAX_CONNECTIONS`] at once, each bounded
 /// in size and time. The event loop only ever sees whole requests through
 /// `requests`, so no client can hold up the election.
-pub async fn serve_control(listener: UnixListener, requests: mpsc::Sender<ControlRequest>) {
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+pub async fn serve_control(
+    listener: UnixListener,
+    requests: mpsc::Sender<ControlRequest>,
+    slots: Arc<Semaphore>,
+) {
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;

@@ -121,7 +121,12 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
         );
     }
     let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(16);
-    let control_task = tokio::spawn(control_server::serve_control(control, control_tx));
+    let control_slots = control_server::connection_slots();
+    let control_task = tokio::spawn(control_server::serve_control(
+        control,
+        control_tx,
+        control_slots.clone(),
+    ));
     // Without --metrics-listen the sender is dropped and the arm never fires.
     let (metrics_tx, mut metrics_rx) = mpsc::channel::<MetricsRequest>(4);
     let metrics_task = metrics_listener.map(|l| tokio::spawn(metrics::serve(l, metrics_tx)));
@@ -218,6 +223,8 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
     }
 
     control_task.abort();
+    // The answer to `stop` (and to whatever came with it) gets written.
+    control_server::drain(&control_slots, Duration::from_millis(500)).await;
     if let Some(task) = metrics_task {
         task.abort();
     }
