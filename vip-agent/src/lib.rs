@@ -3,6 +3,7 @@
 //! code; `dataplane` loads the XDP program; `agent` wires them to the kernel.
 
 pub mod agent;
+pub mod cli;
 pub mod control;
 pub mod dataplane;
 pub mod net;
