@@ -63,8 +63,11 @@ fn write_man_page(cmd: clap::Command, dir: &Path) -> Result<()> {
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         write_man_page(sub.clone(), dir)?;
     }
+    // Every page's footer names the program and its version (clap_mangen's
+    // default is the subcommand's own name and version, which it has none of).
     let page = clap_mangen::Man::new(cmd)
         .section(MAN_SECTION)
+        .source(format!("{BIN_NAME} {}", env!("CARGO_PKG_VERSION")))
         .manual("vip-agent manual");
     let path = dir.join(page.get_filename());
     write_file(&path, |w| page.render(w))
@@ -77,13 +80,29 @@ fn write_completions(dir: &Path) -> Result<()> {
         (Shell::Zsh, "_vip-agent"),
         (Shell::Fish, "vip-agent.fish"),
     ] {
-        let mut cmd = Cli::command();
-        write_file(&dir.join(file_name), |w| {
-            clap_complete::generate(shell, &mut cmd, BIN_NAME, w);
-            Ok(())
-        })?;
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), BIN_NAME, &mut script);
+        let mut script = String::from_utf8(script).context("completion script is not UTF-8")?;
+        if shell == Shell::Bash {
+            script = fix_bash_hyphenated_bin_name(&script);
+        }
+        write_file(&dir.join(file_name), |w| w.write_all(script.as_bytes()))?;
     }
     Ok(())
+}
+
+/// clap_complete's bash script names the state of `vip-agent <sub>` one way
+/// where it walks the words typed (`vip__agent__subcmd__<sub>`) and another in
+/// the case arms that complete each subcommand (`vip__subcmd__agent__...`,
+/// the bin name's hyphen taken for a subcommand separator), so no
+/// subcommand's flags ever complete (clap-rs/clap#6421, still in 4.6.12).
+/// The arms are renamed to the walk's spelling; once clap spells both alike
+/// this finds nothing to rename.
+fn fix_bash_hyphenated_bin_name(script: &str) -> String {
+    const SEPARATOR: &str = "__subcmd__";
+    let walked = format!("{}{SEPARATOR}", BIN_NAME.replace('-', "__"));
+    let arms = format!("{}{SEPARATOR}", BIN_NAME.replace('-', SEPARATOR));
+    script.replace(&arms, &walked)
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
