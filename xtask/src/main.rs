@@ -1,6 +1,7 @@
 //! `cargo xtask <task>`: everything a developer or CI runs besides cargo itself.
 
 mod bench;
+mod dist;
 mod ebpf_build;
 mod lab;
 mod setup;
@@ -41,6 +42,15 @@ enum Task {
         /// Only run integration tests whose name contains this string.
         #[arg(long)]
         filter: Option<String>,
+    },
+    /// Build the Debian package target/dist/vip-agent_<version>_<arch>.deb
+    /// (binary, systemd unit, example configuration, man pages, completions)
+    /// and print its path.
+    Dist {
+        /// Cargo profile of the packaged binary. `dev` packages the debug
+        /// build into target/dist/dev/ instead (what the package test uses).
+        #[arg(long, value_enum, default_value_t = dist::Profile::Release)]
+        profile: dist::Profile,
     },
     /// Benchmarks in network namespaces (root): failover, planned handover,
     /// crash + restart, XDP cost, ARP flood, election under flood, footprint;
@@ -89,6 +99,7 @@ fn main() -> ExitCode {
         Task::Setup => setup::run(),
         Task::BuildEbpf { release: _ } => build_ebpf(),
         Task::Test { unit_only, filter } => test::run(unit_only, filter.as_deref()),
+        Task::Dist { profile } => dist::run(profile),
         Task::Bench { quick, only } => bench::run(quick, &only),
         Task::Lab {
             scenario,

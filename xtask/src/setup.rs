@@ -24,6 +24,10 @@ const PACKAGES: &[&str] = &[
     "util-linux",
     // promtool, which lints the agent's `--metrics-listen` scrapes in the tests.
     "prometheus",
+    // cargo xtask dist: dpkg-shlibdeps (Depends) and strip (binutils).
+    "dpkg-dev",
+    // The package test reads the installed man pages.
+    "man-db",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
