@@ -4,7 +4,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::{ebpf_build, workspace_root};
+use crate::{dist, ebpf_build, workspace_root};
 
 fn step(title: &str, cmd: &mut Command) -> Result<()> {
     println!("==> {title}");
@@ -105,11 +105,16 @@ pub fn run(unit_only: bool, filter: Option<&str>) -> Result<()> {
         cargo().args(["build", "--locked", "-p", "vip-agent", "--bin", "vip-agent"]),
     )?;
     let agent = workspace_root().join("target/debug/vip-agent");
+    // The package test installs what `cargo xtask dist` builds; packaging the
+    // debug build just built takes seconds, a release build would take minutes.
+    println!("==> Debian package of that build, for the package test");
+    let deb = dist::build(dist::Profile::Dev)?;
     let mut cmd = cargo();
     cmd.args(["test", "--locked", "-p", "tests", "--"])
         .args(filter)
         // Namespace tests share the machine's two cores and its timers: one at a time.
         .args(["--test-threads=1", "--nocapture"])
-        .env("VIP_AGENT_BIN", agent);
+        .env("VIP_AGENT_BIN", agent)
+        .env("VIP_AGENT_DEB", deb);
     step("integration tests (root, network namespaces)", &mut cmd)
 }
