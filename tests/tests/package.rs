@@ -97,7 +97,9 @@ fn dpkg(args: &[&str]) -> Result<Output> {
         if out.status.success() {
             return Ok(out);
         }
-        if !stderr.contains("lock") || Instant::now() >= deadline {
+        // "dpkg frontend lock was locked by another process with pid N"
+        let locked = stderr.contains("locked by another process");
+        if !locked || Instant::now() >= deadline {
             bail!(
                 "dpkg {}: {}\n{}{stderr}",
                 args.join(" "),
