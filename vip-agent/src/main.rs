@@ -250,6 +250,8 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         force_xdp: args.force,
         vip_lifetime: Duration::from_secs(args.vip_lifetime),
         fence_bound: Duration::from_millis(args.xdp_fence_ms),
+        // Before the runtime starts any thread: it changes the environment.
+        service: vip_agent::agent::ServiceEnvironment::take_from_process(),
     };
     if let Some(dir) = args.pid_file.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

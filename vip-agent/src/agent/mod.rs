@@ -6,7 +6,8 @@
 //! any I/O, the way `vrrp::fsm` turns events into actions, and is unit-tested
 //! on a virtual clock. [`executor`] carries the effects out; [`event_loop`]
 //! feeds the core from sockets ([`sockets`]), netlink, scripts ([`scripts`]),
-//! the control socket ([`control_server`]), signals and timers. The loop is
+//! the control socket ([`control_server`]), signals and timers, and tells
+//! systemd how it is doing ([`service_notify`]). The loop is
 //! the only place state changes, so instances, sync groups, the fast path
 //! and status answers never race each other.
 
@@ -22,6 +23,7 @@ mod instance;
 mod notify;
 mod reload;
 mod scripts;
+mod service_notify;
 mod sockets;
 mod spec;
 mod system;
@@ -34,6 +36,7 @@ use crate::dataplane::XdpModeChoice;
 
 pub use event_loop::run;
 pub use fastpath::FastPath;
+pub use service_notify::ServiceEnvironment;
 
 /// Everything `vip-agent run` was told.
 #[derive(Clone, Debug)]
@@ -49,4 +52,6 @@ pub struct RunOptions {
     pub vip_lifetime: Duration,
     /// XDP stops answering ARP/NS when the heartbeat is older than this.
     pub fence_bound: Duration,
+    /// What systemd set for a `Type=notify` service (nothing otherwise).
+    pub service: ServiceEnvironment,
 }
