@@ -21,7 +21,10 @@ const PACKAGES: &[&str] = &[
     "tshark",
     "tcpdump",
     "keepalived",
+    // setpriv: the systemd tests run the agent with the unit's capabilities.
     "util-linux",
+    // systemd-analyze verifies the unit.
+    "systemd",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
