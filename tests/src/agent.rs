@@ -24,12 +24,21 @@ pub struct AgentProcess {
 }
 
 /// How an agent is started.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct AgentSpec {
     pub node: usize,
     pub role: String,
     pub config: Option<PathBuf>,
     pub extra_args: Vec<String>,
+    /// A command the agent runs under (`setpriv ... --`), inside the
+    /// namespace: it must exec the agent, so the pid stays the agent's.
+    pub wrapper: Vec<String>,
+    /// Environment variables set for the agent.
+    pub env: Vec<(String, String)>,
+    /// Starts the agent with `PR_SET_MDWE` (the kernel's own form of
+    /// systemd's `MemoryDenyWriteExecute=`): no mapping may become both
+    /// writable and executable, in it or anything it starts.
+    pub memory_deny_write_execute: bool,
 }
 
 impl AgentSpec {
@@ -38,12 +47,17 @@ impl AgentSpec {
             node,
             role: role.to_string(),
             config: Some(config.into()),
-            extra_args: Vec::new(),
+            ..Self::default()
         }
     }
 
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.extra_args.push(arg.into());
+        self
+    }
+
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
         self
     }
 }
@@ -56,7 +70,14 @@ impl Lab {
         let control_socket = dir.join(format!("{}.sock", spec.role));
         let log = dir.join(format!("{}.log", spec.role));
         let bpffs = self.bpffs_dir(&spec.role);
-        let mut cmd = self.node(spec.node).ns.command(agent_bin());
+        let mut cmd = match spec.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = self.node(spec.node).ns.command(program);
+                cmd.args(args).arg(agent_bin());
+                cmd
+            }
+            None => self.node(spec.node).ns.command(agent_bin()),
+        };
         cmd.arg("run");
         if let Some(config) = &spec.config {
             cmd.arg("--config").arg(config);
@@ -68,7 +89,29 @@ impl Lab {
             .arg("--bpffs-dir")
             .arg(&bpffs)
             .args(&spec.extra_args)
-            .env("VIP_AGENT_LOG", "info,vip_agent=debug");
+            .env("VIP_AGENT_LOG", "info,vip_agent=debug")
+            .envs(spec.env.iter().map(|(k, v)| (k, v)));
+        if spec.memory_deny_write_execute {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: prctl is async-signal-safe and touches no memory of
+            // the parent; the flag outlives the exec of nsenter and the agent.
+            unsafe {
+                cmd.pre_exec(|| {
+                    let refuse = libc::PR_MDWE_REFUSE_EXEC_GAIN as libc::c_ulong;
+                    if libc::prctl(
+                        libc::PR_SET_MDWE,
+                        refuse,
+                        0 as libc::c_ulong,
+                        0 as libc::c_ulong,
+                        0 as libc::c_ulong,
+                    ) != 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         // Lets a developer run the whole suite on the kernel path only.
         if let Ok(mode) = std::env::var("VIP_AGENT_TEST_XDP_MODE") {
             cmd.args(["--xdp-mode", &mode]);

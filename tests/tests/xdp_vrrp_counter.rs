@@ -77,6 +77,7 @@ fn xdp_counts_each_vrrp_frame_per_interface_and_vrid() -> Result<()> {
         ]
         .map(String::from)
         .to_vec(),
+        ..AgentSpec::default()
     };
     let mut proc = lab.start_agent(&spec)?;
     wait_for(

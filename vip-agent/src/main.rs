@@ -111,6 +111,8 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         vip_lifetime: Duration::from_secs(args.vip_lifetime),
         fence_bound: Duration::from_millis(args.xdp_fence_ms),
         metrics_listen: args.metrics_listen,
+        // Before the runtime starts any thread: it changes the environment.
+        service: vip_agent::agent::ServiceEnvironment::take_from_process(),
     };
     // Before anything is created: a run the kernel would refuse halfway
     // says so in one line and leaves nothing behind.

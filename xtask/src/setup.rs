@@ -21,6 +21,7 @@ const PACKAGES: &[&str] = &[
     "tshark",
     "tcpdump",
     "keepalived",
+    // setpriv: the systemd tests run the agent with the unit's capabilities.
     "util-linux",
     // promtool, which lints the agent's `--metrics-listen` scrapes in the tests.
     "prometheus",
@@ -28,6 +29,8 @@ const PACKAGES: &[&str] = &[
     "dpkg-dev",
     // The package test reads the installed man pages.
     "man-db",
+    // systemd-analyze verifies the unit.
+    "systemd",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";

@@ -307,6 +307,11 @@ impl Core {
         self.each_slot(|slot, ctx, out| slot.resign(ctx, now, out))
     }
 
+    /// Sockets were asked for and the executor has not answered yet.
+    pub fn sockets_pending(&self) -> bool {
+        !self.requested.is_empty()
+    }
+
     /// A resigning Master still holds its VIPs for its successor.
     pub fn handing_over(&self) -> bool {
         self.slots.iter().any(Slot::handing_over)

@@ -20,6 +20,7 @@ use super::{
     fastpath::FastPath,
     metrics::{self, MetricsRequest},
     ownership::{self, PinDirLock, RouterClaims},
+    service_notify::{Phase, ServiceNotifier},
     sockets::SocketRegistry,
     system::SystemView,
     RunOptions,
@@ -43,6 +44,7 @@ struct Agent {
     epoch: Instant,
     core: Core,
     executor: Executor,
+    service: ServiceNotifier,
 }
 
 /// Runs the agent until SIGTERM/SIGINT; returns after a clean shutdown.
@@ -142,6 +144,7 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
         fence_bound: options.fence_bound,
     };
     let pin_dir = options.bpffs_dir.clone();
+    let service = ServiceNotifier::new(&options.service);
     let mut agent = Agent {
         options,
         claims,
@@ -155,6 +158,7 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
             SocketRegistry::new(packets_tx),
             script_tx,
         ),
+        service,
     };
     let effects = agent.core.start(config, previous.as_ref(), agent.now());
     agent.carry_out(effects).await;
@@ -168,7 +172,12 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
     // every resigning Master has heard its successor (or its bound passed).
     let mut stopping = false;
     loop {
-        let deadline = agent.epoch + agent.core.next_deadline();
+        // Every round ends here, so the watchdog pings only while the loop
+        // goes round: a hung loop is restarted by systemd.
+        agent.tell_service(loading.is_some(), stopping);
+        let next = agent.core.next_deadline();
+        let next = agent.service.next_watchdog().map_or(next, |w| w.min(next));
+        let deadline = agent.epoch + next;
         // The time is read when an input arrives, not before waiting for it.
         let effects = tokio::select! {
             Some((key, packet)) = packets_rx.recv() => agent.core.on_packet(&key, &packet, agent.now()),
@@ -228,6 +237,7 @@ pub async fn run(options: RunOptions, config: Config) -> Result<()> {
     if let Some(task) = metrics_task {
         task.abort();
     }
+    agent.tell_service(loading.is_some(), true);
     if let Some(still_loading) = loading.take() {
         agent.fast_path_loaded(still_loading.await).await;
     }
@@ -279,6 +289,23 @@ fn mount_bpffs(pin_dir: &std::path::Path) -> Result<()> {
 impl Agent {
     fn now(&self) -> Duration {
         self.epoch.elapsed()
+    }
+
+    /// Tells systemd what is new: readiness, instance states, the stop, a
+    /// watchdog ping.
+    fn tell_service(&mut self, fast_path_loading: bool, stopping: bool) {
+        let phase = Phase {
+            fast_path_loading,
+            sockets_pending: self.core.sockets_pending(),
+            stopping,
+        };
+        let now = self.now();
+        let instances = self
+            .core
+            .slots()
+            .iter()
+            .map(|slot| (slot.name(), slot.state_label()));
+        self.service.after_round(phase, instances, now);
     }
 
     /// The background load ended: the fast path takes over the deferred
@@ -390,6 +417,7 @@ impl Agent {
             tracing::warn!("{message}");
             return Err(vec![message]);
         };
+        self.service.reloading();
         match config::load(
             &path,
             LoadOptions {

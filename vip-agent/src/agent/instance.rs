@@ -622,18 +622,26 @@ impl Slot {
             .collect()
     }
 
+    /// The state `status` reports: the state machine's, or RESIGNING while a
+    /// Master hands over, RESIGNED or INIT while not running.
+    pub fn state_label(&self) -> &'static str {
+        match &self.run {
+            Some(run) if run.handover_until.is_some() => "RESIGNING",
+            Some(run) => state_name(run.fsm.state()),
+            None if self.resigned => "RESIGNED",
+            None => "INIT",
+        }
+    }
+
     /// The status as the system shows it: the VIPs count as held only while
     /// every one of them is on its interface.
     pub fn status(&self, system: &SystemView) -> InstanceStatus {
         let c = &self.spec.config;
-        let (state, effective) = match &self.run {
-            Some(run) if run.handover_until.is_some() => ("RESIGNING".to_string(), 0),
-            Some(run) => (
-                state_name(run.fsm.state()).to_string(),
-                run.fsm.effective_priority(),
-            ),
-            None if self.resigned => ("RESIGNED".to_string(), c.priority),
-            None => ("INIT".to_string(), c.priority),
+        let state = self.state_label().to_string();
+        let effective = match &self.run {
+            Some(run) if run.handover_until.is_some() => 0,
+            Some(run) => run.fsm.effective_priority(),
+            None => c.priority,
         };
         InstanceStatus {
             name: c.name.clone(),

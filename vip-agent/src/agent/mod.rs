@@ -7,7 +7,8 @@
 //! on a virtual clock. [`executor`] carries the effects out; [`event_loop`]
 //! feeds the core from sockets ([`sockets`]), netlink, scripts ([`scripts`]),
 //! the control socket ([`control_server`]), scrapes ([`metrics`]), signals
-//! and timers. The loop is
+//! and timers, and tells systemd how it is doing ([`service_notify`]). The
+//! loop is
 //! the only place state changes, so instances, sync groups, the fast path
 //! and status answers never race each other.
 
@@ -26,6 +27,7 @@ pub mod ownership;
 pub mod privileges;
 mod reload;
 mod scripts;
+mod service_notify;
 mod sockets;
 mod spec;
 mod system;
@@ -38,6 +40,7 @@ use crate::dataplane::XdpModeChoice;
 
 pub use event_loop::run;
 pub use fastpath::FastPath;
+pub use service_notify::ServiceEnvironment;
 
 /// Everything `vip-agent run` was told.
 #[derive(Clone, Debug)]
@@ -55,4 +58,6 @@ pub struct RunOptions {
     pub fence_bound: Duration,
     /// Where to serve Prometheus metrics (`GET /metrics`); off when `None`.
     pub metrics_listen: Option<SocketAddr>,
+    /// What systemd set for a `Type=notify` service (nothing otherwise).
+    pub service: ServiceEnvironment,
 }

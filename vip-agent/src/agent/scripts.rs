@@ -77,6 +77,9 @@ async fn run_once(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        // Its own process group: `sh -c` forks the script rather than
+        // exec it, so a timeout must end the group, not just the shell.
+        .process_group(0)
         .kill_on_drop(true);
     let user = script
         .user
@@ -93,17 +96,33 @@ async fn run_once(
             }
         }
     }
-    let Ok(mut child) = cmd.spawn() else {
-        tracing::warn!(script = %script.name, "could not start the script");
-        return false;
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            tracing::warn!(script = %script.name, error = %err, "could not start the script");
+            return false;
+        }
     };
     match tokio::time::timeout(timeout, child.wait()).await {
         Ok(Ok(status)) => status.success(),
         Ok(Err(_)) => false,
         Err(_) => {
             tracing::warn!(script = %script.name, ?timeout, "script timed out");
+            kill_group(&script.name, child.id());
             let _ = child.kill().await;
             false
         }
+    }
+}
+
+/// Ends a timed-out script and whatever it started (its process group). A
+/// script running as another user can only be killed with CAP_KILL.
+fn kill_group(name: &str, pid: Option<u32>) {
+    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) else {
+        return;
+    };
+    let group = nix::unistd::Pid::from_raw(pid);
+    if let Err(err) = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL) {
+        tracing::warn!(script = %name, error = %err, "could not kill the timed-out script (another user's script needs CAP_KILL)");
     }
 }
