@@ -40,13 +40,16 @@ pub async fn serve_control(listener: UnixListener, requests: mpsc::Sender<Contro
         let requests = requests.clone();
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
-            let mut line = String::new();
+            // Bytes, not a String: a line that is not UTF-8 gets an answer
+            // saying so rather than a closed connection.
+            let mut line = Vec::new();
             let mut reader = BufReader::new(read);
             // Bounded: a client that never sends a line is dropped.
             let read =
-                tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await;
+                tokio::time::timeout(Duration::from_secs(5), reader.read_until(b'\n', &mut line))
+                    .await;
             let response = match read {
-                Ok(Ok(_)) => match serde_json::from_str::<control::Request>(&line) {
+                Ok(Ok(_)) => match control::parse_request(&line) {
                     Ok(request) => {
                         let (tx, rx) = oneshot::channel();
                         if requests.send((request.command, tx)).await.is_err() {
@@ -57,9 +60,9 @@ pub async fn serve_control(listener: UnixListener, requests: mpsc::Sender<Contro
                             Err(_) => return,
                         }
                     }
-                    Err(err) => Response {
+                    Err(message) => Response {
                         ok: false,
-                        errors: vec![format!("bad request: {err}")],
+                        errors: vec![message],
                         status: None,
                     },
                 },
