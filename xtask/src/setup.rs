@@ -22,6 +22,9 @@ const PACKAGES: &[&str] = &[
     "tcpdump",
     "keepalived",
     "util-linux",
+    // libfuzzer-sys compiles libFuzzer (cargo xtask fuzz, and the fuzz
+    // crate's clippy step of cargo xtask test).
+    "g++",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
