@@ -82,7 +82,7 @@ fn decode_and_reencode(message: &[u8], src: IpAddr, dst: IpAddr) {
     assert_eq!(encoded.len(), message.len(), "{advert:?}");
     // What the RFCs say to ignore on receive is not kept, and is sent as
     // zeros: the VRRPv3 reserved bits, and the authentication data of a
-    // VRRPv2 advert without authentication (RFC 3768 section 5.3.6.1).
+    // VRRPv2 advert without authentication (RFC 3768 section 5.3.10).
     let mut expected = message.to_vec();
     let ignored_bits_set = match advert.version {
         Version::V3 { .. } => {
