@@ -66,10 +66,10 @@ enum Task {
     /// crash or hang, naming the reproducer.
     Fuzz {
         /// Seconds per target (the default when --runs is not given: 60).
-        #[arg(long, conflicts_with = "runs")]
+        #[arg(long, conflicts_with = "runs", value_parser = clap::value_parser!(u64).range(1..))]
         secs: Option<u64>,
         /// Executions per target instead of a time.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         runs: Option<u64>,
         /// Only this target.
         #[arg(
