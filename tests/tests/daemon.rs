@@ -476,3 +476,52 @@ fn a_restarted_agent_removes_the_vip_its_crashed_run_left() -> Result<()> {
     lab.passed();
     Ok(())
 }
+
+#[test]
+fn the_control_socket_answers_a_bad_request_with_its_error() -> Result<()> {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
+
+    let mut lab = Lab::new()?;
+    let a = lab.add_node("a", "eth0", &["10.11.0.1/24"])?;
+    let conf = write_config(
+        &lab,
+        "a.conf",
+        &instance("CTL", "eth0", 91, 100, "1", &["10.11.0.100/24"]),
+    )?;
+    let agent = lab.start_agent(&AgentSpec::with_config(a, "a", conf))?;
+    wait_for_state(&agent, "CTL", "MASTER", BOUND)?;
+
+    let cases: [(&[u8], &str); 3] = [
+        // Not UTF-8: answered, not dropped.
+        (
+            b"{\"version\":1,\"command\":\"resign\",\"instance\":\"CT\xff\"}\n",
+            "unicode",
+        ),
+        (b"{\"version\":1,\"command\":\"launch\"}\n", "launch"),
+        (b"not json\n", "expected"),
+    ];
+    for (line, fragment) in cases {
+        let mut stream = UnixStream::connect(&agent.control_socket)
+            .with_context(|| format!("connecting to {}", agent.control_socket.display()))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.write_all(line)?;
+        stream.shutdown(std::net::Shutdown::Write)?;
+        let mut answer = String::new();
+        BufReader::new(stream)
+            .read_line(&mut answer)
+            .with_context(|| format!("reading the answer to {line:?}"))?;
+        let response: serde_json::Value = serde_json::from_str(&answer)
+            .with_context(|| format!("the answer to {line:?}: {answer:?}"))?;
+        assert_eq!(response["ok"], false, "{answer}");
+        let error = response["errors"][0].as_str().unwrap_or_default();
+        assert!(
+            error.starts_with("bad request: ") && error.contains(fragment),
+            "{line:?} answered {answer}"
+        );
+    }
+    // None of them reached the instance.
+    assert_eq!(agent.state("CTL").as_deref(), Some("MASTER"));
+    lab.passed();
+    Ok(())
+}

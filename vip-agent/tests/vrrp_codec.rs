@@ -7,7 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use frames::{
     ethernet, ipv4_packet, ipv6_packet, multicast_mac, parse_ethernet_frame, parse_ip_packet,
 };
-use vip_agent::vrrp::packet::{check_ttl, IPPROTO_VRRP, VRRP_MULTICAST_V4, VRRP_MULTICAST_V6};
+use vip_agent::vrrp::packet::{
+    check_ttl, internet_checksum, pseudo_header, IPPROTO_VRRP, VRRP_MULTICAST_V4, VRRP_MULTICAST_V6,
+};
 use vip_agent::vrrp::{
     Advertisement, Auth, ChecksumKind, ChecksumMode, DecodeError, EncodeError, Version,
 };
@@ -205,6 +207,66 @@ fn ipv6_always_uses_the_pseudo_header() {
     assert_eq!(
         Advertisement::decode(&a, src, dst).unwrap().1,
         ChecksumKind::PseudoHeader
+    );
+}
+
+/// Fields the RFCs say to ignore on receive are not kept, so an advert
+/// re-encoded from a decoded one carries zeros there (found by the
+/// `vrrp_decode` fuzz target's re-encode property).
+#[test]
+fn fields_ignored_on_receive_are_not_kept() {
+    let with_checksum = |mut message: Vec<u8>, pseudo: Option<Vec<u8>>| {
+        message[6..8].fill(0);
+        let sum = match pseudo {
+            Some(pseudo) => internet_checksum(&[&pseudo, &message]),
+            None => internet_checksum(&[&message]),
+        };
+        message[6..8].copy_from_slice(&sum);
+        message
+    };
+    let (src, dst) = (v4("192.0.2.1"), IpAddr::V4(VRRP_MULTICAST_V4));
+
+    // RFC 3768 section 5.3.10: the authentication data is ignored (type 0).
+    let advert = Advertisement {
+        version: Version::V2 {
+            adver_int_s: 1,
+            auth: Auth::None,
+        },
+        vrid: 10,
+        priority: 150,
+        addresses: vec![v4("192.0.2.10"), v4("192.0.2.11")],
+    };
+    let sent = advert.encode(src, dst, ChecksumMode::Standard).unwrap();
+    let mut received = sent.clone();
+    received[17..21].fill(0xff);
+    let received = with_checksum(received, None);
+    assert_eq!(
+        Advertisement::decode(&received, src, dst).unwrap(),
+        (advert.clone(), ChecksumKind::MessageOnly)
+    );
+    assert_eq!(
+        advert.encode(src, dst, ChecksumMode::Standard).unwrap(),
+        sent
+    );
+
+    // RFC 5798 section 5.2.6: the 4 reserved bits before Max Adver Int.
+    let advert = Advertisement {
+        version: Version::V3 {
+            max_adver_int_cs: 0x0123,
+        },
+        vrid: 12,
+        priority: 200,
+        addresses: vec![v4("192.0.2.30")],
+    };
+    let sent = advert.encode(src, dst, ChecksumMode::Standard).unwrap();
+    assert_eq!(sent[4] & 0xf0, 0, "sent as zero");
+    let mut received = sent.clone();
+    received[4] |= 0xa0;
+    let pseudo = pseudo_header(src, dst, IPPROTO_VRRP, received.len());
+    let received = with_checksum(received, Some(pseudo));
+    assert_eq!(
+        Advertisement::decode(&received, src, dst).unwrap(),
+        (advert, ChecksumKind::PseudoHeader)
     );
 }
 

@@ -3,6 +3,7 @@
 mod bench;
 mod dist;
 mod ebpf_build;
+mod fuzz;
 mod lab;
 mod setup;
 mod test;
@@ -70,6 +71,26 @@ enum Task {
         )]
         only: Vec<String>,
     },
+    /// Build the libFuzzer targets (vip-agent/fuzz) and run each: the VRRP
+    /// decoder, the configuration reader, the control protocol. Fails on a
+    /// crash or hang, naming the reproducer.
+    Fuzz {
+        /// Seconds per target (the default when --runs is not given: 60).
+        #[arg(long, conflicts_with = "runs", value_parser = clap::value_parser!(u64).range(1..))]
+        secs: Option<u64>,
+        /// Executions per target instead of a time.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        runs: Option<u64>,
+        /// Only this target.
+        #[arg(
+            long,
+            value_parser = clap::builder::PossibleValuesParser::new(fuzz::TARGETS),
+        )]
+        target: Option<String>,
+        /// Build with AddressSanitizer (RUSTC_BOOTSTRAP=1 on stable; slower).
+        #[arg(long)]
+        asan: bool,
+    },
     /// Run a scenario of examples/scenarios in network namespaces and narrate a
     /// failover (root). Leaves nothing behind unless --keep.
     Lab {
@@ -101,6 +122,19 @@ fn main() -> ExitCode {
         Task::Test { unit_only, filter } => test::run(unit_only, filter.as_deref()),
         Task::Dist { profile } => dist::run(profile),
         Task::Bench { quick, only } => bench::run(quick, &only),
+        Task::Fuzz {
+            secs,
+            runs,
+            target,
+            asan,
+        } => fuzz::run(fuzz::Args {
+            budget: match runs {
+                Some(runs) => fuzz::Budget::Runs(runs),
+                None => fuzz::Budget::Seconds(secs.unwrap_or(60)),
+            },
+            target,
+            asan,
+        }),
         Task::Lab {
             scenario,
             keep,

@@ -31,6 +31,9 @@ const PACKAGES: &[&str] = &[
     "man-db",
     // systemd-analyze verifies the unit.
     "systemd",
+    // libfuzzer-sys compiles libFuzzer (cargo xtask fuzz, and the fuzz
+    // crate's clippy step of cargo xtask test).
+    "g++",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";

@@ -131,14 +131,14 @@ fn tokenize_line(
     tokens: &mut Vec<Token>,
     diagnostics: &mut Diagnostics,
 ) {
-    let at = |offset: usize| Location::new(file.clone(), line_number, column_of(line, offset));
+    let location = |column: u32| Location::new(file.clone(), line_number, column);
     let trimmed_start = line.len() - line.trim_start().len();
     let rest = &line[trimmed_start..];
     if rest.starts_with('@') {
         // keepalived's `@id` lines apply only on the node whose config-id
         // matches; silently taking or dropping them would change meaning.
         diagnostics.error(
-            &at(trimmed_start),
+            &location(column_of(line, trimmed_start)),
             "conditional configuration lines ('@ID ...') are not supported; \
              write one file per node instead",
         );
@@ -146,16 +146,20 @@ fn tokenize_line(
     }
     if rest.starts_with('$') {
         diagnostics.error(
-            &at(trimmed_start),
+            &location(column_of(line, trimmed_start)),
             "parameter definitions and substitution ('$NAME') are not supported",
         );
         return;
     }
 
-    let chars: Vec<(usize, char)> = line.char_indices().collect();
+    let chars: Vec<char> = line.chars().collect();
+    // The column of the character at `position`, counted from 1. (Not
+    // `column_of`: counting from the line start for each token would make a
+    // long line quadratic.)
+    let at = |position: usize| location(u32::try_from(position + 1).unwrap_or(u32::MAX));
     let mut position = 0;
     while position < chars.len() {
-        let (offset, c) = chars[position];
+        let c = chars[position];
         if c.is_whitespace() {
             position += 1;
             continue;
@@ -171,17 +175,17 @@ fn tokenize_line(
             };
             tokens.push(Token {
                 kind,
-                at: at(offset),
+                at: at(position),
             });
             position += 1;
             continue;
         }
-        let start = offset;
+        let start = position;
         let mut text = String::new();
         let mut quoted = false;
         let mut ends_line = false;
         while position < chars.len() {
-            let (offset, c) = chars[position];
+            let c = chars[position];
             if c.is_whitespace() || c == '{' || c == '}' {
                 break;
             }
@@ -194,7 +198,7 @@ fn tokenize_line(
                 match read_quoted(&chars, position, c, &mut text) {
                     Some(next) => position = next,
                     None => {
-                        diagnostics.error(&at(offset), format!("unterminated quote {c}"));
+                        diagnostics.error(&at(position), format!("unterminated quote {c}"));
                         position = chars.len();
                     }
                 }
@@ -215,15 +219,10 @@ fn tokenize_line(
 
 /// Reads a quoted part starting at the opening quote; returns the index after
 /// the closing quote, or None when the line ends first.
-fn read_quoted(
-    chars: &[(usize, char)],
-    open: usize,
-    quote: char,
-    out: &mut String,
-) -> Option<usize> {
+fn read_quoted(chars: &[char], open: usize, quote: char, out: &mut String) -> Option<usize> {
     let mut position = open + 1;
     while position < chars.len() {
-        let c = chars[position].1;
+        let c = chars[position];
         if c == quote {
             return Some(position + 1);
         }
@@ -238,8 +237,8 @@ fn read_quoted(
 }
 
 /// Decodes the escape whose letter is at `position`; returns the next index.
-fn read_escape(chars: &[(usize, char)], position: usize, out: &mut String) -> usize {
-    let c = chars[position].1;
+fn read_escape(chars: &[char], position: usize, out: &mut String) -> usize {
+    let c = chars[position];
     let simple = match c {
         'a' => Some('\x07'),
         'b' => Some('\x08'),
@@ -258,8 +257,8 @@ fn read_escape(chars: &[(usize, char)], position: usize, out: &mut String) -> us
     if c.is_digit(8) {
         let mut value = 0u32;
         let mut next = position;
-        while next < chars.len() && next < position + 3 && chars[next].1.is_digit(8) {
-            value = value * 8 + chars[next].1.to_digit(8).unwrap_or(0);
+        while next < chars.len() && next < position + 3 && chars[next].is_digit(8) {
+            value = value * 8 + chars[next].to_digit(8).unwrap_or(0);
             next += 1;
         }
         out.push(char::from_u32(value).unwrap_or('\u{fffd}'));
@@ -268,8 +267,8 @@ fn read_escape(chars: &[(usize, char)], position: usize, out: &mut String) -> us
     if c == 'x' {
         let mut value = 0u32;
         let mut next = position + 1;
-        while next < chars.len() && chars[next].1.is_ascii_hexdigit() {
-            value = (value * 16 + chars[next].1.to_digit(16).unwrap_or(0)) & 0xff;
+        while next < chars.len() && chars[next].is_ascii_hexdigit() {
+            value = (value * 16 + chars[next].to_digit(16).unwrap_or(0)) & 0xff;
             next += 1;
         }
         if next == position + 1 {
@@ -280,7 +279,7 @@ fn read_escape(chars: &[(usize, char)], position: usize, out: &mut String) -> us
         return next;
     }
     if c == 'c' && position + 1 < chars.len() {
-        let control = (chars[position + 1].1 as u32) & 0x1f;
+        let control = (chars[position + 1] as u32) & 0x1f;
         out.push(char::from_u32(control).unwrap_or('\u{fffd}'));
         return position + 2;
     }
@@ -386,6 +385,24 @@ mod tests {
         assert_eq!(tokens[1].at.col, 14);
         assert_eq!(tokens[1].word(), Some("X"));
         assert_eq!(tokens.len(), 3);
+    }
+
+    #[test]
+    fn columns_count_characters_also_on_a_long_line() {
+        // Columns were counted from the line start for every token, which
+        // made a long line quadratic (a 2.4 MB line took 26 s to check).
+        let line = format!("{}'unterminated", "é { ".repeat(100_000));
+        let mut diagnostics = Diagnostics::default();
+        let tokens = tokenize(&line, &Arc::from("t.conf"), &mut diagnostics);
+        assert_eq!(tokens.len(), 200_002);
+        assert_eq!((tokens[0].at.line, tokens[0].at.col), (1, 1));
+        assert_eq!(tokens[1].kind, TokenKind::Open);
+        assert_eq!(tokens[1].at.col, 3);
+        assert_eq!(tokens[199_999].at.col, 399_999);
+        assert_eq!(tokens[200_000].at.col, 400_001, "the quoted word");
+        assert_eq!(tokens[200_001].kind, TokenKind::LineEnd);
+        let errors: Vec<String> = diagnostics.items.iter().map(ToString::to_string).collect();
+        assert_eq!(errors, ["t.conf:1:400001: unterminated quote '"]);
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod source;
 mod values;
 
 use std::path::Path;
+use std::sync::Arc;
 
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use model::{
@@ -55,6 +56,19 @@ pub fn load(path: &Path, options: LoadOptions) -> Result<Loaded, Vec<Diagnostic>
 pub fn load_str(text: &str, name: &str, options: LoadOptions) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diagnostics = Diagnostics::default();
     let tokens = source::read_text(text, name, &mut diagnostics);
+    finish(&tokens, &Location::whole(name), diagnostics, options)
+}
+
+/// Reads the contents of a configuration file as they are on disk (bytes that
+/// are not UTF-8 are accepted in comments, as [`load`] does); `name` stands
+/// for the file in diagnostics. Like [`load_str`], `include` is not honoured.
+pub fn load_bytes(
+    bytes: &[u8],
+    name: &str,
+    options: LoadOptions,
+) -> Result<Loaded, Vec<Diagnostic>> {
+    let mut diagnostics = Diagnostics::default();
+    let tokens = source::read_bytes(bytes, &Arc::from(name), &mut diagnostics);
     finish(&tokens, &Location::whole(name), diagnostics, options)
 }
 

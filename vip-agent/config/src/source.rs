@@ -33,6 +33,13 @@ pub fn read_text(text: &str, name: &str, diagnostics: &mut Diagnostics) -> Vec<T
     tokenize(text, &Arc::from(name), diagnostics)
 }
 
+/// Tokenizes the contents of one file as read from disk (not necessarily
+/// UTF-8), before its `include` lines are expanded.
+pub fn read_bytes(bytes: &[u8], file: &Arc<str>, diagnostics: &mut Diagnostics) -> Vec<Token> {
+    let text = decode(bytes, file, diagnostics);
+    tokenize(&text, file, diagnostics)
+}
+
 fn read_file_into(
     path: &Path,
     included_at: &Location,
@@ -67,9 +74,8 @@ fn read_file_into(
         }
     };
     let file: Arc<str> = Arc::from(path.display().to_string());
-    let text = decode(&bytes, &file, diagnostics);
+    let file_tokens = read_bytes(&bytes, &file, diagnostics);
     drop(bytes);
-    let file_tokens = tokenize(&text, &file, diagnostics);
     open_files.push(canonical);
     let directory = path.parent().map(Path::to_path_buf).unwrap_or_default();
 

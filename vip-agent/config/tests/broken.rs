@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use vip_config::{load, Diagnostic, LoadOptions, Severity};
+use vip_config::{load, load_bytes, Diagnostic, LoadOptions, Severity};
 
 fn broken(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -344,4 +344,18 @@ fn bytes_that_are_not_utf8_are_accepted_in_comments_only() {
         false,
         &[(2, 15, "byte 0xe9 is not UTF-8")],
     );
+}
+
+#[test]
+fn file_contents_read_from_memory_as_from_disk() {
+    for name in ["latin1_comments.conf", "latin1_outside_comment.conf"] {
+        let path = broken(name);
+        let bytes = std::fs::read(&path).unwrap();
+        let shown = path.display().to_string();
+        assert_eq!(
+            load_bytes(&bytes, &shown, LoadOptions::default()),
+            load(&path, LoadOptions::default()),
+            "{name}"
+        );
+    }
 }

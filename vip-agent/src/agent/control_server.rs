@@ -119,7 +119,7 @@ async fn serve_client(stream: tokio::net::UnixStream, requests: mpsc::Sender<Con
     let response = if !line.ends_with(b"\n") && reader.get_ref().limit() == 0 {
         refusal(format!("request longer than {MAX_REQUEST_BYTES} bytes"))
     } else {
-        match parse_request(&line) {
+        match control::parse_request(&line) {
             Ok(request) => {
                 let (tx, rx) = oneshot::channel();
                 if requests.send((request.command, tx)).await.is_err() {
@@ -145,11 +145,6 @@ fn refusal(message: String) -> Response {
         errors: vec![message],
         status: None,
     }
-}
-
-/// One request line as the server reads it.
-pub fn parse_request(line: &[u8]) -> std::result::Result<control::Request, String> {
-    serde_json::from_slice::<control::Request>(line).map_err(|err| format!("bad request: {err}"))
 }
 
 /// The agent's status: every instance, with its fast-path counters.

@@ -96,6 +96,13 @@ pub struct InstanceStatus {
     pub xdp: Option<InstanceXdp>,
 }
 
+/// Reads one request line as the agent's control socket receives it (the
+/// bytes up to the newline, which may be missing or not UTF-8). The error is
+/// the message the agent answers with.
+pub fn parse_request(line: &[u8]) -> Result<Request, String> {
+    serde_json::from_slice(line).map_err(|err| format!("bad request: {err}"))
+}
+
 /// Sends one request and reads the answer.
 pub async fn request(socket: &Path, command: Command) -> anyhow::Result<Response> {
     use anyhow::Context;
@@ -214,6 +221,32 @@ mod tests {
         assert_eq!(line(Command::Stop), r#"{"version":1,"command":"stop"}"#);
         let parsed: Request = serde_json::from_str(r#"{"version":1,"command":"resign"}"#).unwrap();
         assert_eq!(parsed.command, Command::Resign { instance: None });
+    }
+
+    #[test]
+    fn request_lines_are_read_as_the_socket_delivers_them() {
+        let parsed = parse_request(b"{\"version\":1,\"command\":\"stop\"}\n").unwrap();
+        assert_eq!(parsed.command, Command::Stop, "with its newline");
+        let parsed =
+            parse_request(br#"{"version":1,"command":"resign","instance":"VI_1"}"#).unwrap();
+        assert_eq!(
+            parsed.command,
+            Command::Resign {
+                instance: Some("VI_1".into())
+            },
+            "without a newline (the client closed first)"
+        );
+        let error =
+            parse_request(b"{\"version\":1,\"command\":\"resign\",\"instance\":\"VI_\xe9\"}\n")
+                .unwrap_err();
+        assert!(
+            error.starts_with("bad request:") && error.contains("unicode"),
+            "not UTF-8: {error}"
+        );
+        let error = parse_request(b"").unwrap_err();
+        assert!(error.starts_with("bad request:"), "empty: {error}");
+        let error = parse_request(br#"{"version":1,"command":"launch"}"#).unwrap_err();
+        assert!(error.contains("launch"), "unknown command: {error}");
     }
 
     #[test]
