@@ -22,6 +22,12 @@ const PACKAGES: &[&str] = &[
     "tcpdump",
     "keepalived",
     "util-linux",
+    // The container tests: podman builds and runs the image of
+    // vip-agent/dist/container (with runc: Debian 12's crun refuses hybrid
+    // cgroup hosts) on a Debian base made with debootstrap.
+    "podman",
+    "runc",
+    "debootstrap",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
