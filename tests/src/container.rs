@@ -473,9 +473,11 @@ impl Container {
             cmd.arg("-v").arg(spec);
         }
         cmd.arg(&image.name);
-        run(&mut cmd).with_context(|| format!("starting the container of {role}"))?;
         lab.register_log(role, &log);
-        Ok(Container { name, log })
+        // Guarded before it exists: a failed `run` may leave it created.
+        let container = Container { name, log };
+        run(&mut cmd).with_context(|| format!("starting the container of {role}"))?;
+        Ok(container)
     }
 
     /// `podman exec NAME ARGS`.
