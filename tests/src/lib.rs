@@ -10,6 +10,7 @@
 //! behind for the next. Nothing here touches the root namespace's interfaces.
 
 pub mod agent;
+pub mod container;
 pub mod frames;
 pub mod keepalived;
 pub mod metrics;

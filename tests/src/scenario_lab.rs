@@ -86,8 +86,17 @@ impl Running {
     }
 }
 
-/// Builds the lab for `case` and starts every node's agent.
-pub fn start(case: &Case) -> Result<Running> {
+/// The scenario's namespaces without agents: the lab, the lab node of each
+/// scenario node (in the scenario's order) and the client's.
+pub struct Layout {
+    pub lab: Lab,
+    pub nodes: Vec<usize>,
+    pub client: usize,
+}
+
+/// Builds the lab for `case`: one namespace per node and the client on one
+/// bridge, the client's routes and what `case.prepare` adds.
+pub fn lay_out(case: &Case) -> Result<Layout> {
     let scenario = &case.scenario;
     let mut lab = Lab::new()?;
     let mut nodes = Vec::new();
@@ -105,9 +114,19 @@ pub fn start(case: &Case) -> Result<Running> {
         lab.node(client).ns.ip(&args)?;
     }
     (case.prepare)(&mut lab, &nodes, client)?;
+    Ok(Layout { lab, nodes, client })
+}
+
+/// Builds the lab for `case` and starts every node's agent.
+pub fn start(case: &Case) -> Result<Running> {
+    let Layout {
+        mut lab,
+        nodes,
+        client,
+    } = lay_out(case)?;
     let mut specs = Vec::new();
     let mut agents = Vec::new();
-    for (i, node) in scenario.nodes.iter().enumerate() {
+    for (i, node) in case.scenario.nodes.iter().enumerate() {
         let spec = AgentSpec::with_config(nodes[i], &node.name, &node.config);
         agents.push(Some(lab.start_agent(&spec)?));
         specs.push(spec);
@@ -158,9 +177,13 @@ pub fn sole_holder(r: &Running, scenario: &Scenario, vip: IpAddr) -> Result<usiz
 }
 
 pub fn client_reaches(r: &Running, target: IpAddr) -> Result<()> {
+    lab_client_reaches(&r.lab, r.client, target)
+}
+
+/// Waits until one `ping` from lab node `client` to `target` is answered.
+pub fn lab_client_reaches(lab: &Lab, client: usize, target: IpAddr) -> Result<()> {
     wait_for("the client to reach the VIP", ELECTION, || {
-        r.lab
-            .node(r.client)
+        lab.node(client)
             .ns
             .command("ping")
             .args(["-n", "-c", "1", "-W", "1"])

@@ -34,6 +34,12 @@ const PACKAGES: &[&str] = &[
     // libfuzzer-sys compiles libFuzzer (cargo xtask fuzz, and the fuzz
     // crate's clippy step of cargo xtask test).
     "g++",
+    // The container tests: podman builds and runs the image of
+    // vip-agent/dist/container (with runc: Debian 12's crun refuses hybrid
+    // cgroup hosts) on a Debian base made with debootstrap.
+    "podman",
+    "runc",
+    "debootstrap",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
