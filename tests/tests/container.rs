@@ -293,15 +293,19 @@ fn every_capability_and_the_seccomp_profile_of_the_compose_file_are_needed() -> 
     let _ = std::fs::remove_dir_all(lab.bpffs_dir(&node_name));
 
     // Each variant with one thing less fails, saying why, and holds nothing.
-    const REFUSED: &[&str] = &["Operation not permitted", "Permission denied"];
-    let mut variants: Vec<(String, Service, &[&str])> = service
+    // A missing capability is named by the agent's own check before it
+    // tries anything; the seccomp profile is met by the kernel's EPERM.
+    let refused: Vec<String> = ["Operation not permitted", "Permission denied"]
+        .map(String::from)
+        .to_vec();
+    let mut variants: Vec<(String, Service, Vec<String>)> = service
         .cap_add
         .iter()
         .map(|cap| {
             let mut s = service.clone();
             s.cap_add.retain(|c| c != cap);
             let what = format!("without-{}", cap.to_lowercase().replace('_', "-"));
-            (what, s, REFUSED)
+            (what, s, vec![format!("missing CAP_{cap} (")])
         })
         .collect();
     ensure!(
@@ -310,17 +314,19 @@ fn every_capability_and_the_seccomp_profile_of_the_compose_file_are_needed() -> 
     );
     let mut default_seccomp = service.clone();
     default_seccomp.security_opt.clear();
-    variants.push(("default-seccomp".to_string(), default_seccomp, REFUSED));
+    variants.push(("default-seccomp".to_string(), default_seccomp, refused));
     let mut no_bpffs = service.clone();
     no_bpffs.volumes.retain(|v| v.target != container::BPFFS);
     ensure!(
         no_bpffs.volumes.len() < service.volumes.len(),
         "compose.yaml mounts bpffs"
     );
+    // Without the host's bpffs the agent tries to mount one, which the
+    // container's capabilities (no CAP_SYS_ADMIN) do not allow.
     variants.push((
         "without-bpffs".to_string(),
         no_bpffs,
-        &["is not on a bpf filesystem"],
+        vec!["no bpf filesystem for the pins, and mounting one on /sys/fs/bpf failed".to_string()],
     ));
 
     for (what, mut variant, expected) in variants {
