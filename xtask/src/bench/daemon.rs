@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use nix::{
     sys::signal::{self, Signal},
     unistd::Pid,
@@ -219,24 +219,33 @@ impl Daemon {
 
     /// State changes to Master so far: vip-agent's `became_master` summed
     /// over instances; keepalived's "Entering MASTER STATE" log lines.
-    pub fn became_master(&self, agent_bin: &Path) -> Option<u64> {
+    /// A failed read is an error: counting it as zero would report a run
+    /// with unknown state changes as a run without any.
+    pub fn became_master(&self, agent_bin: &Path) -> Result<u64> {
         match self.system {
             System::VipAgent => {
-                let status = self.status(agent_bin)?;
-                Some(
-                    status["instances"]
-                        .as_array()?
-                        .iter()
-                        .map(|i| i["became_master"].as_u64().unwrap_or(0))
-                        .sum(),
-                )
+                let status = self
+                    .status(agent_bin)
+                    .with_context(|| format!("`vip-agent status` on the {}", self.role))?;
+                let instances = status["instances"]
+                    .as_array()
+                    .with_context(|| format!("no instances in {}'s status", self.role))?;
+                instances
+                    .iter()
+                    .map(|i| {
+                        i["became_master"].as_u64().with_context(|| {
+                            format!(
+                                "an instance without became_master in {}'s status",
+                                self.role
+                            )
+                        })
+                    })
+                    .sum()
             }
-            System::Keepalived => Some(
-                fs::read_to_string(&self.log)
-                    .unwrap_or_default()
-                    .matches("Entering MASTER STATE")
-                    .count() as u64,
-            ),
+            System::Keepalived => Ok(fs::read_to_string(&self.log)
+                .with_context(|| format!("reading {}", self.log.display()))?
+                .matches("Entering MASTER STATE")
+                .count() as u64),
         }
     }
 

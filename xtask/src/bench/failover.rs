@@ -202,7 +202,7 @@ fn one(env: &Env, case: Case, system: System, phase: f64) -> Result<Value> {
         // No reply after the event within the wait: the outage is at least that long.
         outage = outage.max(probe_stopped - all.last().copied().unwrap_or(t0).max(t0));
     }
-    let b_master_after = db.became_master(&env.agent_bin);
+    let b_master_after = db.became_master(&env.agent_bin).ok();
     let mut sample = json!({
         "system": system.name(),
         "version": case.version,

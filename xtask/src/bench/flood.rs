@@ -192,8 +192,8 @@ fn one(env: &Env, variant: (&str, System, &str)) -> Result<Value> {
     let (rx1, tx1, drop1) = link_stats(&lab, gen)?;
     let idle_rx_rate = (rx1 - rx0) as f64 / idle_secs;
     let m0 = (
-        da.became_master(&env.agent_bin).unwrap_or(0),
-        db.became_master(&env.agent_bin).unwrap_or(0),
+        da.became_master(&env.agent_bin)?,
+        db.became_master(&env.agent_bin)?,
     );
     let s0 = net_rx_softirqs();
     let secs = env.plan.flood_secs;
@@ -207,8 +207,8 @@ fn one(env: &Env, variant: (&str, System, &str)) -> Result<Value> {
     pause(Duration::from_millis(300))?;
     check_interrupt()?;
     let m1 = (
-        da.became_master(&env.agent_bin).unwrap_or(0),
-        db.became_master(&env.agent_bin).unwrap_or(0),
+        da.became_master(&env.agent_bin)?,
+        db.became_master(&env.agent_bin)?,
     );
     let a_holds = holds(&lab, a, VIP);
     let b_holds = holds(&lab, b, VIP);
