@@ -100,7 +100,17 @@ pub struct InstanceStatus {
 /// bytes up to the newline, which may be missing or not UTF-8). The error is
 /// the message the agent answers with.
 pub fn parse_request(line: &[u8]) -> Result<Request, String> {
-    serde_json::from_slice(line).map_err(|err| format!("bad request: {err}"))
+    let request: Request =
+        serde_json::from_slice(line).map_err(|err| format!("bad request: {err}"))?;
+    // A newer client may mean something this agent would misread: refuse
+    // rather than guess. Older versions are understood as they were.
+    if request.version == 0 || request.version > PROTOCOL_VERSION {
+        return Err(format!(
+            "unsupported protocol version {} (this agent speaks 1 to {PROTOCOL_VERSION})",
+            request.version
+        ));
+    }
+    Ok(request)
 }
 
 /// Sends one request and reads the answer.
@@ -245,6 +255,10 @@ mod tests {
         );
         let error = parse_request(b"").unwrap_err();
         assert!(error.starts_with("bad request:"), "empty: {error}");
+        let error = parse_request(br#"{"version":2,"command":"status"}"#).unwrap_err();
+        assert!(error.contains("unsupported protocol version 2"), "{error}");
+        let error = parse_request(br#"{"version":0,"command":"status"}"#).unwrap_err();
+        assert!(error.contains("unsupported protocol version 0"), "{error}");
         let error = parse_request(br#"{"version":1,"command":"launch"}"#).unwrap_err();
         assert!(error.contains("launch"), "unknown command: {error}");
     }
