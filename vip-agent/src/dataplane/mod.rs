@@ -86,7 +86,8 @@ impl Family {
 /// How the program validates adverts of one (interface, VRID, family).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VrrpPolicy {
-    /// 2 or 3; 0 accepts either.
+    /// 2 or 3; 0 accepts either (2 only ever over IPv4: the program drops
+    /// VRRPv2 over IPv6 as a bad version).
     pub version: u8,
     /// VRRPv2 simple-text password (`authentication { auth_type PASS }`).
     pub auth_pass: Option<[u8; 8]>,
