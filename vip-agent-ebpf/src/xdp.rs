@@ -12,6 +12,9 @@
 //!   checksum, IPv6 of another version or with Hop-by-Hop not first, an NS
 //!   that RFC 4861 section 7.1.1 calls invalid) passes uncounted: the kernel
 //!   drops it, and nothing here answers or counts it as an advert.
+//!
+//! `tests/tests/xdp_differential.rs` holds this program to a model written
+//! from the RFCs (`tests/src/xdp_model.rs`) on random and mutated frames.
 
 use aya_ebpf::{
     bindings::{xdp_action, BPF_NOEXIST},
