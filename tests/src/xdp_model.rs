@@ -54,7 +54,8 @@
 //!   source and link-layer address (its source link-layer option if present,
 //!   else the frame's source), or with Override only to all-nodes when the
 //!   NS came from `::`; the target link-layer option carries the owner's MAC
-//!   and the frame ends after it.
+//!   and the frame ends after it. Router stays clear, as in the agent's own
+//!   unsolicited NA (a documented choice: RFC 5798 section 6.4.2 sets it).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
