@@ -110,6 +110,15 @@ fn map(pairs: &[(&str, u64)]) -> std::collections::BTreeMap<String, u64> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
 
+/// Recomputes the IPv4 header checksum of an untagged frame after a header
+/// field was changed.
+fn fix_ipv4_checksum(frame: &mut [u8]) {
+    let hlen = usize::from(frame[14] & 0x0F) * 4;
+    frame[24..26].fill(0);
+    let c = internet_checksum(&[&frame[14..14 + hlen]]);
+    frame[24..26].copy_from_slice(&c);
+}
+
 fn key16(a: [u8; 4]) -> Vec<u8> {
     a.to_vec()
 }
@@ -466,6 +475,9 @@ fn xdp_vrrp_every_verdict_and_drop_reason() -> Result<()> {
         let dst_opts = (60u8, vec![1, 4, 0, 0, 0, 0]);
         let mut fragment = v4_frame(None, CLIENT4, 255, &[], &good_v2);
         fragment[20] = 0x20; // more fragments
+        fix_ipv4_checksum(&mut fragment);
+        let mut bad_header = v4_frame(None, CLIENT4, 255, &[], &good_v2);
+        bad_header[24] ^= 0x01; // header checksum
 
         #[rustfmt::skip]
         let cases: Vec<Case> = vec![
@@ -511,6 +523,20 @@ fn xdp_vrrp_every_verdict_and_drop_reason() -> Result<()> {
         assert_eq!(
             delta(&before, &l2_fields(&counters_json(dp)?)),
             map(&[("vrrp_fragments", 1)])
+        );
+
+        // An IPv4 header with a wrong checksum is the stack's to discard:
+        // passed, and counted nowhere (not as a valid advert of VRID 10).
+        let before = counters_json(dp)?;
+        assert_eq!(run(dp, &bad_header)?, (XDP_PASS, bad_header.clone()));
+        let after = counters_json(dp)?;
+        assert_eq!(delta(&l2_fields(&before), &l2_fields(&after)), map(&[]));
+        assert_eq!(
+            delta(
+                &vrrp_fields(&before, 10, "v4"),
+                &vrrp_fields(&after, 10, "v4")
+            ),
+            map(&[])
         );
 
         // The last valid advert's source and time.

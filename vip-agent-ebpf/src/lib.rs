@@ -81,10 +81,13 @@ pub const IPV6_ALL_NODES: [u8; 16] = [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 
 /// 33:33:00:00:00:01, the MAC of ff02::1.
 pub const MAC_ALL_NODES: [u8; 6] = [0x33, 0x33, 0, 0, 0, 1];
 
-/// IPv6 extension headers skipped on the way to VRRP / ICMPv6.
+/// IPv6 extension headers skipped on the way to VRRP / ICMPv6 (Hop-by-Hop
+/// only right after the IPv6 header, RFC 8200 section 4.3).
 pub const IPV6_EXT_HOP_BY_HOP: u8 = 0;
 pub const IPV6_EXT_ROUTING: u8 = 43;
 pub const IPV6_EXT_DEST_OPTS: u8 = 60;
+/// IPv6 Fragment header: where the walk stops.
+pub const IPV6_EXT_FRAGMENT: u8 = 44;
 /// At most this many extension headers are walked.
 pub const IPV6_MAX_EXT_HEADERS: usize = 4;
 /// Extension headers may not push the upper-layer header further than this
@@ -102,13 +105,33 @@ pub const MAX_VRRP_LEN: usize = VRRP_HLEN + 16 * 90;
 /// `MAX_VRRP_LEN` in 32-bit words (every valid VRRP length is a multiple of 4).
 pub const MAX_VRRP_WORDS: usize = MAX_VRRP_LEN / 4;
 
-/// True if `next_header` is an IPv6 extension header the program skips.
+/// What the walk does with extension header `next_header` found as the
+/// `index`-th header after the IPv6 header (0 = first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ipv6Ext {
+    /// Hop-by-Hop (first only), Routing, Destination Options: skipped.
+    Skip,
+    /// Hop-by-Hop anywhere but first: RFC 8200 section 4.3 makes the packet
+    /// one the stack discards.
+    Misplaced,
+    /// Anything else ends the walk: the upper layer or a header not skipped.
+    Stop,
+}
+
 #[inline(always)]
-pub const fn is_skipped_ipv6_ext(next_header: u8) -> bool {
-    matches!(
-        next_header,
-        IPV6_EXT_HOP_BY_HOP | IPV6_EXT_ROUTING | IPV6_EXT_DEST_OPTS
-    )
+pub const fn ipv6_ext(next_header: u8, index: usize) -> Ipv6Ext {
+    match next_header {
+        IPV6_EXT_HOP_BY_HOP if index > 0 => Ipv6Ext::Misplaced,
+        IPV6_EXT_HOP_BY_HOP | IPV6_EXT_ROUTING | IPV6_EXT_DEST_OPTS => Ipv6Ext::Skip,
+        _ => Ipv6Ext::Stop,
+    }
+}
+
+/// True for a fragment of an IPv4 packet: More Fragments set or an offset
+/// (`flags_offset` = bytes 6 and 7 of the header).
+#[inline(always)]
+pub const fn ipv4_is_fragment(flags_offset: [u8; 2]) -> bool {
+    flags_offset[0] & 0x3F != 0 || flags_offset[1] != 0
 }
 
 /// Length of an IPv6 extension header from its `Hdr Ext Len` byte.
@@ -184,7 +207,7 @@ pub enum VrrpDrop {
 ///
 /// - `ttl`: IPv4 TTL / IPv6 hop limit; must be 255.
 /// - `version_type`: first VRRP byte; version 2 or 3 (and `policy_version`
-///   unless that is 0), type 1.
+///   unless that is 0; 2 only over IPv4), type 1.
 /// - `count`: address count; `addr_len` is 4 (IPv4) or 16 (IPv6).
 /// - `ip_payload_len`: bytes of IP payload from the VRRP header on.
 /// - `frame_avail`: bytes of frame from the VRRP header on.
@@ -208,11 +231,14 @@ pub const fn vrrp_header_check(
     if policy_version != 0 && version != policy_version {
         return Err(VrrpDrop::Version);
     }
+    if version == 2 && addr_len != 4 {
+        // RFC 3768 defines VRRPv2 for IPv4 only.
+        return Err(VrrpDrop::Version);
+    }
     if kind != 1 {
         return Err(VrrpDrop::Type);
     }
     let len = if version == 2 {
-        // RFC 3768: IPv4 addresses only.
         VRRP_HLEN + 4 * count as usize + VRRP_V2_AUTH_LEN
     } else {
         VRRP_HLEN + addr_len * count as usize
@@ -302,6 +328,34 @@ pub const fn na_flags(ns_source_unspecified: bool) -> u8 {
         NA_FLAG_OVERRIDE
     } else {
         NA_FLAG_SOLICITED | NA_FLAG_OVERRIDE
+    }
+}
+
+/// True for a solicited-node multicast address, ff02::1:ff00:0/104
+/// (RFC 4291 section 2.7.1).
+#[inline(always)]
+pub fn is_solicited_node(addr: &[u8; 16]) -> bool {
+    const PREFIX: [u8; 13] = [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff];
+    let mut diff = 0u8;
+    let mut i = 0;
+    while i < PREFIX.len() {
+        diff |= addr[i] ^ PREFIX[i];
+        i += 1;
+    }
+    diff == 0
+}
+
+/// One step of the walk over an NS's options (RFC 4861 section 4.6): the
+/// option at `offset` (of `units` x 8 bytes) in a message of `len` bytes.
+/// Returns where the next option starts, or `None` when the message is
+/// invalid (section 7.1.1: an option of length 0, or one that overruns it).
+#[inline(always)]
+pub const fn nd_option_next(offset: usize, units: u8, len: usize) -> Option<usize> {
+    let next = offset + units as usize * 8;
+    if units == 0 || next > len {
+        None
+    } else {
+        Some(next)
     }
 }
 
@@ -437,6 +491,15 @@ mod tests {
             vrrp_header_check(255, 0x22, 2, 1, 4, 20, 20),
             Err(VrrpDrop::Type)
         );
+        // VRRPv2 over IPv6 does not exist, whatever the policy accepts.
+        assert_eq!(
+            vrrp_header_check(255, 0x21, 0, 1, 16, 20, 20),
+            Err(VrrpDrop::Version)
+        );
+        assert_eq!(
+            vrrp_header_check(255, 0x21, 2, 1, 16, 20, 20),
+            Err(VrrpDrop::Version)
+        );
         assert_eq!(
             vrrp_header_check(255, 0x21, 2, 2, 4, 20, 20),
             Err(VrrpDrop::Length)
@@ -509,13 +572,40 @@ mod tests {
 
     #[test]
     fn ipv6_ext_headers() {
-        assert!(is_skipped_ipv6_ext(0));
-        assert!(is_skipped_ipv6_ext(43));
-        assert!(is_skipped_ipv6_ext(60));
-        assert!(!is_skipped_ipv6_ext(112));
-        assert!(!is_skipped_ipv6_ext(44));
+        assert_eq!(ipv6_ext(0, 0), Ipv6Ext::Skip);
+        assert_eq!(ipv6_ext(0, 1), Ipv6Ext::Misplaced, "hop-by-hop only first");
+        assert_eq!(ipv6_ext(43, 0), Ipv6Ext::Skip);
+        assert_eq!(ipv6_ext(60, 3), Ipv6Ext::Skip);
+        assert_eq!(ipv6_ext(112, 0), Ipv6Ext::Stop);
+        assert_eq!(
+            ipv6_ext(44, 1),
+            Ipv6Ext::Stop,
+            "fragments are looked at, not skipped"
+        );
         assert_eq!(ipv6_ext_len(0), 8);
         assert_eq!(ipv6_ext_len(1), 16);
+    }
+
+    #[test]
+    fn ipv4_fragments() {
+        assert!(!ipv4_is_fragment([0, 0]));
+        assert!(!ipv4_is_fragment([0x40, 0]), "don't fragment");
+        assert!(!ipv4_is_fragment([0x80, 0]), "reserved bit");
+        assert!(ipv4_is_fragment([0x20, 0]), "more fragments");
+        assert!(ipv4_is_fragment([0, 1]), "an offset");
+        assert!(ipv4_is_fragment([0x01, 0]), "an offset's high bits");
+    }
+
+    #[test]
+    fn nd_options() {
+        assert!(is_solicited_node(&[
+            0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 0x64
+        ]));
+        assert!(!is_solicited_node(&IPV6_ALL_NODES));
+        assert_eq!(nd_option_next(24, 1, 32), Some(32));
+        assert_eq!(nd_option_next(24, 0, 32), None, "length 0");
+        assert_eq!(nd_option_next(24, 2, 32), None, "overruns");
+        assert_eq!(nd_option_next(24, 2, 40), Some(40));
     }
 
     #[test]

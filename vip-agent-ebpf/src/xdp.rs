@@ -8,6 +8,13 @@
 //! - VRRP adverts for a (ifindex, vrid, family) with a `VRRP_POLICY` entry are
 //!   validated as RFC 5798 section 7.1 asks; invalid ones are dropped, every
 //!   outcome is counted in `VRRP_STATS`. Adverts without a policy pass.
+//! - What the stack itself would discard (an IPv4 header with a bad
+//!   checksum, IPv6 of another version or with Hop-by-Hop not first, an NS
+//!   that RFC 4861 section 7.1.1 calls invalid) passes uncounted: the kernel
+//!   drops it, and nothing here answers or counts it as an advert.
+//!
+//! `tests/tests/xdp_differential.rs` holds this program to a model written
+//! from the RFCs (`tests/src/xdp_model.rs`) on random and mutated frames.
 
 use aya_ebpf::{
     bindings::{xdp_action, BPF_NOEXIST},
@@ -17,12 +24,13 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use vip_agent_ebpf::{
-    checksum_verifies, fenced, fold, ipv4_header_len, ipv4_pseudo_sum, ipv6_ext_len,
-    ipv6_pseudo_sum, is_skipped_ipv6_ext, is_unspecified, is_vlan_tag, na_checksum, na_flags,
-    v4_key, vrrp_checksum_ok, vrrp_header_check, vrrp_v2_auth_ok, vrrp_version_type, VrrpDrop,
-    ARP_LEN, ARP_OP_REPLY, ARP_OP_REQUEST, ETH_HLEN, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, ICMPV6_NA,
-    ICMPV6_NS, IPPROTO_ICMPV6, IPV6_ALL_NODES, IPV6_HLEN, IPV6_MAX_EXT_HEADERS, MAC_ALL_NODES,
-    MAX_L4_OFFSET, MAX_VRRP_LEN, NA_LEN, ND_HLEN, ND_OPT_TARGET_LL, VLAN_HLEN, VRRP_HLEN,
+    checksum_verifies, fenced, fold, ipv4_header_len, ipv4_is_fragment, ipv4_pseudo_sum, ipv6_ext,
+    ipv6_ext_len, ipv6_pseudo_sum, is_solicited_node, is_unspecified, is_vlan_tag, na_checksum,
+    na_flags, nd_option_next, v4_key, vrrp_checksum_ok, vrrp_header_check, vrrp_v2_auth_ok,
+    vrrp_version_type, Ipv6Ext, VrrpDrop, ARP_LEN, ARP_OP_REPLY, ARP_OP_REQUEST, ETH_HLEN,
+    ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, ICMPV6_NA, ICMPV6_NS, IPPROTO_ICMPV6, IPV6_ALL_NODES,
+    IPV6_EXT_FRAGMENT, IPV6_HLEN, IPV6_MAX_EXT_HEADERS, MAC_ALL_NODES, MAX_L4_OFFSET, MAX_VRRP_LEN,
+    NA_LEN, ND_HLEN, ND_OPT_SOURCE_LL, ND_OPT_TARGET_LL, VLAN_HLEN, VRRP_HLEN,
 };
 use vip_common::{
     IfKey, L2Stats, Liveness, Ownership, OwnershipKey, VrrpKey, VrrpPolicy, VrrpStats, AUTH_NONE,
@@ -49,8 +57,8 @@ static L2_STATS: PerCpuHashMap<IfKey, L2Stats, { L2_STATS_MAX_ENTRIES as usize }
 #[btf_map]
 static LIVENESS: Array<Liveness, 1> = Array::new();
 
-/// NDP messages checked (and answered) are at most this long: NS with a
-/// source link-layer option and a nonce option.
+/// NDP messages checked (and answered) are at most this long: an NS with up
+/// to five 8-byte options (a source link-layer option and a nonce need two).
 const MAX_NS_LEN: usize = 64;
 
 /// Why the program stopped looking at a frame. Each variant maps to a verdict
@@ -59,13 +67,15 @@ const MAX_NS_LEN: usize = 64;
 enum Error {
     /// The frame ends before a header we need; the stack judges runts.
     Truncated,
-    /// The IP header is not one we can walk (bad IHL, extension headers too
-    /// long); the stack drops or handles it.
+    /// The IP header is not one we can walk (bad version or IHL, header
+    /// checksum, extension headers misplaced or too long); the stack drops
+    /// or handles it.
     MalformedIp,
     /// Growing or shrinking the frame for an NA failed; the kernel answers.
     TailAdjust,
-    /// A fragmented IPv4 VRRP frame: adverts are never fragmented, and a
-    /// reassembled one would bypass validation.
+    /// A fragment of a VRRP packet (IPv4, or IPv6 with a Fragment header
+    /// naming VRRP): adverts are never fragmented, and a reassembled one
+    /// would bypass validation.
     Fragment,
 }
 
@@ -367,8 +377,17 @@ fn try_ipv4(ctx: &XdpContext, ifindex: u32, l3: usize) -> Result<u32, Error> {
         return Ok(xdp_action::XDP_PASS);
     }
     let hlen = ipv4_header_len(ip[0]).ok_or(Error::MalformedIp)?;
-    if ip[6] & 0x3F != 0 || ip[7] != 0 {
-        // More-fragments set or a non-zero offset.
+    if frame_len(ctx) < l3 + hlen {
+        // The frame ends inside the options: no VRID to read.
+        count_l2(ifindex, L2::VrrpShort);
+        return Ok(xdp_action::XDP_PASS);
+    }
+    // RFC 791: the stack discards a header whose checksum is wrong; counted
+    // here, its advert would be "valid" and its source recorded.
+    if !checksum_verifies(sum_bytes(ctx, l3, hlen)?) {
+        return Err(Error::MalformedIp);
+    }
+    if ipv4_is_fragment([ip[6], ip[7]]) {
         count_l2(ifindex, L2::VrrpFragments);
         return Err(Error::Fragment);
     }
@@ -398,20 +417,26 @@ fn ipv6(ctx: &XdpContext, ifindex: u32, l3: usize) -> u32 {
 fn try_ipv6(ctx: &XdpContext, ifindex: u32, l3: usize) -> Result<u32, Error> {
     // Version/class/flow, payload length, next header, hop limit.
     let fixed: [u8; 8] = read(ctx, l3)?;
+    if fixed[0] >> 4 != 6 {
+        return Err(Error::MalformedIp);
+    }
     let src: [u8; 16] = read(ctx, l3 + 8)?;
     let dst: [u8; 16] = read(ctx, l3 + 24)?;
     let hop_limit = fixed[7];
     let mut next = fixed[6];
     let mut l4 = l3 + IPV6_HLEN;
-    for _ in 0..IPV6_MAX_EXT_HEADERS {
-        if !is_skipped_ipv6_ext(next) {
-            break;
-        }
-        let ext: [u8; 2] = read(ctx, l4)?;
-        next = ext[0];
-        l4 += ipv6_ext_len(ext[1]);
-        if l4 > MAX_L4_OFFSET {
-            return Err(Error::MalformedIp);
+    for index in 0..IPV6_MAX_EXT_HEADERS {
+        match ipv6_ext(next, index) {
+            Ipv6Ext::Stop => break,
+            Ipv6Ext::Misplaced => return Err(Error::MalformedIp),
+            Ipv6Ext::Skip => {
+                let ext: [u8; 2] = read(ctx, l4)?;
+                next = ext[0];
+                l4 += ipv6_ext_len(ext[1]);
+                if l4 > MAX_L4_OFFSET {
+                    return Err(Error::MalformedIp);
+                }
+            }
         }
     }
     let ext_len = l4 - l3 - IPV6_HLEN;
@@ -427,6 +452,17 @@ fn try_ipv6(ctx: &XdpContext, ifindex: u32, l3: usize) -> Result<u32, Error> {
                 dst,
             };
             Ok(vrrp(ctx, ifindex, &head))
+        }
+        IPV6_EXT_FRAGMENT => {
+            // Every fragment's Fragment header names the first header of the
+            // fragmented packet. NDP in fragments is ignored (RFC 6980), and
+            // the kernel's: only VRRP fragments are ours to drop.
+            let fragment: [u8; 8] = read(ctx, l4)?;
+            if fragment[0] == IPPROTO_VRRP {
+                count_l2(ifindex, L2::VrrpFragments);
+                return Err(Error::Fragment);
+            }
+            Ok(xdp_action::XDP_PASS)
         }
         IPPROTO_ICMPV6 if hop_limit == 255 => {
             let nd = Nd {
@@ -446,11 +482,14 @@ fn try_ipv6(ctx: &XdpContext, ifindex: u32, l3: usize) -> Result<u32, Error> {
     }
 }
 
-/// What an NA for a held VIP carries.
+/// What an NA for a held VIP carries, and where it goes.
 #[derive(Default)]
 struct Answer {
     target: [u8; 16],
     mac: [u8; 6],
+    /// The requester's link-layer address: its source link-layer option,
+    /// else the frame's source.
+    lladdr: [u8; 6],
 }
 
 /// [`neighbour_solicitation`]'s "answer it" (not an XDP action).
@@ -548,9 +587,20 @@ fn try_neighbour_solicitation(
         return Ok(xdp_action::XDP_PASS);
     }
     let target: [u8; 16] = read(ctx, l4 + 8)?;
-    // Only what we can check: NDP lengths are multiples of 8; longer NS
-    // (several options) and multicast targets are the kernel's.
-    if !icmp_len.is_multiple_of(4) || icmp_len > MAX_NS_LEN || target[0] == 0xFF {
+    // RFC 4861 section 7.1.1: a multicast target, or options that cannot
+    // fill the message (each is a multiple of 8 bytes), make it invalid:
+    // the kernel discards it, nothing to count.
+    if target[0] == 0xFF || !(icmp_len - ND_HLEN).is_multiple_of(8) {
+        return Ok(xdp_action::XDP_PASS);
+    }
+    if icmp_len > MAX_NS_LEN {
+        // More options than checked here: the kernel judges and answers it,
+        // but not for a held VIP while fenced.
+        count_l2(ifindex, L2::NsSeen);
+        if held(ifindex, FAMILY_V6, target).is_some() && is_fenced() {
+            count_l2(ifindex, L2::NsFenced);
+            return Ok(xdp_action::XDP_DROP);
+        }
         count_l2(ifindex, L2::NsPassed);
         return Ok(xdp_action::XDP_PASS);
     }
@@ -558,6 +608,9 @@ fn try_neighbour_solicitation(
         + ipv6_pseudo_sum(&nd.src, &nd.dst, IPPROTO_ICMPV6, icmp_len as u32);
     if !checksum_verifies(sum) {
         // Not a valid NS: the kernel discards it.
+        return Ok(xdp_action::XDP_PASS);
+    }
+    if nd_options(ctx, nd, answer) != OPTIONS_VALID {
         return Ok(xdp_action::XDP_PASS);
     }
     count_l2(ifindex, L2::NsSeen);
@@ -573,6 +626,59 @@ fn try_neighbour_solicitation(
     answer.target = target;
     answer.mac = own.mac;
     Ok(ANSWER)
+}
+
+/// [`nd_options`]: the NS may be answered.
+const OPTIONS_VALID: u32 = 0;
+
+/// Checks the options of an NS whose `icmp_len` bytes are in the frame and
+/// sets `answer.lladdr`; returns [`OPTIONS_VALID`] or not. Its own BPF
+/// function: the unrolled walk would otherwise grow the caller's frame past
+/// the combined stack limit.
+///
+/// RFC 4861 section 7.1.1: no option of length 0, none overrunning the
+/// message; from `::` (duplicate address detection) a solicited-node
+/// destination and no source link-layer option. The first source
+/// link-layer option (the kernel ignores repeats) must hold an Ethernet
+/// address (RFC 2464 section 6): the answer goes there (section 7.2.4: it
+/// is the requester's neighbour cache entry), else to the frame's source.
+#[inline(never)]
+fn nd_options(ctx: &XdpContext, nd: &Nd, answer: &mut Answer) -> u32 {
+    match try_nd_options(ctx, nd, answer) {
+        Ok(true) => OPTIONS_VALID,
+        _ => 1,
+    }
+}
+
+#[inline(always)]
+fn try_nd_options(ctx: &XdpContext, nd: &Nd, answer: &mut Answer) -> Result<bool, Error> {
+    let (l4, icmp_len) = (nd.l4, nd.icmp_len);
+    answer.lladdr = read(ctx, 6)?;
+    let mut has_sllao = false;
+    let mut offset = ND_HLEN;
+    for _ in 0..(MAX_NS_LEN - ND_HLEN) / 8 {
+        if offset >= icmp_len {
+            break;
+        }
+        let option: [u8; 8] = read(ctx, l4 + offset)?;
+        let Some(next) = nd_option_next(offset, option[1], icmp_len) else {
+            return Ok(false);
+        };
+        if option[0] == ND_OPT_SOURCE_LL {
+            if !has_sllao {
+                if option[1] != 1 {
+                    return Ok(false);
+                }
+                answer.lladdr = [
+                    option[2], option[3], option[4], option[5], option[6], option[7],
+                ];
+            }
+            has_sllao = true;
+        }
+        offset = next;
+    }
+    let dad = is_unspecified(&nd.src);
+    Ok(!(dad && (has_sllao || !is_solicited_node(&nd.dst))))
 }
 
 /// Rewrites the NS in place into the Neighbour Advertisement for
@@ -592,12 +698,11 @@ fn try_neighbour_advertisement(
     let l3 = nd.l3;
     let target = answer.target;
     let m = answer.mac;
-    let requester: [u8; 6] = read(ctx, 6)?;
     let unspecified = is_unspecified(&nd.src);
     let (reply_ip, reply_mac) = if unspecified {
         (IPV6_ALL_NODES, MAC_ALL_NODES)
     } else {
-        (nd.src, requester)
+        (nd.src, answer.lladdr)
     };
     let flags = na_flags(unspecified);
     let csum = na_checksum(&target, &reply_ip, flags, &target, &m).to_be_bytes();

@@ -119,7 +119,8 @@ impl VrrpKey {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VrrpPolicy {
-    /// Expected VRRP version (2 or 3); 0 accepts either.
+    /// Expected VRRP version (2 or 3); 0 accepts either. Version 2 is only
+    /// valid over IPv4 (RFC 3768), whatever this says.
     pub version: u8,
     /// VRRPv2 authentication type: [`AUTH_NONE`] or [`AUTH_PASS`].
     pub auth_type: u8,
@@ -143,7 +144,7 @@ pub struct VrrpStats {
     pub adverts_valid: u64,
     /// Dropped: IPv4 TTL / IPv6 hop limit not 255.
     pub drop_ttl: u64,
-    /// Dropped: version not 2 or 3, or not the configured one.
+    /// Dropped: version not 2 or 3, or not the configured one, or 2 over IPv6.
     pub drop_version: u64,
     /// Dropped: type not 1 (advertisement).
     pub drop_type: u64,
@@ -186,17 +187,24 @@ pub struct L2Stats {
     pub arp_fenced: u64,
     /// Other ARP frames (replies, other hardware/protocol types), passed.
     pub arp_other: u64,
-    /// Neighbour Solicitations seen (hop limit 255, code 0, valid checksum).
+    /// Neighbour Solicitations seen: valid as RFC 4861 section 7.1.1 asks
+    /// (hop limit 255, code 0, checksum, options, unicast target, the rules
+    /// for `::` sources), or longer than the program verifies (64 bytes).
+    /// Invalid ones are the kernel's to discard and are not counted.
     pub ns_seen: u64,
     /// Neighbour Advertisements the program sent (XDP_TX) for a held VIP.
     pub na_sent: u64,
-    /// NS passed to the kernel: target not held here or not answerable.
+    /// NS passed to the kernel: target not held here, or longer than the
+    /// program verifies.
     pub ns_passed: u64,
     /// NS for a held VIP passed because the heartbeat is stale.
     pub ns_fenced: u64,
-    /// VRRP frames too short to read the VRID, passed to the kernel.
+    /// VRRP frames too short to read the VRID (or ending inside the IPv4
+    /// header), passed to the kernel.
     pub vrrp_short: u64,
-    /// Fragmented IPv4 VRRP frames (adverts are never fragmented), dropped.
+    /// Fragments of VRRP packets (adverts are never fragmented), dropped:
+    /// IPv4 with More Fragments or an offset, IPv6 with a Fragment header
+    /// naming VRRP.
     pub vrrp_fragments: u64,
 }
 

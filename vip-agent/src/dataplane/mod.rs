@@ -86,7 +86,8 @@ impl Family {
 /// How the program validates adverts of one (interface, VRID, family).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VrrpPolicy {
-    /// 2 or 3; 0 accepts either.
+    /// 2 or 3; 0 accepts either (2 only ever over IPv4: the program drops
+    /// VRRPv2 over IPv6 as a bad version).
     pub version: u8,
     /// VRRPv2 simple-text password (`authentication { auth_type PASS }`).
     pub auth_pass: Option<[u8; 8]>,
@@ -228,6 +229,21 @@ pub fn remove_stale_pins(pin_dir: &Path) -> Result<Vec<PathBuf>, DataplaneError>
         }
     }
     Ok(removed)
+}
+
+/// A key that was not there is as removed as one that was: the kernel
+/// says so with ENOENT from `bpf_map_delete_elem`, which aya passes on as a
+/// syscall error.
+fn absent_is_removed(result: Result<(), aya::maps::MapError>) -> Result<(), aya::maps::MapError> {
+    match result {
+        Err(aya::maps::MapError::KeyNotFound) => Ok(()),
+        Err(aya::maps::MapError::SyscallError(aya::sys::SyscallError { io_error, .. }))
+            if io_error.raw_os_error() == Some(libc::ENOENT) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 fn map_err(name: &'static str) -> impl Fn(aya::maps::MapError) -> DataplaneError {
@@ -416,13 +432,10 @@ impl Dataplane {
         vrid: u8,
         family: Family,
     ) -> Result<(), DataplaneError> {
-        match self
+        let removed = self
             .vrrp_policy
-            .remove(&VrrpKey::new(ifindex, vrid, family.key()))
-        {
-            Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
-            Err(err) => Err(map_err(MAP_VRRP_POLICY)(err)),
-        }
+            .remove(&VrrpKey::new(ifindex, vrid, family.key()));
+        absent_is_removed(removed).map_err(map_err(MAP_VRRP_POLICY))
     }
 
     /// This node is master for `vip` on `ifindex`: the program answers ARP
@@ -448,10 +461,7 @@ impl Dataplane {
     /// This node no longer holds `vip`: the kernel (or the new master) answers.
     pub fn clear_owned(&mut self, ifindex: u32, vip: IpAddr) -> Result<(), DataplaneError> {
         let key = OwnershipKey::new(ifindex, Family::of(&vip).key(), addr_key(&vip));
-        match self.ownership.remove(&key) {
-            Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
-            Err(err) => Err(map_err(MAP_OWNERSHIP)(err)),
-        }
+        absent_is_removed(self.ownership.remove(&key)).map_err(map_err(MAP_OWNERSHIP))
     }
 
     /// The program stops answering ARP/NS when the last heartbeat is older
