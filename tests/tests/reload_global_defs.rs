@@ -167,3 +167,57 @@ fn scripts_run_as_user_and_group_and_a_reload_changes_the_default_user() -> Resu
     lab.passed();
     Ok(())
 }
+
+/// `enable_script_security` from a reload: a failing check that runs as
+/// root from a directory anyone can write to keeps the instance in FAULT;
+/// with script security it is disabled (as keepalived disables it), so
+/// nothing tracks it any more, it stops running, and the instance becomes
+/// Master; without script security again, it runs and faults the instance.
+#[test]
+fn a_reload_that_enables_script_security_disables_an_unsafe_script() -> Result<()> {
+    let mut lab = Lab::new()?;
+    let node = lab.add_node("node", "eth0", &["10.82.0.1/24"])?;
+    let dir = lab.work_dir().join("unsafe");
+    fs::create_dir_all(&dir)?;
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777))?;
+    script(
+        &dir,
+        "check.sh",
+        &format!("echo run >> {}/runs\nexit 1", dir.display()),
+    )?;
+    let conf = lab.work_dir().join("keepalived.conf");
+    let text = |global: &str| {
+        format!(
+            "global_defs {{\n{global}\n}}\nvrrp_script chk {{\n    script {}/check.sh\n    interval 1\n}}\n\
+             vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 82\n    priority 100\n    \
+             advert_int 1\n    virtual_ipaddress {{\n        10.82.0.100/24\n    }}\n    \
+             track_script {{\n        chk\n    }}\n}}\n",
+            dir.display()
+        )
+    };
+    let runs = || read(&dir, "runs").lines().count();
+    fs::write(&conf, text(""))?;
+    let agent = lab.start_agent(&AgentSpec::with_config(node, "node", &conf))?;
+    wait_for_state(&agent, "VI_1", "FAULT", BOUND)?;
+
+    fs::write(&conf, text("    enable_script_security"))?;
+    agent.control("reload", None)?;
+    wait_for_state(&agent, "VI_1", "MASTER", BOUND)?;
+    // No longer run: the count stands still over three intervals.
+    let count = runs();
+    std::thread::sleep(Duration::from_secs(3));
+    ensure!(runs() == count, "the disabled script still runs");
+    ensure!(
+        agent
+            .log_text()
+            .contains("enable_script_security disables it"),
+        "no warning in the log"
+    );
+
+    fs::write(&conf, text(""))?;
+    agent.control("reload", None)?;
+    wait_for_state(&agent, "VI_1", "FAULT", BOUND)?;
+    ensure!(runs() > count, "the script does not run again");
+    lab.passed();
+    Ok(())
+}
