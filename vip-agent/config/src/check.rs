@@ -97,6 +97,19 @@ pub fn summary(path: &Path, config: &Config, warnings: usize) -> String {
         global.mcast_group6,
         if global.vrrp_strict { ", strict" } else { "" },
     );
+    for (keyword, fifo) in [
+        ("notify_fifo", &global.notify_fifo),
+        ("vrrp_notify_fifo", &global.vrrp_notify_fifo),
+    ] {
+        if let Some(fifo) = fifo {
+            let script = fifo
+                .script
+                .as_ref()
+                .map(|s| format!(", read by '{}'", s.command))
+                .unwrap_or_default();
+            let _ = writeln!(out, "{keyword}: {}{script}", fifo.path);
+        }
+    }
     for instance in &config.instances {
         instance_summary(&mut out, config, instance);
     }

@@ -4,7 +4,9 @@
 use std::net::IpAddr;
 
 use super::diagnostic::{Diagnostics, Location};
-use super::model::{Command, GlobalDefs, InitialState, ScriptUser, VirtualAddress, VrrpScript};
+use super::model::{
+    Command, GlobalDefs, InitialState, NotifyFifo, ScriptUser, VirtualAddress, VrrpScript,
+};
 use super::parser::{Statement, Word};
 use super::values;
 
@@ -64,10 +66,6 @@ const IGNORED_GLOBAL: &[&str] = &[
     "vrrp_skip_check_adv_addr",
     "vrrp_notify_priority_changes",
     "dbus_service_name",
-    "notify_fifo",
-    "notify_fifo_script",
-    "vrrp_notify_fifo",
-    "vrrp_notify_fifo_script",
     "lvs_notify_fifo",
     "lvs_notify_fifo_script",
     "vrrp_priority",
@@ -232,9 +230,39 @@ pub struct RawGlobal {
     pub v3_checksum_as_v2: bool,
     pub enable_script_security: bool,
     pub script_user: Option<ScriptUser>,
+    /// `notify_fifo PATH [USER [GROUP]]`, read into a [`Command`] (path, owner).
+    pub notify_fifo: Option<Spanned<Command>>,
+    pub notify_fifo_script: Option<Spanned<Command>>,
+    pub vrrp_notify_fifo: Option<Spanned<Command>>,
+    pub vrrp_notify_fifo_script: Option<Spanned<Command>>,
+    pub fifo_write_vrrp_states_on_reload: bool,
 }
 
 impl RawGlobal {
+    /// A FIFO with its script; a script without its FIFO is left out (the
+    /// warning is [`super::resolve`]'s).
+    fn fifo(
+        fifo: &Option<Spanned<Command>>,
+        script: &Option<Spanned<Command>>,
+    ) -> Option<NotifyFifo> {
+        let fifo = &fifo.as_ref()?.value;
+        Some(NotifyFifo {
+            path: fifo.command.clone(),
+            user: fifo.user.clone(),
+            group: fifo.group.clone(),
+            script: script.as_ref().map(|script| script.value.clone()),
+        })
+    }
+
+    /// Whether `vrrp_notify_fifo` names the `notify_fifo`: keepalived then
+    /// ignores it, so that no line is written twice to one FIFO.
+    pub fn vrrp_fifo_is_global_fifo(&self) -> bool {
+        match (&self.notify_fifo, &self.vrrp_notify_fifo) {
+            (Some(global), Some(vrrp)) => global.value.command == vrrp.value.command,
+            _ => false,
+        }
+    }
+
     pub fn resolve(&self) -> GlobalDefs {
         let defaults = GlobalDefs::default();
         GlobalDefs {
@@ -262,6 +290,13 @@ impl RawGlobal {
             v3_checksum_as_v2: self.v3_checksum_as_v2,
             enable_script_security: self.enable_script_security,
             script_user: self.script_user.clone(),
+            notify_fifo: Self::fifo(&self.notify_fifo, &self.notify_fifo_script),
+            vrrp_notify_fifo: if self.vrrp_fifo_is_global_fifo() {
+                None
+            } else {
+                Self::fifo(&self.vrrp_notify_fifo, &self.vrrp_notify_fifo_script)
+            },
+            fifo_write_vrrp_states_on_reload: self.fifo_write_vrrp_states_on_reload,
         }
     }
 }
@@ -594,10 +629,52 @@ impl Reader<'_> {
                         }
                     }
                 }
+                "notify_fifo" => self.first_only(statement, "a FIFO path", &mut global.notify_fifo),
+                "notify_fifo_script" => {
+                    self.first_only(statement, "a script", &mut global.notify_fifo_script)
+                }
+                "vrrp_notify_fifo" => {
+                    self.first_only(statement, "a FIFO path", &mut global.vrrp_notify_fifo)
+                }
+                "vrrp_notify_fifo_script" => {
+                    self.first_only(statement, "a script", &mut global.vrrp_notify_fifo_script)
+                }
+                "fifo_write_vrrp_states_on_reload" => {
+                    self.bare_keyword(statement);
+                    global.fifo_write_vrrp_states_on_reload = true;
+                }
                 other if IGNORED_GLOBAL.contains(&other) => self.ignored(statement),
                 _ => self.unknown(statement),
             }
         }
+    }
+
+    /// `KEYWORD VALUE [USER [GROUP]]` that keepalived takes once: a second
+    /// one is ignored with a warning, as keepalived ignores it.
+    fn first_only(
+        &mut self,
+        statement: &Statement,
+        what: &str,
+        slot: &mut Option<Spanned<Command>>,
+    ) {
+        let Some(command) = self.with_user(statement, what) else {
+            return;
+        };
+        if let Some(first) = slot {
+            self.diagnostics.warning(
+                statement.at(),
+                format!(
+                    "'{}' was already given at {}; this one is ignored, as keepalived ignores it",
+                    statement.name(),
+                    first.at
+                ),
+            );
+            return;
+        }
+        *slot = Some(Spanned {
+            value: command,
+            at: statement.at().clone(),
+        });
     }
 
     fn instance(&mut self, name: &Word, block: &[Statement]) -> RawInstance {
@@ -942,12 +1019,17 @@ impl Reader<'_> {
     }
 
     fn command(&mut self, statement: &Statement) -> Option<Command> {
+        self.with_user(statement, "a script")
+    }
+
+    /// `KEYWORD VALUE [USER [GROUP]]`: a command, or a FIFO with its owner.
+    fn with_user(&mut self, statement: &Statement, what: &str) -> Option<Command> {
         self.no_block(statement);
         let command = statement.args.first();
         if command.is_none() {
             self.diagnostics.error(
                 statement.at(),
-                format!("'{}' needs a script", statement.name()),
+                format!("'{}' needs {what}", statement.name()),
             );
         }
         self.extra_args(statement, 3);

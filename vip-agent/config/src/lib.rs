@@ -21,9 +21,9 @@ use std::sync::Arc;
 
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use model::{
-    AddressFamily, Command, Config, GarpSettings, GlobalDefs, InitialState, NotifyScripts,
-    ScriptUser, SyncGroup, TrackedInterface, TrackedScript, VirtualAddress, VrrpInstance,
-    VrrpScript,
+    max_advertised_addresses, AddressFamily, Command, Config, GarpSettings, GlobalDefs,
+    InitialState, NotifyFifo, NotifyScripts, ScriptUser, SyncGroup, TrackedInterface,
+    TrackedScript, VirtualAddress, VrrpInstance, VrrpScript, DEFAULT_MTU,
 };
 
 use diagnostic::Diagnostics;

@@ -42,6 +42,12 @@ pub struct GlobalDefs {
     pub v3_checksum_as_v2: bool,
     pub enable_script_security: bool,
     pub script_user: Option<ScriptUser>,
+    /// `notify_fifo`: every state change is written to it as one line.
+    pub notify_fifo: Option<NotifyFifo>,
+    /// `vrrp_notify_fifo`: the same lines, on a FIFO of its own.
+    pub vrrp_notify_fifo: Option<NotifyFifo>,
+    /// After a reload, write every instance's and sync group's state to the FIFOs.
+    pub fifo_write_vrrp_states_on_reload: bool,
 }
 
 impl Default for GlobalDefs {
@@ -58,8 +64,48 @@ impl Default for GlobalDefs {
             v3_checksum_as_v2: false,
             enable_script_security: false,
             script_user: None,
+            notify_fifo: None,
+            vrrp_notify_fifo: None,
+            fifo_write_vrrp_states_on_reload: false,
         }
     }
+}
+
+/// A FIFO state changes are written to as keepalived writes them
+/// (`INSTANCE "VI_1" MASTER 100`), created when missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyFifo {
+    pub path: String,
+    /// Owner (and group) given to the FIFO when the agent creates it.
+    pub user: Option<String>,
+    pub group: Option<String>,
+    /// `notify_fifo_script` / `vrrp_notify_fifo_script`: started with the
+    /// FIFO's path as its last argument, to read the lines.
+    pub script: Option<Command>,
+}
+
+/// keepalived's `DEFAULT_MTU`: what it assumes of an interface it does not know.
+pub const DEFAULT_MTU: u32 = 1500;
+
+/// How many virtual addresses one advert carries on an interface of `mtu`
+/// bytes, counted as keepalived 2.2.7 counts them (`vrrp_complete_instance`):
+/// what fits after the Ethernet, IP and VRRP headers (and VRRPv2's
+/// authentication data), and at most 255, the width of the count field.
+/// keepalived moves the addresses past this to `virtual_ipaddress_excluded`.
+pub fn max_advertised_addresses(family: AddressFamily, version: u8, mtu: u32) -> usize {
+    const ETHER: u32 = 14;
+    const VRRP_HEADER: u32 = 8;
+    const VRRP_V2_AUTH: u32 = 8;
+    let (ip_header, address_len) = match family {
+        AddressFamily::Ipv4 => (20, 4),
+        AddressFamily::Ipv6 => (40, 16),
+    };
+    let mut header = ETHER + ip_header + VRRP_HEADER;
+    if family == AddressFamily::Ipv4 && version == 2 {
+        header += VRRP_V2_AUTH;
+    }
+    let fit = mtu.saturating_sub(header) / address_len;
+    (fit as usize).min(usize::from(u8::MAX))
 }
 
 /// Gratuitous ARP / unsolicited NA behaviour of a master.

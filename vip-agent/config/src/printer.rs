@@ -141,7 +141,44 @@ fn global_defs(out: &mut Printer, config: &Config) {
         }
         out.line(&words);
     }
+    for (keyword, fifo) in [
+        ("notify_fifo", &global.notify_fifo),
+        ("vrrp_notify_fifo", &global.vrrp_notify_fifo),
+    ] {
+        let Some(fifo) = fifo else { continue };
+        with_user(out, keyword, &fifo.path, &fifo.user, &fifo.group);
+        if let Some(script) = &fifo.script {
+            with_user(
+                out,
+                &format!("{keyword}_script"),
+                &script.command,
+                &script.user,
+                &script.group,
+            );
+        }
+    }
+    if global.fifo_write_vrrp_states_on_reload {
+        out.line(&["fifo_write_vrrp_states_on_reload"]);
+    }
     out.close();
+}
+
+/// `KEYWORD VALUE [USER [GROUP]]`.
+fn with_user(
+    out: &mut Printer,
+    keyword: &str,
+    value: &str,
+    user: &Option<String>,
+    group: &Option<String>,
+) {
+    let mut words = vec![keyword, value];
+    if let Some(user) = user {
+        words.push(user);
+        if let Some(group) = group {
+            words.push(group);
+        }
+    }
+    out.line(&words);
 }
 
 fn garp(out: &mut Printer, garp: &GarpSettings, prefix: &str) {
@@ -309,14 +346,7 @@ fn notify(out: &mut Printer, notify: &NotifyScripts) {
             group,
         }) = command
         {
-            let mut words = vec![keyword, command.as_str()];
-            if let Some(user) = user {
-                words.push(user);
-                if let Some(group) = group {
-                    words.push(group);
-                }
-            }
-            out.line(&words);
+            with_user(out, keyword, command, user, group);
         }
     }
 }

@@ -5,10 +5,11 @@
 use std::collections::{HashMap, HashSet};
 
 use super::diagnostic::{Diagnostics, Location};
-use super::interpret::{RawConfig, RawInstance, RawNotify, RawSyncGroup, RawTrack};
+use super::interpret::{RawConfig, RawGlobal, RawInstance, RawNotify, RawSyncGroup, RawTrack};
 use super::model::{
-    AddressFamily, Config, GarpSettings, GlobalDefs, InitialState, NotifyScripts, SyncGroup,
-    TrackedInterface, TrackedScript, VrrpInstance, VrrpScript,
+    max_advertised_addresses, AddressFamily, Config, GarpSettings, GlobalDefs, InitialState,
+    NotifyScripts, SyncGroup, TrackedInterface, TrackedScript, VirtualAddress, VrrpInstance,
+    VrrpScript, DEFAULT_MTU,
 };
 
 const DEFAULT_PRIORITY: u8 = 100;
@@ -17,6 +18,7 @@ const PRIORITY_OWNER: u8 = 255;
 
 pub fn resolve(raw: &RawConfig, top: &Location, diagnostics: &mut Diagnostics) -> Config {
     let global = raw.global.resolve();
+    check_fifos(&raw.global, diagnostics);
 
     let mut scripts: Vec<VrrpScript> = Vec::new();
     for script in &raw.scripts {
@@ -94,6 +96,93 @@ pub fn resolve(raw: &RawConfig, top: &Location, diagnostics: &mut Diagnostics) -
             .collect(),
         sync_groups,
     }
+}
+
+/// The FIFO keywords that do nothing as written, as keepalived reads them.
+fn check_fifos(global: &RawGlobal, diagnostics: &mut Diagnostics) {
+    let pairs = [
+        (
+            "notify_fifo",
+            &global.notify_fifo,
+            &global.notify_fifo_script,
+        ),
+        (
+            "vrrp_notify_fifo",
+            &global.vrrp_notify_fifo,
+            &global.vrrp_notify_fifo_script,
+        ),
+    ];
+    for (keyword, fifo, script) in pairs {
+        if let (None, Some(script)) = (fifo, script) {
+            diagnostics.warning(
+                &script.at,
+                format!("'{keyword}_script' has no '{keyword}' to read: it is not run"),
+            );
+        }
+    }
+    if let (true, Some(vrrp)) = (global.vrrp_fifo_is_global_fifo(), &global.vrrp_notify_fifo) {
+        diagnostics.warning(
+            &vrrp.at,
+            format!(
+                "vrrp_notify_fifo {} is also the notify_fifo: it is ignored (with its script), \
+                 as keepalived ignores it, so that no line is written to it twice",
+                vrrp.value.command
+            ),
+        );
+    }
+}
+
+/// keepalived 2.2.7 advertises no more virtual addresses than one advert
+/// carries (255, the count field's width) and moves the rest to the
+/// excluded ones, which are installed but not advertised: an instance that
+/// cannot encode its adverts would be a Master nobody hears. IPv6 adverts
+/// carry fewer on a 1500-byte MTU; that limit depends on the interface, so
+/// the agent applies it when the instance starts and here it is a warning.
+fn split_excess_addresses(
+    raw: &RawInstance,
+    family: AddressFamily,
+    version: u8,
+    diagnostics: &mut Diagnostics,
+) -> (Vec<VirtualAddress>, Vec<VirtualAddress>) {
+    let name = &raw.name;
+    let max = usize::from(u8::MAX);
+    let count = raw.virtual_ipaddresses.len();
+    let mut advertised: Vec<VirtualAddress> = raw
+        .virtual_ipaddresses
+        .iter()
+        .map(|vip| vip.value.clone())
+        .collect();
+    let mut excluded: Vec<VirtualAddress> = raw
+        .virtual_ipaddresses_excluded
+        .iter()
+        .map(|vip| vip.value.clone())
+        .collect();
+    if count > max {
+        diagnostics.warning(
+            &raw.virtual_ipaddresses[max].at,
+            format!(
+                "vrrp_instance {name}: {count} virtual addresses, but an advert carries at most {max}: \
+                 the {} from here on are moved to virtual_ipaddress_excluded (installed, not \
+                 advertised), as keepalived does",
+                count - max
+            ),
+        );
+        excluded.extend(advertised.drain(max..));
+    } else {
+        let fit = max_advertised_addresses(family, version, DEFAULT_MTU);
+        if count > fit {
+            diagnostics.warning(
+                &raw.virtual_ipaddresses[fit].at,
+                format!(
+                    "vrrp_instance {name}: {count} {family} virtual addresses, but on an interface \
+                     with an MTU of {DEFAULT_MTU} an advert carries at most {fit}: the rest are then \
+                     installed but not advertised (moved to virtual_ipaddress_excluded when the \
+                     instance starts, as keepalived does)"
+                ),
+            );
+        }
+    }
+    (advertised, excluded)
 }
 
 fn resolve_instance(
@@ -299,6 +388,9 @@ fn resolve_instance(
         None => !global.vrrp_strict || priority == PRIORITY_OWNER,
     };
 
+    let (virtual_ipaddresses, virtual_ipaddresses_excluded) =
+        split_excess_addresses(raw, family, version, diagnostics);
+
     if !valid || raw.interface.is_none() || raw.virtual_router_id.is_none() {
         return None;
     }
@@ -321,16 +413,8 @@ fn resolve_instance(
         unicast_src_ip: raw.unicast_src_ip.as_ref().map(|source| source.value),
         unicast_peers: raw.unicast_peers.iter().map(|peer| peer.value).collect(),
         auth_pass,
-        virtual_ipaddresses: raw
-            .virtual_ipaddresses
-            .iter()
-            .map(|vip| vip.value.clone())
-            .collect(),
-        virtual_ipaddresses_excluded: raw
-            .virtual_ipaddresses_excluded
-            .iter()
-            .map(|vip| vip.value.clone())
-            .collect(),
+        virtual_ipaddresses,
+        virtual_ipaddresses_excluded,
         track_interfaces,
         track_scripts,
         notify: resolve_notify(&raw.notify),

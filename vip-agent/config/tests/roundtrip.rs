@@ -8,8 +8,8 @@ use proptest::option;
 use proptest::prelude::*;
 use vip_config::{
     load_str, AddressFamily, Command, Config, GarpSettings, GlobalDefs, InitialState, LoadOptions,
-    NotifyScripts, ScriptUser, SyncGroup, TrackedInterface, TrackedScript, VirtualAddress,
-    VrrpInstance, VrrpScript,
+    NotifyFifo, NotifyScripts, ScriptUser, SyncGroup, TrackedInterface, TrackedScript,
+    VirtualAddress, VrrpInstance, VrrpScript,
 };
 
 fn name() -> impl Strategy<Value = String> {
@@ -47,6 +47,21 @@ fn notify() -> impl Strategy<Value = NotifyScripts> {
         })
 }
 
+/// A FIFO under `dir` (the two FIFOs of one configuration never share a path).
+fn fifo(dir: &'static str) -> impl Strategy<Value = NotifyFifo> {
+    (
+        free_text(),
+        option::of((name(), option::of(name()))),
+        option::of(command()),
+    )
+        .prop_map(move |(path, owner, script)| NotifyFifo {
+            path: format!("{dir}/{path}"),
+            user: owner.as_ref().map(|(user, _)| user.clone()),
+            group: owner.and_then(|(_, group)| group),
+            script,
+        })
+}
+
 fn garp() -> impl Strategy<Value = GarpSettings> {
     (0u32..100, 0u32..10, 0u32..100, 0u32..10).prop_map(
         |(master_delay_s, master_repeat, master_refresh_s, master_refresh_repeat)| GarpSettings {
@@ -66,8 +81,10 @@ fn global() -> impl Strategy<Value = GlobalDefs> {
         0u64..3_000_000,
         0u64..3_000_000,
         (0u8..=255, 1u16..0xff),
-        any::<[bool; 4]>(),
+        any::<[bool; 5]>(),
         option::of((name(), option::of(name()))),
+        option::of(fifo("/run/global")),
+        option::of(fifo("/run/vrrp")),
     )
         .prop_map(
             |(
@@ -79,6 +96,8 @@ fn global() -> impl Strategy<Value = GlobalDefs> {
                 (group4, group6),
                 flags,
                 script_user,
+                notify_fifo,
+                vrrp_notify_fifo,
             )| {
                 GlobalDefs {
                     router_id,
@@ -92,6 +111,9 @@ fn global() -> impl Strategy<Value = GlobalDefs> {
                     v3_checksum_as_v2: flags[1],
                     enable_script_security: flags[2],
                     script_user: script_user.map(|(user, group)| ScriptUser { user, group }),
+                    notify_fifo,
+                    vrrp_notify_fifo,
+                    fifo_write_vrrp_states_on_reload: flags[4],
                 }
             },
         )

@@ -78,6 +78,18 @@ impl AnnounceSchedule {
             .min()
     }
 
+    /// A reload changed the settings of a Master that keeps running: the
+    /// refresh follows the new ones from `now` on (the bursts of becoming
+    /// Master that are still due are sent as they were planned).
+    pub fn retune(&mut self, garp: GarpSettings, spacing: Duration, now: Duration) {
+        if garp.master_refresh_s != self.garp.master_refresh_s {
+            self.next_refresh =
+                (garp.master_refresh_s > 0).then(|| now + secs(garp.master_refresh_s));
+        }
+        self.garp = garp;
+        self.spacing = spacing;
+    }
+
     /// The frames due at `now`, as indices into the round (0 for the first
     /// VIP's frame), at most [`FRAMES_PER_SLICE`] of them.
     pub fn take_due(&mut self, now: Duration) -> Vec<usize> {

@@ -21,6 +21,7 @@ use super::{
     effect::{Effect, Feedback, SocketKey, SocketSpec},
     health,
     instance::{Context, Slot},
+    notify::{NotifyKind, NotifyState},
     scripts::ScriptResult,
     system::SystemView,
 };
@@ -63,6 +64,10 @@ pub struct Core {
     pub(super) requested: BTreeMap<SocketKey, SocketSpec>,
     /// Verdict of every running `vrrp_script`.
     pub(super) scripts: HashMap<String, bool>,
+    /// The state each instance was last notified in.
+    pub(super) member_states: HashMap<String, NotifyState>,
+    /// The state each sync group was last notified in.
+    pub(super) group_states: BTreeMap<String, NotifyState>,
     next_heartbeat: Duration,
     next_retry: Duration,
 }
@@ -77,6 +82,8 @@ impl Core {
             sockets: BTreeMap::new(),
             requested: BTreeMap::new(),
             scripts: HashMap::new(),
+            member_states: HashMap::new(),
+            group_states: BTreeMap::new(),
             next_heartbeat: Duration::ZERO,
             next_retry: Duration::ZERO,
         }
@@ -102,7 +109,7 @@ impl Core {
             });
         out.extend(unused);
         out.extend(self.install(config, &restarted, now));
-        out
+        self.with_groups(out)
     }
 
     pub fn slots(&self) -> &[Slot] {
@@ -138,14 +145,15 @@ impl Core {
         let Some(&vrid) = packet.payload.get(1) else {
             return Vec::new();
         };
-        self.each_slot(|slot, ctx, out| {
+        let out = self.each_slot(|slot, ctx, out| {
             if slot.started()
                 && slot.spec.socket_key() == *key
                 && slot.spec.config.virtual_router_id == vrid
             {
                 slot.on_packet(packet, ctx, now, out);
             }
-        })
+        });
+        self.with_groups(out)
     }
 
     pub fn system(&self) -> &SystemView {
@@ -210,12 +218,13 @@ impl Core {
         }
         out.extend(self.start_pending(now));
         out.extend(self.refresh_health(now));
-        out
+        self.with_groups(out)
     }
 
     pub fn on_script(&mut self, result: ScriptResult, now: Duration) -> Vec<Effect> {
         self.scripts.insert(result.name, result.ok);
-        self.refresh_health(now)
+        let out = self.refresh_health(now);
+        self.with_groups(out)
     }
 
     pub fn on_timers(&mut self, now: Duration) -> Vec<Effect> {
@@ -233,7 +242,7 @@ impl Core {
             }
         }
         out.extend(self.each_slot(|slot, ctx, out| slot.on_timers(ctx, now, out)));
-        out
+        self.with_groups(out)
     }
 
     pub fn feedback(&mut self, feedback: Feedback, now: Duration) -> Vec<Effect> {
@@ -245,7 +254,7 @@ impl Core {
                 }
                 let mut out = self.start_pending(now);
                 out.extend(self.refresh_health(now));
-                out
+                self.with_groups(out)
             }
             Feedback::SocketFailed { key, error } => {
                 self.requested.remove(&key);
@@ -287,7 +296,7 @@ impl Core {
         for i in chosen {
             self.slots[i].resign(&ctx, now, &mut out);
         }
-        Ok(out)
+        Ok(self.with_groups(out))
     }
 
     /// `vip-agent resume [INSTANCE]`: back into the election, from Backup
@@ -298,13 +307,17 @@ impl Core {
         }
         let mut out = self.start_pending(now);
         out.extend(self.refresh_health(now));
-        Ok(out)
+        Ok(self.with_groups(out))
     }
 
     /// SIGTERM: every instance resigns, make-before-break; the agent stops
     /// once [`Core::handing_over`] is false.
     pub fn begin_shutdown(&mut self, now: Duration) -> Vec<Effect> {
-        self.each_slot(|slot, ctx, out| slot.resign(ctx, now, out))
+        // keepalived ends the FIFO scripts first; other readers still get
+        // the STOP lines.
+        let mut out = vec![Effect::EndFifoScripts];
+        out.extend(self.each_slot(|slot, ctx, out| slot.resign(ctx, now, out)));
+        self.with_groups(out)
     }
 
     /// Sockets were asked for and the executor has not answered yet.
@@ -320,7 +333,9 @@ impl Core {
     /// The end: whatever still runs stops at once (a Master resigns with
     /// priority 0), VIPs go, sockets close, scripts stop.
     pub fn shutdown(&mut self, now: Duration) -> Vec<Effect> {
-        let mut out = self.each_slot(|slot, ctx, out| slot.stop(ctx, now, &[], out));
+        let mut out = vec![Effect::EndFifoScripts];
+        out.extend(self.each_slot(|slot, ctx, out| slot.stop(ctx, now, &[], out)));
+        let mut out = self.with_groups(out);
         self.slots.clear();
         let keys: BTreeSet<SocketKey> = self
             .sockets
@@ -335,7 +350,75 @@ impl Core {
             scripts: Vec::new(),
             default_user: None,
         });
+        out.push(Effect::CloseFifos);
         out
+    }
+
+    /// `effects` with the notifications of the sync groups whose state
+    /// they change, each after the instance notification that changed it
+    /// (before it for a group's first state, as keepalived announces a
+    /// group before its members at start).
+    pub(super) fn with_groups(&mut self, effects: Vec<Effect>) -> Vec<Effect> {
+        let mut out = Vec::with_capacity(effects.len());
+        for effect in effects {
+            let member = match &effect {
+                Effect::Notify {
+                    kind: NotifyKind::Instance,
+                    name,
+                    state,
+                    ..
+                } if *state != NotifyState::MasterRxLowerPri => Some((name.clone(), *state)),
+                _ => None,
+            };
+            let Some((name, state)) = member else {
+                out.push(effect);
+                continue;
+            };
+            self.member_states.insert(name.clone(), state);
+            let mut before = Vec::new();
+            let mut after = Vec::new();
+            for group in self
+                .config
+                .sync_groups
+                .iter()
+                .filter(|g| g.instances.contains(&name))
+            {
+                let previous = self.group_states.get(&group.name).copied();
+                let Some(next) = health::group_state(group, &self.member_states) else {
+                    continue;
+                };
+                if previous == Some(next) {
+                    continue;
+                }
+                self.group_states.insert(group.name.clone(), next);
+                let notify = self.group_notify(group, next);
+                if previous.is_none() {
+                    before.push(notify);
+                } else {
+                    after.push(notify);
+                }
+            }
+            out.extend(before);
+            out.push(effect);
+            out.extend(after);
+        }
+        out
+    }
+
+    pub(super) fn group_notify(
+        &self,
+        group: &crate::config::SyncGroup,
+        state: NotifyState,
+    ) -> Effect {
+        Effect::Notify {
+            scripts: Box::new(group.notify.clone()),
+            default_user: self.config.global.script_user.clone(),
+            kind: NotifyKind::Group,
+            name: group.name.clone(),
+            state,
+            // keepalived tells a group's priority as 0.
+            priority: 0,
+        }
     }
 
     /// The socket `key` wants: on this interface index, joined to the

@@ -11,7 +11,7 @@ use crate::{
     dataplane::VrrpPolicy,
 };
 
-use super::notify::NotifyState;
+use super::notify::{FifoSettings, NotifyKind, NotifyState};
 
 /// A VRRP socket is shared by every instance on one interface and family.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -100,12 +100,22 @@ pub enum Effect {
         ifindex: u32,
         frames: Vec<Vec<u8>>,
     },
+    /// A state change of an instance or sync group: its line to the notify
+    /// FIFOs, then its scripts (as `default_user` unless they name a user).
     Notify {
         scripts: Box<NotifyScripts>,
-        instance: String,
+        default_user: Option<ScriptUser>,
+        kind: NotifyKind,
+        name: String,
         state: NotifyState,
         priority: u8,
     },
+    /// Use these notify FIFOs (and their scripts) from now on.
+    NotifyFifos(Box<FifoSettings>),
+    /// End the FIFOs' reader scripts: the agent is stopping.
+    EndFifoScripts,
+    /// Close the notify FIFOs: the agent stops.
+    CloseFifos,
     /// Replace every running `vrrp_script` runner by these, each starting
     /// from the verdict given.
     RunScripts {

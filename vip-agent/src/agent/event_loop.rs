@@ -20,6 +20,7 @@ use super::{
     fastpath::FastPath,
     metrics::{self, MetricsRequest},
     ownership::{self, PinDirLock, RouterClaims},
+    script_security,
     service_notify::{Phase, ServiceNotifier},
     sockets::SocketRegistry,
     system::SystemView,
@@ -48,7 +49,9 @@ struct Agent {
 }
 
 /// Runs the agent until SIGTERM/SIGINT; returns after a clean shutdown.
-pub async fn run(options: RunOptions, config: Config) -> Result<()> {
+pub async fn run(options: RunOptions, mut config: Config) -> Result<()> {
+    // As keepalived, when the configuration is read.
+    script_security::vet(&mut config);
     // Before anything else: a second agent for the same routers refuses here
     // and changes nothing (not the live agent's VIPs, pins or socket).
     let mut claims = RouterClaims::default();
@@ -436,7 +439,9 @@ impl Agent {
                     tracing::error!("keeping the running configuration");
                     return Err(vec![err.to_string()]);
                 }
-                let effects = self.core.apply_config(loaded.config, self.now());
+                let mut config = loaded.config;
+                script_security::vet(&mut config);
+                let effects = self.core.apply_config(config, self.now());
                 tracing::info!(
                     instances = self.core.slots().len(),
                     "configuration reloaded"

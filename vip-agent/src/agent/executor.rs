@@ -29,6 +29,7 @@ pub struct Executor {
     frames: HashMap<u32, FrameSender>,
     scripts: Vec<JoinHandle<()>>,
     script_results: mpsc::Sender<ScriptResult>,
+    fifos: notify::NotifyFifos,
 }
 
 impl Executor {
@@ -48,6 +49,7 @@ impl Executor {
             frames: HashMap::new(),
             scripts: Vec::new(),
             script_results,
+            fifos: notify::NotifyFifos::default(),
         }
     }
 
@@ -133,10 +135,26 @@ impl Executor {
             Effect::SendFrames { ifindex, frames } => self.send_frames(ifindex, &frames),
             Effect::Notify {
                 scripts,
-                instance,
+                default_user,
+                kind,
+                name,
                 state,
                 priority,
-            } => notify::run(&scripts, &instance, state, priority),
+            } => {
+                self.fifos
+                    .write(&notify::fifo_line(kind, &name, state, priority));
+                notify::run(
+                    &scripts,
+                    default_user.as_ref(),
+                    kind,
+                    &name,
+                    state,
+                    priority,
+                );
+            }
+            Effect::NotifyFifos(settings) => self.fifos.configure(*settings),
+            Effect::EndFifoScripts => self.fifos.end_scripts(),
+            Effect::CloseFifos => self.fifos.close(),
             Effect::RunScripts {
                 scripts,
                 default_user,
@@ -260,6 +278,7 @@ impl Executor {
         for task in self.scripts.drain(..) {
             task.abort();
         }
+        self.fifos.close();
         self.sockets.clear();
         match self.fastpath {
             Some(fastpath) => fastpath.shutdown(),

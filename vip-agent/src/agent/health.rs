@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::config::{Config, SyncGroup, VrrpInstance};
 
-use super::system::SystemView;
+use super::{notify::NotifyState, system::SystemView};
 
 /// One tracker as an instance sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,6 +96,38 @@ pub fn sync_faults(config: &Config, faulty: &BTreeSet<String>) -> BTreeSet<Strin
         }
     }
     out
+}
+
+/// The state of a sync group as keepalived announces it, from the states
+/// its members were last announced in (a member not announced yet does not
+/// count): FAULT while one is in fault, MASTER once all are Master, STOP
+/// once all have stopped (while only some have, nothing changes), BACKUP
+/// otherwise.
+pub fn group_state(
+    group: &SyncGroup,
+    members: &HashMap<String, NotifyState>,
+) -> Option<NotifyState> {
+    let states: Vec<NotifyState> = group
+        .instances
+        .iter()
+        .filter_map(|m| members.get(m).copied())
+        .collect();
+    if states.is_empty() {
+        return None;
+    }
+    if states.contains(&NotifyState::Stop) {
+        return states
+            .iter()
+            .all(|s| *s == NotifyState::Stop)
+            .then_some(NotifyState::Stop);
+    }
+    Some(if states.contains(&NotifyState::Fault) {
+        NotifyState::Fault
+    } else if states.iter().all(|s| *s == NotifyState::Master) {
+        NotifyState::Master
+    } else {
+        NotifyState::Backup
+    })
 }
 
 /// Every script some instance or sync group tracks, by name.

@@ -21,7 +21,7 @@ pub use super::spec::Spec;
 use super::{
     effect::Effect,
     health::{self, Health, TrackerState},
-    notify::NotifyState,
+    notify::{NotifyKind, NotifyState},
     system::SystemView,
 };
 use crate::{
@@ -176,7 +176,20 @@ impl Slot {
         now: Duration,
         out: &mut Vec<Effect>,
     ) {
-        let fsm = match Instance::new(self.spec.params(prepared.source)) {
+        let advertised = self.spec.advertised_count(prepared.link.mtu);
+        let configured = self.spec.config.virtual_ipaddresses.len();
+        if advertised < configured {
+            tracing::warn!(
+                instance = %self.name(),
+                interface = %prepared.link.name,
+                mtu = prepared.link.mtu,
+                configured,
+                advertised,
+                "more virtual addresses than one advert carries on this interface: the rest are \
+                 installed but not advertised (as keepalived moves them to virtual_ipaddress_excluded)"
+            );
+        }
+        let fsm = match Instance::new(self.spec.params(prepared.source, prepared.link.mtu)) {
             Ok(fsm) => fsm,
             Err(err) => {
                 self.set_note(format!("cannot run: {err}"));
@@ -240,6 +253,8 @@ impl Slot {
         let Some(run) = &mut self.run else {
             return;
         };
+        // keepalived reports the priority the instance ran with.
+        let priority = run.fsm.effective_priority();
         let actions = run.fsm.handle(Event::Shutdown, now);
         for action in actions {
             match action {
@@ -258,7 +273,7 @@ impl Slot {
                 ipv6: self.spec.ipv6(),
             });
         }
-        out.push(self.notify(NotifyState::Stop, self.spec.config.priority));
+        out.push(self.notify(NotifyState::Stop, priority));
         self.run = None;
     }
 
@@ -409,6 +424,10 @@ impl Slot {
             self.counters.priority_zero_received += 1;
         }
         let before = self.counters.adverts_discarded;
+        let was_master = run.fsm.state() == State::Master;
+        let ours = run.fsm.effective_priority();
+        let lower = advert.priority != 0
+            && (advert.priority < ours || (advert.priority == ours && packet.source < run.source));
         let event = Event::Advert {
             advert,
             src: packet.source,
@@ -419,6 +438,13 @@ impl Slot {
         if let Some(run) = &mut self.run {
             if accepted && run.fsm.state() == State::Backup {
                 run.master = Some(packet.source);
+            }
+            // Another Master with a lower priority: keepalived tells its
+            // FIFOs (MASTER_RX_LOWER_PRI), so a script can take back what
+            // the other one took while the two did not hear each other.
+            if accepted && lower && was_master && run.fsm.state() == State::Master {
+                let priority = run.fsm.effective_priority();
+                out.push(self.notify(NotifyState::MasterRxLowerPri, priority));
             }
         }
     }
@@ -555,7 +581,10 @@ impl Slot {
     fn notify(&self, state: NotifyState, priority: u8) -> Effect {
         Effect::Notify {
             scripts: Box::new(self.spec.config.notify.clone()),
-            instance: self.spec.config.name.clone(),
+            // The global one in force now: a reload may have changed it.
+            default_user: self.spec.global.script_user.clone(),
+            kind: NotifyKind::Instance,
+            name: self.spec.config.name.clone(),
             state,
             priority,
         }
@@ -603,6 +632,18 @@ impl Slot {
             State::Initialize => return,
         };
         out.push(self.notify(state, priority));
+    }
+
+    /// The state a notification would tell now, with the priority.
+    pub fn notify_state(&self) -> Option<(NotifyState, u8)> {
+        let run = self.run.as_ref()?;
+        let state = match run.fsm.state() {
+            State::Master => NotifyState::Master,
+            State::Backup => NotifyState::Backup,
+            State::Fault => NotifyState::Fault,
+            State::Initialize => return None,
+        };
+        Some((state, run.fsm.effective_priority()))
     }
 
     /// Every configured VIP (`address/prefix`) and whether this instance

@@ -26,6 +26,8 @@ mod notify;
 pub mod ownership;
 pub mod privileges;
 mod reload;
+mod run_as;
+mod script_security;
 mod scripts;
 mod service_notify;
 mod sockets;

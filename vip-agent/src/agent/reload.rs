@@ -20,11 +20,38 @@ use super::{
     effect::Effect,
     health,
     instance::{Context, Placement, Slot},
+    notify::{FifoSettings, NotifyKind, NotifyState},
 };
 
 impl Core {
     pub fn apply_config(&mut self, config: Config, now: Duration) -> Vec<Effect> {
-        self.install(config, &[], now)
+        let mut out = self.install(config, &[], now);
+        if self.config.global.fifo_write_vrrp_states_on_reload {
+            out.extend(self.states_for_fifos());
+        }
+        self.with_groups(out)
+    }
+
+    /// `fifo_write_vrrp_states_on_reload`: every sync group's state, then
+    /// every running instance's, to the FIFOs only (no script runs).
+    fn states_for_fifos(&self) -> Vec<Effect> {
+        let fifo_only = |kind, name: &str, state, priority| Effect::Notify {
+            scripts: Box::default(),
+            default_user: None,
+            kind,
+            name: name.to_string(),
+            state,
+            priority,
+        };
+        let groups = self.config.sync_groups.iter().filter_map(|g| {
+            let state = *self.group_states.get(&g.name)?;
+            Some(fifo_only(NotifyKind::Group, &g.name, state, 0))
+        });
+        let instances = self.slots.iter().filter_map(|s| {
+            let (state, priority) = s.notify_state()?;
+            Some(fifo_only(NotifyKind::Instance, s.name(), state, priority))
+        });
+        groups.chain(instances).collect()
     }
 
     /// [`Core::apply_config`], with `restarted` naming the new instances
@@ -35,7 +62,11 @@ impl Core {
         restarted: &[String],
         now: Duration,
     ) -> Vec<Effect> {
-        let mut out = Vec::new();
+        // The FIFOs first: every notification of this change goes to them.
+        let mut out = vec![Effect::NotifyFifos(Box::new(FifoSettings::of(
+            &config.global,
+        )))];
+        self.forget_group_states(&config);
         let mut old = std::mem::take(&mut self.slots);
         let mut unused_interfaces: Vec<String> = old
             .iter()
@@ -46,9 +77,21 @@ impl Core {
         unused_interfaces.dedup();
         let mut kept = Vec::new();
         for instance in &config.instances {
-            if let Some(pos) = old.iter().position(|s| s.spec.config == *instance) {
+            // Gratuitous ARP settings (often inherited from global_defs)
+            // change how a Master announces, not the virtual router: the
+            // instance keeps running and takes them.
+            let same = |s: &Slot| {
+                s.spec.config == *instance
+                    || VrrpInstance {
+                        garp: instance.garp,
+                        ..s.spec.config.clone()
+                    } == *instance
+            };
+            if let Some(pos) = old.iter().position(same) {
                 let mut slot = old.remove(pos);
                 slot.spec.global = config.global.clone();
+                slot.spec.config.garp = instance.garp;
+                slot.retune_announcements(now);
                 kept.push(slot);
             }
         }
@@ -140,6 +183,31 @@ impl Core {
             });
         }
         out
+    }
+
+    /// Sync groups that are gone, or whose members changed, start over; a
+    /// new group of address owners starts as Master, as in keepalived,
+    /// which announces no initial state for it.
+    fn forget_group_states(&mut self, config: &Config) {
+        let old = &self.config;
+        self.group_states.retain(|name, _| {
+            let before = old.sync_groups.iter().find(|g| g.name == *name);
+            let after = config.sync_groups.iter().find(|g| g.name == *name);
+            matches!((before, after), (Some(b), Some(a)) if b.instances == a.instances)
+        });
+        self.member_states
+            .retain(|name, _| config.instances.iter().any(|i| i.name == *name));
+        for group in &config.sync_groups {
+            let owners = group
+                .instances
+                .iter()
+                .all(|m| config.instance(m).is_some_and(|i| i.priority == 255));
+            if owners && !group.instances.is_empty() {
+                self.group_states
+                    .entry(group.name.clone())
+                    .or_insert(NotifyState::Master);
+            }
+        }
     }
 
     /// (Re)starts the `vrrp_script` runners the instances and sync groups

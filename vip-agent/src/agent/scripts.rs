@@ -81,19 +81,15 @@ async fn run_once(
         // exec it, so a timeout must end the group, not just the shell.
         .process_group(0)
         .kill_on_drop(true);
-    let user = script
-        .user
-        .clone()
-        .or_else(|| default_user.map(|u| u.user.clone()));
-    if let Some(user) = user {
-        match nix::unistd::User::from_name(&user) {
-            Ok(Some(found)) => {
-                cmd.uid(found.uid.as_raw()).gid(found.gid.as_raw());
-            }
-            _ => {
-                tracing::warn!(script = %script.name, user, "script user does not exist; counting as failed");
-                return false;
-            }
+    match super::run_as::for_script(
+        script.user.as_deref(),
+        script.group.as_deref(),
+        default_user,
+    ) {
+        Ok(run_as) => super::run_as::apply(&mut cmd, run_as),
+        Err(err) => {
+            tracing::warn!(script = %script.name, error = %err, "not running the script; counting as failed");
+            return false;
         }
     }
     let mut child = match cmd.spawn() {

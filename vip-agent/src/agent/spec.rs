@@ -7,7 +7,8 @@ use std::{net::IpAddr, time::Duration};
 use super::effect::SocketKey;
 use crate::{
     config::{
-        AddressFamily, GlobalDefs, InitialState as ConfigInitialState, VirtualAddress, VrrpInstance,
+        max_advertised_addresses, AddressFamily, GlobalDefs, InitialState as ConfigInitialState,
+        VirtualAddress, VrrpInstance, DEFAULT_MTU,
     },
     dataplane::VrrpPolicy,
     vrrp::{Auth, ChecksumMode, InitialState, Params, ProtocolVersion},
@@ -63,7 +64,25 @@ impl Spec {
             && self.config.family == other.family
     }
 
-    pub(super) fn params(&self, source: IpAddr) -> Params {
+    /// How many of the virtual addresses the adverts carry on an interface
+    /// of `mtu` bytes (0: not known): what fits, as keepalived counts it,
+    /// and no more than the fast path validates (an IPv6 advert of 90
+    /// addresses). The rest are installed but not advertised, as keepalived
+    /// treats them.
+    pub fn advertised_count(&self, mtu: u32) -> usize {
+        /// `MAX_VRRP_LEN` of the XDP program: 8 + 16 * 90 bytes.
+        const FAST_PATH_MAX_VRRP_LEN: usize = 8 + 16 * 90;
+        let c = &self.config;
+        let mtu = if mtu == 0 { DEFAULT_MTU } else { mtu };
+        let address_len = if self.ipv6() { 16 } else { 4 };
+        let trailer = if c.version == 2 { 8 } else { 0 };
+        let fast_path = (FAST_PATH_MAX_VRRP_LEN - 8 - trailer) / address_len;
+        max_advertised_addresses(c.family, c.version, mtu)
+            .min(fast_path)
+            .min(c.virtual_ipaddresses.len())
+    }
+
+    pub(super) fn params(&self, source: IpAddr, mtu: u32) -> Params {
         let c = &self.config;
         let version = if c.version == 3 {
             ProtocolVersion::V3
@@ -83,7 +102,12 @@ impl Spec {
             preempt_delay: Duration::from_millis(u64::from(c.preempt_delay_ms)),
             accept_mode: c.accept,
             primary_address: source,
-            vips: c.virtual_ipaddresses.iter().map(|v| v.address).collect(),
+            vips: c
+                .virtual_ipaddresses
+                .iter()
+                .take(self.advertised_count(mtu))
+                .map(|v| v.address)
+                .collect(),
             initial_state: match c.state {
                 ConfigInitialState::Master => InitialState::Master,
                 ConfigInitialState::Backup => InitialState::Backup,

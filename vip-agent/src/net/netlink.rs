@@ -41,6 +41,8 @@ pub struct Link {
     pub mac: [u8; 6],
     /// Administratively up and with carrier.
     pub up: bool,
+    /// 0 when the kernel did not say.
+    pub mtu: u32,
 }
 
 /// One address on an interface.
@@ -67,9 +69,11 @@ pub struct Netlink {
 fn link_from_message(msg: &LinkMessage) -> Link {
     let mut name = String::new();
     let mut mac = [0u8; 6];
+    let mut mtu = 0;
     for attr in &msg.attributes {
         match attr {
             LinkAttribute::IfName(n) => name = n.clone(),
+            LinkAttribute::Mtu(m) => mtu = *m,
             LinkAttribute::Address(a) if a.len() == 6 => mac.copy_from_slice(a),
             _ => {}
         }
@@ -80,6 +84,7 @@ fn link_from_message(msg: &LinkMessage) -> Link {
         name,
         mac,
         up: flags.contains(LinkFlags::Up) && flags.contains(LinkFlags::LowerUp),
+        mtu,
     }
 }
 

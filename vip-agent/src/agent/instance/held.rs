@@ -132,6 +132,22 @@ impl Slot {
         }
     }
 
+    /// A reload kept this instance with other gratuitous ARP settings (its
+    /// own, or the `global_defs` ones it inherits): a running Master's
+    /// announcements follow them from now on.
+    pub fn retune_announcements(&mut self, now: Duration) {
+        let garp = self.spec.config.garp;
+        let spacing = self.spec.announce_spacing();
+        if let Some(schedule) = self
+            .run
+            .as_mut()
+            .and_then(|r| r.held.as_mut())
+            .and_then(|h| h.announce.as_mut())
+        {
+            schedule.retune(garp, spacing, now);
+        }
+    }
+
     /// A VIP this Master holds was removed from the interface by someone
     /// else: put it back at once and announce again. The agent's own
     /// removals (a leftover of a crashed run, a release) are no loss.

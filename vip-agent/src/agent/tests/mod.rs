@@ -9,6 +9,7 @@ mod counting;
 mod handover;
 mod health;
 mod lifecycle;
+mod notifications;
 mod reload;
 
 use std::{net::IpAddr, time::Duration};
@@ -59,6 +60,7 @@ pub fn link(ifindex: u32, name: &str, mac: [u8; 6], up: bool) -> Link {
         name: name.to_string(),
         mac,
         up,
+        mtu: 1500,
     }
 }
 

@@ -1,0 +1,250 @@
+//! keepalived 2.2.7 behaviour the configuration reader reproduces: the
+//! notify FIFOs of `global_defs`, and an instance with more virtual
+//! addresses than one advert carries.
+
+use std::fmt::Write;
+
+use vip_config::{
+    check::check_config, load_str, max_advertised_addresses, AddressFamily, Command, Config,
+    Diagnostic, LoadOptions, NotifyFifo, DEFAULT_MTU,
+};
+
+fn load(text: &str) -> (Config, Vec<Diagnostic>) {
+    match load_str(text, "test.conf", LoadOptions::default()) {
+        Ok(loaded) => (loaded.config, loaded.warnings),
+        Err(errors) => panic!("rejected: {errors:?}"),
+    }
+}
+
+const INSTANCE: &str = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  \
+                        virtual_ipaddress {\n    10.0.0.10/24\n  }\n}\n";
+
+fn with_global(global: &str) -> String {
+    format!("global_defs {{\n{global}\n}}\n{INSTANCE}")
+}
+
+#[test]
+fn notify_fifos_are_read_with_owner_and_script() {
+    let (config, warnings) = load(&with_global(
+        "  notify_fifo /run/ka.fifo nobody nogroup\n  notify_fifo_script \"/usr/local/bin/read fifo\" nobody\n  \
+         vrrp_notify_fifo /run/vrrp.fifo\n  fifo_write_vrrp_states_on_reload",
+    ));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(
+        config.global.notify_fifo,
+        Some(NotifyFifo {
+            path: "/run/ka.fifo".into(),
+            user: Some("nobody".into()),
+            group: Some("nogroup".into()),
+            script: Some(Command {
+                command: "/usr/local/bin/read fifo".into(),
+                user: Some("nobody".into()),
+                group: None,
+            }),
+        })
+    );
+    assert_eq!(
+        config.global.vrrp_notify_fifo,
+        Some(NotifyFifo {
+            path: "/run/vrrp.fifo".into(),
+            user: None,
+            group: None,
+            script: None,
+        })
+    );
+    assert!(config.global.fifo_write_vrrp_states_on_reload);
+    // What check-config --json shows, and what reads back the same.
+    let printed = config.to_keepalived_string();
+    assert!(
+        printed.contains("notify_fifo /run/ka.fifo nobody nogroup"),
+        "{printed}"
+    );
+    let (again, _) = load(&printed);
+    assert_eq!(again, config);
+}
+
+#[test]
+fn fifo_keywords_that_do_nothing_are_warnings() {
+    let (config, warnings) = load(&with_global(
+        "  notify_fifo /run/a.fifo\n  notify_fifo /run/b.fifo\n  vrrp_notify_fifo_script /bin/reader\n  \
+         vrrp_notify_fifo /run/a.fifo\n  vrrp_notify_fifo_script /bin/other",
+    ));
+    let messages: Vec<(u32, String)> = warnings
+        .iter()
+        .map(|w| (w.line, w.message.clone()))
+        .collect();
+    // keepalived takes the first notify_fifo, and the first script.
+    assert_eq!(
+        config.global.notify_fifo.as_ref().unwrap().path,
+        "/run/a.fifo"
+    );
+    assert!(
+        messages.iter().any(|(line, m)| *line == 3
+            && m.contains("'notify_fifo' was already given at test.conf:2:3")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(
+            |(line, m)| *line == 6 && m.contains("'vrrp_notify_fifo_script' was already given")
+        ),
+        "{messages:?}"
+    );
+    // The same FIFO twice would get every line twice: keepalived drops the vrrp one.
+    assert_eq!(config.global.vrrp_notify_fifo, None);
+    assert!(
+        messages
+            .iter()
+            .any(|(line, m)| *line == 5 && m.contains("is also the notify_fifo: it is ignored")),
+        "{messages:?}"
+    );
+
+    let (config, warnings) = load(&with_global("  notify_fifo_script /bin/reader"));
+    assert_eq!(config.global.notify_fifo, None);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]
+            .message
+            .contains("'notify_fifo_script' has no 'notify_fifo' to read: it is not run"),
+        "{warnings:?}"
+    );
+
+    let errors = load_str(
+        &with_global("  notify_fifo"),
+        "test.conf",
+        LoadOptions::default(),
+    )
+    .expect_err("a FIFO needs its path");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.line == 2 && e.message.contains("'notify_fifo' needs a FIFO path")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn user_and_group_are_kept_for_scripts_and_the_default_user() {
+    let (config, warnings) = load(&format!(
+        "global_defs {{\n  script_user nobody nogroup\n}}\nvrrp_script chk {{\n  script /bin/true\n  \
+         user daemon adm\n}}\n{}",
+        INSTANCE.replace(
+            "  interface eth0\n",
+            "  interface eth0\n  track_script {\n    chk\n  }\n  notify /bin/notify daemon adm\n"
+        )
+    ));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let script_user = config.global.script_user.as_ref().unwrap();
+    assert_eq!(
+        (script_user.user.as_str(), script_user.group.as_deref()),
+        ("nobody", Some("nogroup"))
+    );
+    let script = config.script("chk").unwrap();
+    assert_eq!(
+        (script.user.as_deref(), script.group.as_deref()),
+        (Some("daemon"), Some("adm"))
+    );
+    let notify = config.instances[0].notify.any.as_ref().unwrap();
+    assert_eq!(
+        (notify.user.as_deref(), notify.group.as_deref()),
+        (Some("daemon"), Some("adm"))
+    );
+}
+
+#[test]
+fn advert_capacity_is_counted_as_keepalived_counts_it() {
+    use AddressFamily::{Ipv4, Ipv6};
+    // (MTU - Ethernet - IP - VRRP [- v2 auth]) / address size, at most 255.
+    assert_eq!(max_advertised_addresses(Ipv4, 2, DEFAULT_MTU), 255);
+    assert_eq!(max_advertised_addresses(Ipv4, 3, DEFAULT_MTU), 255);
+    assert_eq!(max_advertised_addresses(Ipv6, 3, DEFAULT_MTU), 89);
+    assert_eq!(max_advertised_addresses(Ipv6, 3, 9000), 255);
+    assert_eq!(max_advertised_addresses(Ipv4, 2, 1000), (1000 - 50) / 4);
+    assert_eq!(max_advertised_addresses(Ipv4, 3, 1000), (1000 - 42) / 4);
+    assert_eq!(max_advertised_addresses(Ipv6, 3, 60), 0);
+}
+
+fn many_vips(count: usize, v6: bool) -> String {
+    let mut text = String::from(
+        "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n",
+    );
+    for i in 0..count {
+        if v6 {
+            let _ = writeln!(text, "    2001:db8::{:x}/64", i + 1);
+        } else {
+            let _ = writeln!(text, "    10.1.{}.{}/16", i / 250, i % 250 + 1);
+        }
+    }
+    text + "  }\n  virtual_ipaddress_excluded {\n    192.168.9.9/24\n  }\n}\n"
+}
+
+#[test]
+fn addresses_past_what_an_advert_carries_are_moved_to_the_excluded_ones() {
+    let (config, warnings) = load(&many_vips(300, false));
+    let instance = &config.instances[0];
+    assert_eq!(instance.virtual_ipaddresses.len(), 255);
+    assert_eq!(
+        instance.virtual_ipaddresses[254].address.to_string(),
+        "10.1.1.5"
+    );
+    // The configured excluded address first, then the excess in order (as
+    // keepalived appends it).
+    let excluded: Vec<String> = instance
+        .virtual_ipaddresses_excluded
+        .iter()
+        .map(|v| v.address.to_string())
+        .collect();
+    assert_eq!(excluded.len(), 46);
+    assert_eq!(excluded[0], "192.168.9.9");
+    assert_eq!(excluded[1], "10.1.1.6");
+    assert_eq!(excluded[45], "10.1.1.50");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    // At the first address that does not fit: line 1 is the instance, 4 the block.
+    assert_eq!((warnings[0].line, warnings[0].col), (4 + 256, 5));
+    assert!(
+        warnings[0].message.contains(
+            "300 virtual addresses, but an advert carries at most 255: the 45 from here on are moved \
+             to virtual_ipaddress_excluded"
+        ),
+        "{warnings:?}"
+    );
+
+    // check-config says so, and --strict refuses it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keepalived.conf");
+    std::fs::write(&path, many_vips(300, false)).unwrap();
+    let outcome = check_config(&path, false, false);
+    assert_eq!(outcome.exit_code, 0, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains(&format!(
+            "{}:260:5: warning: vrrp_instance VI_1: 300 virtual addresses",
+            path.display()
+        )),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome
+        .stdout
+        .contains("excluded VIPs: 192.168.9.9/24, 10.1.1.6/16"));
+    assert_eq!(check_config(&path, true, false).exit_code, 1);
+
+    let (config, warnings) = load(&many_vips(255, false));
+    assert_eq!(config.instances[0].virtual_ipaddresses.len(), 255);
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+#[test]
+fn ipv6_addresses_past_a_1500_byte_advert_are_a_warning() {
+    // The interface's MTU decides how many fit; the agent moves them at start.
+    let (config, warnings) = load(&many_vips(100, true).replace("    192.168.9.9/24\n", ""));
+    assert_eq!(config.instances[0].virtual_ipaddresses.len(), 100);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].line, 4 + 90);
+    assert!(
+        warnings[0].message.contains(
+            "100 IPv6 virtual addresses, but on an interface with an MTU of 1500 an advert carries at most 89"
+        ),
+        "{warnings:?}"
+    );
+    let (_, warnings) = load(&many_vips(89, true).replace("    192.168.9.9/24\n", ""));
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
