@@ -153,6 +153,16 @@ impl AgentProcess {
         })
     }
 
+    /// Whether the process still runs (it has not exited, or been killed).
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Descriptors and resident memory of the process now.
+    pub fn resources(&self) -> Result<Resources> {
+        Resources::of(self.pid().as_raw())
+    }
+
     /// `vip-agent status --json` of this agent.
     pub fn status(&self) -> Result<serde_json::Value> {
         let out = run(Command::new(agent_bin())
@@ -197,6 +207,51 @@ impl AgentProcess {
 
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// What a process holds: open descriptors (`/proc/PID/fd`) and resident
+/// memory (`VmRSS` of `/proc/PID/status`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resources {
+    pub fds: usize,
+    pub rss_kib: u64,
+    /// What each descriptor is (`socket:[123]`, a path, `anon_inode:...`).
+    pub fd_targets: Vec<String>,
+}
+
+impl Resources {
+    pub fn of(pid: i32) -> Result<Self> {
+        let mut fd_targets: Vec<String> = fs::read_dir(format!("/proc/{pid}/fd"))
+            .with_context(|| format!("listing the descriptors of process {pid}"))?
+            .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+            .map(|t| t.display().to_string())
+            .collect();
+        fd_targets.sort();
+        let fds = fd_targets.len();
+        let status = fs::read_to_string(format!("/proc/{pid}/status"))
+            .with_context(|| format!("reading the status of process {pid}"))?;
+        let rss_kib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .with_context(|| format!("no VmRSS for process {pid}"))?;
+        Ok(Self {
+            fds,
+            rss_kib,
+            fd_targets,
+        })
+    }
+}
+
+impl std::fmt::Display for Resources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} fds, VmRSS {:.1} MiB",
+            self.fds,
+            self.rss_kib as f64 / 1024.0
+        )
     }
 }
 

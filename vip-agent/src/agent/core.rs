@@ -14,7 +14,10 @@ use std::{
 use crate::{
     config::Config,
     dataplane::OwnedVip,
-    net::{netlink::NetEvent, vrrp_socket::ReceivedPacket},
+    net::{
+        netlink::{Address, Link, NetEvent},
+        vrrp_socket::ReceivedPacket,
+    },
 };
 
 use super::{
@@ -173,10 +176,11 @@ impl Core {
         if let NetEvent::Link(link_event) = event {
             use crate::net::netlink::LinkEvent;
             match link_event {
-                LinkEvent::Removed { name, .. } => {
+                LinkEvent::Removed { ifindex, name } => {
                     out.push(Effect::ForgetXdp {
                         interface: name.clone(),
                     });
+                    out.push(Effect::LinkGone { ifindex: *ifindex });
                     let gone: Vec<SocketKey> = self
                         .sockets
                         .keys()
@@ -219,6 +223,27 @@ impl Core {
         out.extend(self.start_pending(now));
         out.extend(self.refresh_health(now));
         self.with_groups(out)
+    }
+
+    /// Link and address events were lost (the event socket overflowed);
+    /// `links` and `addresses` were read afresh since. What changed
+    /// meanwhile is taken in as the lost events would have been: a VIP
+    /// removed is restored, a link that went down faults its instances.
+    /// Returns the effects and how many changes were missed.
+    pub fn resync(
+        &mut self,
+        links: Vec<Link>,
+        addresses: Vec<Address>,
+        now: Duration,
+    ) -> (Vec<Effect>, usize) {
+        let missed = self.system.missed_events(&links, &addresses);
+        let mut out = Vec::new();
+        for event in &missed {
+            out.extend(self.on_net_event(event, now));
+        }
+        // Exactly the kernel's view, lifetimes included.
+        self.system = SystemView::new(links, addresses);
+        (out, missed.len())
     }
 
     pub fn on_script(&mut self, result: ScriptResult, now: Duration) -> Vec<Effect> {
@@ -508,13 +533,15 @@ impl Core {
     }
 
     /// Asks again for the socket of a running instance that has none (its
-    /// re-opening failed).
+    /// re-opening failed). An interface that is gone gets its socket when it
+    /// comes back, from the link event.
     fn reopen_lost_sockets(&mut self) -> Vec<Effect> {
         let mut out = Vec::new();
         let lost: BTreeMap<SocketKey, u32> = self
             .slots
             .iter()
             .filter_map(|s| Some((s.spec.socket_key(), s.ifindex()?)))
+            .filter(|(_, ifindex)| self.system.link(*ifindex).is_some())
             .filter(|(key, _)| !self.sockets.contains_key(key) && !self.requested.contains_key(key))
             .collect();
         for (key, ifindex) in lost {

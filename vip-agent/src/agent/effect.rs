@@ -38,6 +38,12 @@ pub enum Effect {
     ForgetXdp {
         interface: String,
     },
+    /// The interface with this index is gone: what the executor holds for
+    /// it (its packet socket for ARP/NA) is closed. A re-created interface
+    /// has a new index.
+    LinkGone {
+        ifindex: u32,
+    },
     /// No instance uses the interface any more: detach and unpin.
     DetachXdp {
         interface: String,

@@ -14,7 +14,7 @@ use tokio::{
 
 use super::{
     control_server::{self, ControlRequest},
-    core::{Core, CoreOptions, PreviousRun},
+    core::{Core, CoreOptions, PreviousRun, RETRY_INTERVAL},
     effect::Effect,
     executor::Executor,
     fastpath::FastPath,
@@ -30,7 +30,7 @@ use crate::{
     config::{self, Config, LoadOptions},
     control::{Command, Response},
     dataplane::{self, Bpffs, XdpModeChoice},
-    net::netlink::{self, Netlink},
+    net::netlink::{self, Monitored, Netlink},
 };
 
 /// Feedback answers at most this many rounds of effects: an opened socket
@@ -46,6 +46,9 @@ struct Agent {
     core: Core,
     executor: Executor,
     service: ServiceNotifier,
+    /// Re-reading links and addresses after lost events failed: when to
+    /// try again.
+    resync_retry: Option<Instant>,
 }
 
 /// Runs the agent until SIGTERM/SIGINT; returns after a clean shutdown.
@@ -162,6 +165,7 @@ pub async fn run(options: RunOptions, mut config: Config) -> Result<()> {
             script_tx,
         ),
         service,
+        resync_retry: None,
     };
     let effects = agent.core.start(config, previous.as_ref(), agent.now());
     agent.carry_out(effects).await;
@@ -184,7 +188,11 @@ pub async fn run(options: RunOptions, mut config: Config) -> Result<()> {
         // The time is read when an input arrives, not before waiting for it.
         let effects = tokio::select! {
             Some((key, packet)) = packets_rx.recv() => agent.core.on_packet(&key, &packet, agent.now()),
-            Some(event) = net_events.recv() => agent.core.on_net_event(&event, agent.now()),
+            Some(monitored) = net_events.recv() => match monitored {
+                Monitored::Event(event) => agent.core.on_net_event(&event, agent.now()),
+                Monitored::Lost => agent.resync().await,
+            },
+            _ = sleep_until_some(agent.resync_retry), if agent.resync_retry.is_some() => agent.resync().await,
             Some(result) = script_rx.recv() => agent.core.on_script(result, agent.now()),
             Some((command, reply)) = control_rx.recv() => {
                 if command == Command::Stop && !stopping {
@@ -289,9 +297,43 @@ fn mount_bpffs(pin_dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// Sleeps until `at`; forever without one (the select arm is off then).
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Agent {
     fn now(&self) -> Duration {
         self.epoch.elapsed()
+    }
+
+    /// Link and address events were lost: reads links and addresses again
+    /// and has the core catch up with what changed. A failed read is
+    /// retried after [`RETRY_INTERVAL`]; events meanwhile are taken in as
+    /// usual.
+    async fn resync(&mut self) -> Vec<Effect> {
+        match self.executor.netlink.dump().await {
+            Ok((links, addresses)) => {
+                self.resync_retry = None;
+                let (effects, missed) = self.core.resync(links, addresses, self.now());
+                tracing::info!(
+                    missed,
+                    "links and addresses read again after lost events; caught up"
+                );
+                effects
+            }
+            Err(err) => {
+                tracing::error!(
+                    error = %err,
+                    "re-reading links and addresses after lost events; retrying in {RETRY_INTERVAL:?}"
+                );
+                self.resync_retry = Some(Instant::now() + RETRY_INTERVAL);
+                Vec::new()
+            }
+        }
     }
 
     /// Tells systemd what is new: readiness, instance states, the stop, a

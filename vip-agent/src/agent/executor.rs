@@ -133,6 +133,9 @@ impl Executor {
                 }
             }
             Effect::SendFrames { ifindex, frames } => self.send_frames(ifindex, &frames),
+            Effect::LinkGone { ifindex } => {
+                self.frames.remove(&ifindex);
+            }
             Effect::Notify {
                 scripts,
                 default_user,

@@ -463,6 +463,10 @@ impl Slot {
         let dont_track = self.spec.config.dont_track_primary;
         match event {
             LinkEvent::Changed(link) => {
+                // Back under its name: the status stops saying it is gone.
+                if self.note.as_deref() == Some(gone_note(&link.name).as_str()) {
+                    self.note = None;
+                }
                 if run.link.ifindex != link.ifindex {
                     // Re-created: the fast path keys its policy by index.
                     out.push(Effect::SetPolicy {
@@ -475,9 +479,10 @@ impl Slot {
                 run.link = link.clone();
                 self.health.link_fault = !link.up && !dont_track;
             }
-            LinkEvent::Removed { .. } => {
+            LinkEvent::Removed { name, .. } => {
                 run.link.up = false;
                 self.health.link_fault = !dont_track;
+                self.set_note(gone_note(name));
             }
         }
         self.apply_health(ctx, now, out);
@@ -717,6 +722,11 @@ impl Slot {
             xdp: None,
         }
     }
+}
+
+/// What the status says of a running instance whose interface was deleted.
+fn gone_note(interface: &str) -> String {
+    format!("interface {interface} is gone; waiting for it to come back")
 }
 
 pub fn state_name(state: State) -> &'static str {

@@ -7,7 +7,7 @@ use std::{
     net::{IpAddr, Ipv6Addr},
 };
 
-use crate::net::netlink::{Address, Link, LinkEvent, NetEvent};
+use crate::net::netlink::{Address, Link, LinkEvent, NetEvent, Requester};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SystemView {
@@ -45,6 +45,54 @@ impl SystemView {
         }
     }
 
+    /// The events that take this view to `links` and `addresses` (a fresh
+    /// dump, after events were lost), in the order the kernel would have
+    /// sent them: links that went, links that came or changed, addresses
+    /// that went, addresses that came or changed. Who removed an address
+    /// is not known any more.
+    pub fn missed_events(&self, links: &[Link], addresses: &[Address]) -> Vec<NetEvent> {
+        let mut events: Vec<NetEvent> = self
+            .links
+            .values()
+            .filter(|old| !links.iter().any(|l| l.ifindex == old.ifindex))
+            .map(|old| {
+                NetEvent::Link(LinkEvent::Removed {
+                    ifindex: old.ifindex,
+                    name: old.name.clone(),
+                })
+            })
+            .collect();
+        events.extend(
+            links
+                .iter()
+                .filter(|new| self.links.get(&new.ifindex) != Some(*new))
+                .map(|new| NetEvent::Link(LinkEvent::Changed(new.clone()))),
+        );
+        events.extend(
+            self.addresses
+                .iter()
+                // Those of a link that went go with it.
+                .filter(|old| links.iter().any(|l| l.ifindex == old.ifindex))
+                .filter(|old| !addresses.iter().any(|a| same_address(a, old)))
+                .map(|old| NetEvent::AddressRemoved {
+                    address: old.clone(),
+                    by: Requester::Unknown,
+                }),
+        );
+        events.extend(
+            addresses
+                .iter()
+                .filter(|new| {
+                    !self
+                        .addresses
+                        .iter()
+                        .any(|a| same_address(a, new) && same_but_lifetime(a, new))
+                })
+                .map(|new| NetEvent::AddressAdded(new.clone())),
+        );
+        events
+    }
+
     pub fn link(&self, ifindex: u32) -> Option<&Link> {
         self.links.get(&ifindex)
     }
@@ -77,4 +125,16 @@ impl SystemView {
 
 fn same_address(a: &Address, b: &Address) -> bool {
     a.ifindex == b.ifindex && a.address == b.address && a.prefix_len == b.prefix_len
+}
+
+/// Equal but for the lifetime left, which the kernel counts down without
+/// telling.
+fn same_but_lifetime(a: &Address, b: &Address) -> bool {
+    Address {
+        valid_lft: None,
+        ..a.clone()
+    } == Address {
+        valid_lft: None,
+        ..b.clone()
+    }
 }

@@ -287,6 +287,9 @@ pub enum Requester {
     /// Another socket: its port (usually its process id) and that
     /// process's name while it still runs.
     Other(String),
+    /// Not known: the change was found by re-reading the addresses after
+    /// its event was lost.
+    Unknown,
 }
 
 impl Requester {
@@ -309,60 +312,150 @@ impl std::fmt::Display for Requester {
             Requester::Kernel => f.write_str("the kernel"),
             Requester::Agent => f.write_str("this agent"),
             Requester::Other(who) => f.write_str(who),
+            Requester::Unknown => f.write_str("unknown (its event was lost)"),
         }
     }
+}
+
+/// What the event subscription delivers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Monitored {
+    Event(NetEvent),
+    /// Events were lost: the kernel found the subscription's receive buffer
+    /// full (ENOBUFS) or the socket failed. A new subscription is in place
+    /// and every event after this one arrives; what happened before it must
+    /// be read again (a dump of links and addresses).
+    Lost,
+}
+
+/// Why [`forward`] stopped.
+enum Stopped {
+    /// The receiver is gone: the agent is stopping.
+    Receiver,
+    /// The kernel dropped events (ENOBUFS).
+    Overrun,
+    /// The socket failed (its connection ended).
+    Closed,
+}
+
+type Subscription = (
+    tokio::task::JoinHandle<()>,
+    futures::channel::mpsc::UnboundedReceiver<(
+        NetlinkMessage<RouteNetlinkMessage>,
+        rtnetlink::sys::SocketAddr,
+    )>,
+);
+
+fn subscribe() -> Result<Subscription, NetlinkError> {
+    let (connection, _handle, messages) = rtnetlink::new_multicast_connection(&[
+        MulticastGroup::Link,
+        MulticastGroup::Ipv4Ifaddr,
+        MulticastGroup::Ipv6Ifaddr,
+    ])?;
+    Ok((tokio::spawn(connection), messages))
 }
 
 /// Subscribes to link and address changes (like `ip monitor link address`);
 /// events arrive on the returned channel until it is dropped.
 /// `own_port` is the agent's request socket ([`Netlink::port`]), so its own
 /// changes are told apart from anyone else's.
-pub fn monitor(own_port: u32) -> Result<mpsc::UnboundedReceiver<NetEvent>, NetlinkError> {
-    let (connection, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
-        MulticastGroup::Link,
-        MulticastGroup::Ipv4Ifaddr,
-        MulticastGroup::Ipv6Ifaddr,
-    ])?;
-    tokio::spawn(connection);
+///
+/// When the kernel drops events because the subscription's buffer is full
+/// (ENOBUFS on receive, which netlink-proto turns into an overrun message),
+/// the subscription is replaced by a new one, so that the events still
+/// queued from before the gap are not applied over a fresh dump, and
+/// [`Monitored::Lost`] tells the agent to read links and addresses again.
+pub fn monitor(own_port: u32) -> Result<mpsc::UnboundedReceiver<Monitored>, NetlinkError> {
+    let mut subscription = subscribe()?;
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        while let Some((message, _)) = messages.next().await {
-            let NetlinkMessage {
-                header,
-                payload: NetlinkPayload::InnerMessage(message),
-                ..
-            } = message
-            else {
-                continue;
-            };
-            let event = match message {
-                RouteNetlinkMessage::NewLink(link) => {
-                    NetEvent::Link(LinkEvent::Changed(link_from_message(&link)))
+        loop {
+            let stopped = forward(&mut subscription.1, own_port, &tx).await;
+            subscription.0.abort();
+            match stopped {
+                Stopped::Receiver => return,
+                Stopped::Overrun => tracing::warn!(
+                    "the kernel dropped link and address events (ENOBUFS: the event socket's \
+                     buffer was full); subscribing again and re-reading links and addresses"
+                ),
+                Stopped::Closed => {
+                    tracing::warn!(
+                        "the link and address event socket failed; subscribing again and \
+                         re-reading links and addresses"
+                    );
+                    // A socket that keeps failing at once must not spin.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                RouteNetlinkMessage::DelLink(link) => {
-                    let link = link_from_message(&link);
-                    NetEvent::Link(LinkEvent::Removed {
-                        ifindex: link.ifindex,
-                        name: link.name,
-                    })
+            }
+            subscription = loop {
+                match subscribe() {
+                    Ok(subscription) => break subscription,
+                    Err(err) => {
+                        tracing::error!(error = %err, "subscribing to link and address events; retrying in 1 s");
+                        if tx.is_closed() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
                 }
-                RouteNetlinkMessage::NewAddress(address) => match address_from_message(&address) {
-                    Some(address) => NetEvent::AddressAdded(address),
-                    None => continue,
-                },
-                RouteNetlinkMessage::DelAddress(address) => match address_from_message(&address) {
-                    Some(address) => NetEvent::AddressRemoved {
-                        address,
-                        by: Requester::of(header.port_number, own_port),
-                    },
-                    None => continue,
-                },
-                _ => continue,
             };
-            if tx.send(event).is_err() {
-                break;
+            if tx.send(Monitored::Lost).is_err() {
+                return;
             }
         }
     });
     Ok(rx)
+}
+
+/// Passes the subscription's link and address events on until it ends.
+async fn forward(
+    messages: &mut futures::channel::mpsc::UnboundedReceiver<(
+        NetlinkMessage<RouteNetlinkMessage>,
+        rtnetlink::sys::SocketAddr,
+    )>,
+    own_port: u32,
+    tx: &mpsc::UnboundedSender<Monitored>,
+) -> Stopped {
+    while let Some((message, _)) = messages.next().await {
+        let NetlinkMessage {
+            header, payload, ..
+        } = message;
+        let message = match payload {
+            NetlinkPayload::InnerMessage(message) => message,
+            NetlinkPayload::Overrun(_) => return Stopped::Overrun,
+            _ => continue,
+        };
+        let event = match message {
+            RouteNetlinkMessage::NewLink(link) => {
+                NetEvent::Link(LinkEvent::Changed(link_from_message(&link)))
+            }
+            RouteNetlinkMessage::DelLink(link) => {
+                let link = link_from_message(&link);
+                NetEvent::Link(LinkEvent::Removed {
+                    ifindex: link.ifindex,
+                    name: link.name,
+                })
+            }
+            RouteNetlinkMessage::NewAddress(address) => match address_from_message(&address) {
+                Some(address) => NetEvent::AddressAdded(address),
+                None => continue,
+            },
+            RouteNetlinkMessage::DelAddress(address) => match address_from_message(&address) {
+                Some(address) => NetEvent::AddressRemoved {
+                    address,
+                    by: Requester::of(header.port_number, own_port),
+                },
+                None => continue,
+            },
+            _ => continue,
+        };
+        if tx.send(Monitored::Event(event)).is_err() {
+            return Stopped::Receiver;
+        }
+    }
+    if tx.is_closed() {
+        Stopped::Receiver
+    } else {
+        Stopped::Closed
+    }
 }

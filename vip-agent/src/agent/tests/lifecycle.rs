@@ -171,7 +171,26 @@ fn a_recreated_interface_gets_a_new_socket_policy_and_attachment() {
         interface: "eth0".into()
     }));
     assert!(removed.contains(&Effect::CloseSocket { key: v4_key() }));
+    assert!(
+        removed.contains(&Effect::LinkGone { ifindex: ETH0 }),
+        "the packet socket of the old index goes"
+    );
+    let status = h.status("VI_1");
+    assert_eq!(
+        status.note.as_deref(),
+        Some("interface eth0 is gone; waiting for it to come back")
+    );
+    assert_eq!(status.state, "FAULT");
+    // No socket is asked for while there is no interface to bind it to.
+    let waiting = h.run_until(h.now + crate::agent::core::RETRY_INTERVAL * 3);
+    assert!(
+        !waiting
+            .iter()
+            .any(|e| matches!(e, Effect::OpenSocket { .. })),
+        "{waiting:?}"
+    );
     let effects = h.link_change(link(12, "eth0", MAC0, true));
+    assert_eq!(h.status("VI_1").note, None, "back: no note");
     assert!(effects.contains(&Effect::AttachXdp {
         interface: "eth0".into()
     }));

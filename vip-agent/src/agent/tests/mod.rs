@@ -9,6 +9,7 @@ mod counting;
 mod handover;
 mod health;
 mod lifecycle;
+mod lost_events;
 mod notifications;
 mod reload;
 
