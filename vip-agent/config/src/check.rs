@@ -121,6 +121,18 @@ pub fn summary(path: &Path, config: &Config, warnings: usize) -> String {
             group.instances.join(", ")
         );
     }
+    let statics = [
+        ("static addresses", config.static_addresses.len()),
+        ("static routes", config.static_routes.len()),
+        ("static rules", config.static_rules.len()),
+    ];
+    if statics.iter().any(|(_, count)| *count > 0) {
+        let listed: Vec<String> = statics
+            .iter()
+            .map(|(what, count)| format!("{count} {what}"))
+            .collect();
+        let _ = writeln!(out, "static: {}", listed.join(", "));
+    }
     out
 }
 
@@ -215,6 +227,16 @@ fn instance_summary(out: &mut String, config: &Config, instance: &VrrpInstance) 
             "none"
         },
     );
+    if !instance.virtual_routes.is_empty() || !instance.virtual_rules.is_empty() {
+        let _ = writeln!(
+            out,
+            "  while Master: {} virtual route{}, {} virtual rule{}",
+            instance.virtual_routes.len(),
+            plural(instance.virtual_routes.len()),
+            instance.virtual_rules.len(),
+            plural(instance.virtual_rules.len()),
+        );
+    }
     for track in &instance.track_interfaces {
         let _ = writeln!(
             out,
