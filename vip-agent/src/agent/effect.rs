@@ -7,8 +7,9 @@
 use std::{net::IpAddr, time::Duration};
 
 use crate::{
-    config::{NotifyScripts, ScriptUser, VrrpScript},
+    config::{NotifyScripts, Rule, ScriptUser, VrrpScript},
     dataplane::VrrpPolicy,
+    net::routes::RouteSpec,
 };
 
 use super::notify::NotifyState;
@@ -89,6 +90,26 @@ pub enum Effect {
         lifetime: Duration,
     },
     DelVip {
+        ifindex: u32,
+        address: IpAddr,
+        prefix_len: u8,
+    },
+    /// A virtual route (after the VIPs, on becoming Master) or a static
+    /// one; one that is there already counts as added.
+    AddRoute(Box<RouteSpec>),
+    /// Absent is fine.
+    DelRoute(Box<RouteSpec>),
+    /// A virtual rule (after the virtual routes) or a static one.
+    AddRule(Box<Rule>),
+    DelRule(Box<Rule>),
+    /// A `static_ipaddress`: permanent, kept while the agent runs.
+    AddStaticAddress {
+        ifindex: u32,
+        address: IpAddr,
+        prefix_len: u8,
+        label: Option<String>,
+    },
+    DelStaticAddress {
         ifindex: u32,
         address: IpAddr,
         prefix_len: u8,

@@ -26,6 +26,7 @@ mod notify;
 pub mod ownership;
 pub mod privileges;
 mod reload;
+mod routing;
 mod scripts;
 mod service_notify;
 mod sockets;
