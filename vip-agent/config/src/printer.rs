@@ -207,10 +207,6 @@ fn route_words(route: &Route) -> Vec<String> {
 fn rule_words(rule: &Rule) -> Vec<String> {
     let mut w: Vec<String> = Vec::new();
     let mut push = |words: &[&str]| w.extend(words.iter().map(|word| word.to_string()));
-    push(&[match rule.family {
-        AddressFamily::Ipv4 => "inet",
-        AddressFamily::Ipv6 => "inet6",
-    }]);
     if rule.invert {
         push(&["not"]);
     }
@@ -279,6 +275,11 @@ fn rule_words(rule: &Rule) -> Vec<String> {
     }
     if !rule.track {
         push(&["no_track"]);
+    }
+    // Last on the line: keepalived skips the word after it. Needed only
+    // where no address gives the family.
+    if rule.from.is_none() && rule.to.is_none() && rule.family == AddressFamily::Ipv6 {
+        push(&["inet6"]);
     }
     w
 }

@@ -130,6 +130,22 @@ impl<'a> Line<'a, '_> {
         }
     }
 
+    /// keepalived 2.2.7 steps over the word after `inet`/`inet6` (its
+    /// parser advances twice there): that word is ignored, as keepalived
+    /// ignores it.
+    fn skip_after_family(&mut self, family_word: &Word) {
+        if let Some(skipped) = self.take() {
+            self.warning(
+                &skipped.at,
+                format!(
+                    "'{}' is ignored: keepalived 2.2.7 skips the word after '{}' \
+                     (write '{}' last on the line, or leave it out: the addresses give the family)",
+                    skipped.text, family_word.text, family_word.text
+                ),
+            );
+        }
+    }
+
     fn family(
         &mut self,
         family: &mut Option<AddressFamily>,
@@ -312,18 +328,24 @@ pub fn route(
             break;
         }
         match word.text.as_str() {
-            "inet" => line.family(
-                &mut family,
-                AddressFamily::Ipv4,
-                &word.at,
-                "'inet' on an IPv6 route",
-            ),
-            "inet6" => line.family(
-                &mut family,
-                AddressFamily::Ipv6,
-                &word.at,
-                "'inet6' on an IPv4 route",
-            ),
+            "inet" => {
+                line.family(
+                    &mut family,
+                    AddressFamily::Ipv4,
+                    &word.at,
+                    "'inet' on an IPv6 route",
+                );
+                line.skip_after_family(word);
+            }
+            "inet6" => {
+                line.family(
+                    &mut family,
+                    AddressFamily::Ipv6,
+                    &word.at,
+                    "'inet6' on an IPv4 route",
+                );
+                line.skip_after_family(word);
+            }
             "src" => {
                 if let Some((address, at)) = line.address(word) {
                     line.family(&mut family, AddressFamily::of(&address), &at.at, MIXED);
@@ -840,18 +862,24 @@ pub fn rule(
             break;
         }
         match word.text.as_str() {
-            "inet" => line.family(
-                &mut family,
-                AddressFamily::Ipv4,
-                &word.at,
-                "'inet' on an IPv6 rule",
-            ),
-            "inet6" => line.family(
-                &mut family,
-                AddressFamily::Ipv6,
-                &word.at,
-                "'inet6' on an IPv4 rule",
-            ),
+            "inet" => {
+                line.family(
+                    &mut family,
+                    AddressFamily::Ipv4,
+                    &word.at,
+                    "'inet' on an IPv6 rule",
+                );
+                line.skip_after_family(word);
+            }
+            "inet6" => {
+                line.family(
+                    &mut family,
+                    AddressFamily::Ipv6,
+                    &word.at,
+                    "'inet6' on an IPv4 rule",
+                );
+                line.skip_after_family(word);
+            }
             "from" | "to" => {
                 if let Some(value) = line.value(word) {
                     match route_prefix(&value.text) {
@@ -1006,11 +1034,7 @@ pub fn rule(
                 };
                 let found = match name {
                     "goto" => line
-                        .parsed(name_word, |text| {
-                            c_number(text)
-                                .and_then(|n| u32::try_from(n).ok())
-                                .ok_or_else(|| format!("'{text}' is not a rule preference"))
-                        })
+                        .parsed(name_word, u32_decimal)
                         .map(RuleAction::Goto),
                     "nop" => Some(RuleAction::Nop),
                     _ => match route_type(name) {

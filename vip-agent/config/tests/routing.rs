@@ -88,7 +88,7 @@ fn route_options() {
         blackhole 10.9.0.0/16 table main no_track\n\
         10.3.0.0/16 via 10.0.0.254 dev eth0 mtu lock 1400 advmss 1360 hoplimit 9 rtt 300ms rttvar 1s rto_min 250 \
             initcwnd 10 window 2000 features ecn quickack 1 congctl lock cubic append\n\
-        inet6 default via 2001:db8::1 dev eth0 pref high expires 600 metric 1024\n\
+        ::/0 via 2001:db8::1 dev eth0 pref high expires 600 metric 1024\n\
         2001:db8:7::/48 from 2001:db8:8::/48 dev eth0\n\
         10.4.0.0/16 nexthop via 10.0.0.253 dev eth0 weight 2 onlink nexthop via 10.0.0.252 dev eth1\n\
         10.5.0.0/16 via 10.0.0.251 or 10.0.0.250 dev eth0\n\
@@ -204,7 +204,7 @@ fn rules() {
         fwmark 0x10/0xff table 101 priority 0x12c\n\
         iif eth0 oif eth1 table 100 priority 400 ipproto tcp dport 80-80 sport 1000-2000 uidrange 100-200\n\
         from all prohibit priority 500\n\
-        inet6 from 2001:db8::/64 table 100\n\
+        from 2001:db8::/64 table 100\n\
         priority 600 goto 700\n\
         from 10.0.0.0/8 table 100 priority 800 suppress_prefixlength 0 realms 3 protocol 4 no_track\n\
         from 10.0.0.0/8 table 100 priority 900 protocol 4\n\
@@ -279,6 +279,24 @@ fn rules() {
     assert_eq!((r[10].family, r[10].priority), (AddressFamily::Ipv4, 16384));
 }
 
+/// keepalived 2.2.7 steps over the word after `inet`/`inet6`: that word is
+/// ignored with a warning, so the line means here what it means there.
+#[test]
+fn the_word_after_inet6_is_skipped_as_keepalived_skips_it() {
+    let (config, warnings) = load(&instance_with(
+        "inet6 default ::/0 via 2001:db8::1 dev eth0",
+        "table 100 priority 5 inet6\ninet6 not to 2001:db8::/32 table 100 priority 6",
+    ));
+    warned(&warnings, 8, "'default' is ignored: keepalived 2.2.7 skips the word after 'inet6'");
+    let route = &config.instances[0].virtual_routes[0];
+    assert_eq!(route.destination, prefix("::/0"));
+    let rules = &config.instances[0].virtual_rules;
+    assert_eq!(rules[0].family, AddressFamily::Ipv6);
+    // `not` went unread.
+    assert!(!rules[1].invert);
+    warned(&warnings, 12, "'not' is ignored");
+}
+
 /// The static blocks: every block adds to the list; a static address
 /// without dev goes on `default_interface` (else eth0); rules without a
 /// preference continue keepalived's count across the file.
@@ -330,7 +348,7 @@ fn printed_routes_and_rules() {
         "{printed}"
     );
     assert!(
-        printed.contains("inet from 10.0.0.100/32 preference 100 protocol 18 table 100"),
+        printed.contains("from 10.0.0.100/32 preference 100 protocol 18 table 100"),
         "{printed}"
     );
     let (again, _) = load(&printed);
