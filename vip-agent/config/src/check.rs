@@ -122,16 +122,16 @@ pub fn summary(path: &Path, config: &Config, warnings: usize) -> String {
         );
     }
     let statics = [
-        ("static addresses", config.static_addresses.len()),
-        ("static routes", config.static_routes.len()),
-        ("static rules", config.static_rules.len()),
+        ("address", "addresses", config.static_addresses.len()),
+        ("route", "routes", config.static_routes.len()),
+        ("rule", "rules", config.static_rules.len()),
     ];
-    if statics.iter().any(|(_, count)| *count > 0) {
+    if statics.iter().any(|(_, _, count)| *count > 0) {
         let listed: Vec<String> = statics
             .iter()
-            .map(|(what, count)| format!("{count} {what}"))
+            .map(|(one, many, count)| format!("{count} {}", if *count == 1 { one } else { many }))
             .collect();
-        let _ = writeln!(out, "static: {}", listed.join(", "));
+        let _ = writeln!(out, "static (kept while running): {}", listed.join(", "));
     }
     out
 }

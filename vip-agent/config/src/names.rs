@@ -147,10 +147,10 @@ fn parse(kind: Kind, text: &str) -> HashMap<String, u32> {
     names
 }
 
-/// IP protocol numbers by name (`/etc/protocols`), for `ipproto`.
-pub fn ip_protocol(name: &str) -> Option<u8> {
+/// IP protocol numbers by name (`/etc/protocols`, plus the common ones).
+fn ip_protocols() -> &'static HashMap<String, u8> {
     static PROTOCOLS: OnceLock<HashMap<String, u8>> = OnceLock::new();
-    let protocols = PROTOCOLS.get_or_init(|| {
+    PROTOCOLS.get_or_init(|| {
         let text = std::fs::read_to_string("/etc/protocols").unwrap_or_default();
         let mut map = HashMap::new();
         for line in text.lines() {
@@ -170,25 +170,21 @@ pub fn ip_protocol(name: &str) -> Option<u8> {
             map.entry(name.to_string()).or_insert(number);
         }
         map
-    });
-    protocols.get(name).copied()
+    })
 }
 
-/// The name of IP protocol `number`, for writing a configuration back.
+/// The number of an IP protocol name, for `ipproto`.
+pub fn ip_protocol(name: &str) -> Option<u8> {
+    ip_protocols().get(name).copied()
+}
+
+/// A name of IP protocol `number`, for writing a configuration back.
 pub fn ip_protocol_name(number: u8) -> Option<String> {
-    [
-        "icmp",
-        "tcp",
-        "udp",
-        "sctp",
-        "ipv6-icmp",
-        "gre",
-        "esp",
-        "ah",
-    ]
-    .into_iter()
-    .find(|name| ip_protocol(name) == Some(number))
-    .map(str::to_string)
+    ip_protocols()
+        .iter()
+        .filter(|(_, n)| **n == number)
+        .map(|(name, _)| name.clone())
+        .min()
 }
 
 #[cfg(test)]

@@ -553,7 +553,8 @@ pub fn route(
                     line.take();
                     continue;
                 }
-                if let Some(address) = line.parsed(word, values::address) {
+                if let Some((address, at)) = line.address(word) {
+                    line.family(&mut family, AddressFamily::of(&address), &at.at, MIXED);
                     nexthops.push(NextHop {
                         via: via.take(),
                         ..NextHop::default()
@@ -1033,9 +1034,7 @@ pub fn rule(
                     (word, other)
                 };
                 let found = match name {
-                    "goto" => line
-                        .parsed(name_word, u32_decimal)
-                        .map(RuleAction::Goto),
+                    "goto" => line.parsed(name_word, u32_decimal).map(RuleAction::Goto),
                     "nop" => Some(RuleAction::Nop),
                     _ => match route_type(name) {
                         Some(RouteType::Blackhole) => Some(RuleAction::Blackhole),

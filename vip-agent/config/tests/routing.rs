@@ -287,7 +287,11 @@ fn the_word_after_inet6_is_skipped_as_keepalived_skips_it() {
         "inet6 default ::/0 via 2001:db8::1 dev eth0",
         "table 100 priority 5 inet6\ninet6 not to 2001:db8::/32 table 100 priority 6",
     ));
-    warned(&warnings, 8, "'default' is ignored: keepalived 2.2.7 skips the word after 'inet6'");
+    warned(
+        &warnings,
+        8,
+        "'default' is ignored: keepalived 2.2.7 skips the word after 'inet6'",
+    );
     let route = &config.instances[0].virtual_routes[0];
     assert_eq!(route.destination, prefix("::/0"));
     let rules = &config.instances[0].virtual_rules;
