@@ -321,6 +321,14 @@ impl Core {
                 }
                 Vec::new()
             }
+            Feedback::RouteFailed { route } => {
+                self.statics.route_failed(&route);
+                Vec::new()
+            }
+            Feedback::StaticAddressFailed { ifindex, address } => {
+                self.statics.address_failed(ifindex, address);
+                Vec::new()
+            }
             Feedback::XdpFailed { interface, error } => {
                 for slot in &mut self.slots {
                     if slot.spec.config.interface == interface {

@@ -157,7 +157,26 @@ impl Effect {
 /// What the executor reports back, fed to [`super::core::Core::feedback`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Feedback {
-    SocketOpened { key: SocketKey, spec: SocketSpec },
-    SocketFailed { key: SocketKey, error: String },
-    XdpFailed { interface: String, error: String },
+    SocketOpened {
+        key: SocketKey,
+        spec: SocketSpec,
+    },
+    SocketFailed {
+        key: SocketKey,
+        error: String,
+    },
+    XdpFailed {
+        interface: String,
+        error: String,
+    },
+    /// The kernel refused a route (a gateway not reachable yet, an
+    /// interface down): a static one is tried again on the next link event.
+    RouteFailed {
+        route: Box<RouteSpec>,
+    },
+    /// The same for a static address.
+    StaticAddressFailed {
+        ifindex: u32,
+        address: IpAddr,
+    },
 }

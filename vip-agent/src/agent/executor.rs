@@ -133,6 +133,7 @@ impl Executor {
             Effect::AddRoute(spec) => {
                 if let Err(err) = self.netlink.add_route(&spec).await {
                     tracing::warn!(route = %spec.route.destination, table = spec.route.table, error = %err, "adding the route");
+                    return Some(Feedback::RouteFailed { route: spec });
                 }
             }
             Effect::DelRoute(spec) => {
@@ -162,6 +163,7 @@ impl Executor {
                     .await
                 {
                     tracing::warn!(%address, error = %err, "adding the static address");
+                    return Some(Feedback::StaticAddressFailed { ifindex, address });
                 }
             }
             Effect::DelStaticAddress {

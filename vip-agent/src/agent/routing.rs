@@ -212,6 +212,28 @@ impl Statics {
         out
     }
 
+    /// The kernel refused a static route: it counts as not installed, and
+    /// is tried again on the next link event (its interface coming up, its
+    /// gateway's becoming reachable).
+    pub fn route_failed(&mut self, spec: &RouteSpec) {
+        for entry in &mut self.routes {
+            if entry.installed.as_ref() == Some(spec) {
+                entry.installed = None;
+                entry.noted = true;
+            }
+        }
+    }
+
+    /// The same for a static address.
+    pub fn address_failed(&mut self, ifindex: u32, address: std::net::IpAddr) {
+        for entry in &mut self.addresses {
+            if entry.installed == Some(ifindex) && entry.config.address == address {
+                entry.installed = None;
+                entry.noted = true;
+            }
+        }
+    }
+
     /// An interface went away and the kernel removed its addresses and
     /// routes with it: they go back on when it comes back.
     pub fn link_removed(&mut self, ifindex: u32) {

@@ -403,3 +403,27 @@ fn a_start_removes_virtual_routes_a_crash_may_have_left() {
         strings(&["rule- 100", "route- 10.1.0.0/16", "route- 10.2.0.0/16"])
     );
 }
+
+/// A static route the kernel refused (its gateway not reachable while the
+/// link is down at boot) is tried again on the next link event.
+#[test]
+fn a_refused_static_route_is_tried_again_on_a_link_event() {
+    let mut h = Harness::new(two_interfaces());
+    let started = h.start(&format!(
+        "{STATICS}{}",
+        instance("VI_1", 51, 100, "10.0.0.100/24", "")
+    ));
+    let spec = route_spec(&started, "192.168.50.0/24");
+    let effects = h.core.feedback(
+        Feedback::RouteFailed {
+            route: Box::new(spec.clone()),
+        },
+        h.now,
+    );
+    assert!(effects.is_empty());
+    let effects = h.link_change(link(ETH1, "eth1", MAC1, true));
+    assert_eq!(trace(&effects), strings(&["route+ 192.168.50.0/24"]));
+    // Installed now: the next link event adds nothing.
+    let effects = h.link_change(link(ETH1, "eth1", MAC1, true));
+    assert!(trace(&effects).is_empty());
+}
