@@ -181,6 +181,24 @@ impl Keepalived {
         exited
     }
 
+    /// A clean stop: SIGTERM to keepalived's parent process (what
+    /// `systemctl stop` sends), then waits for it to exit. keepalived
+    /// restores what it installed on the way out.
+    pub fn terminate(&mut self, timeout: Duration) -> Result<()> {
+        let Some(child) = self.child.as_mut() else {
+            return Ok(());
+        };
+        nix::sys::signal::kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM)?;
+        wait_for("keepalived to exit after SIGTERM", timeout, || {
+            child.try_wait().ok().flatten()
+        })?;
+        self.child = None;
+        for file in &self.pid_files {
+            let _ = fs::remove_file(file);
+        }
+        Ok(())
+    }
+
     pub fn running(&mut self) -> bool {
         self.child
             .as_mut()

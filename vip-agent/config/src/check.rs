@@ -134,6 +134,18 @@ pub fn summary(path: &Path, config: &Config, warnings: usize) -> String {
             group.instances.join(", ")
         );
     }
+    let statics = [
+        ("address", "addresses", config.static_addresses.len()),
+        ("route", "routes", config.static_routes.len()),
+        ("rule", "rules", config.static_rules.len()),
+    ];
+    if statics.iter().any(|(_, _, count)| *count > 0) {
+        let listed: Vec<String> = statics
+            .iter()
+            .map(|(one, many, count)| format!("{count} {}", if *count == 1 { one } else { many }))
+            .collect();
+        let _ = writeln!(out, "static (kept while running): {}", listed.join(", "));
+    }
     out
 }
 
@@ -228,6 +240,16 @@ fn instance_summary(out: &mut String, config: &Config, instance: &VrrpInstance) 
             "none"
         },
     );
+    if !instance.virtual_routes.is_empty() || !instance.virtual_rules.is_empty() {
+        let _ = writeln!(
+            out,
+            "  while Master: {} virtual route{}, {} virtual rule{}",
+            instance.virtual_routes.len(),
+            plural(instance.virtual_routes.len()),
+            instance.virtual_rules.len(),
+            plural(instance.virtual_rules.len()),
+        );
+    }
     for track in &instance.track_interfaces {
         let _ = writeln!(
             out,

@@ -8,6 +8,8 @@ use super::model::{
     Command, GlobalDefs, InitialState, NotifyFifo, ScriptUser, VirtualAddress, VrrpScript,
 };
 use super::parser::{Statement, Word};
+use super::routing::{Route, Rule};
+use super::routing_parse::{self, RulePriorities};
 use super::values;
 
 /// Top-level sections keepalived knows that vip-agent does not implement.
@@ -18,9 +20,7 @@ const IGNORED_TOP_LEVEL: &[&str] = &[
     "track_file",
     "vrrp_track_process",
     "bfd_instance",
-    "static_ipaddress",
-    "static_routes",
-    "static_rules",
+    "track_group",
     "garp_group",
     "linkbeat_interfaces",
     "linkbeat_use_polling",
@@ -43,7 +43,6 @@ const IGNORED_GLOBAL: &[&str] = &[
     "smtp_alert_checker",
     "no_email_faults",
     "email_faults",
-    "default_interface",
     "lvs_sync_daemon",
     "lvs_timeouts",
     "lvs_flush",
@@ -164,8 +163,6 @@ const IGNORED_INSTANCE: &[&str] = &[
     "lower_prio_no_advert",
     "higher_prio_send_advert",
     "promote_secondaries",
-    "virtual_routes",
-    "virtual_rules",
     "skip_check_adv_addr",
     "strict_mode",
     "debug",
@@ -236,6 +233,8 @@ pub struct RawGlobal {
     pub vrrp_notify_fifo: Option<Spanned<Command>>,
     pub vrrp_notify_fifo_script: Option<Spanned<Command>>,
     pub fifo_write_vrrp_states_on_reload: bool,
+    /// Where a `static_ipaddress` without `dev` goes.
+    pub default_interface: Option<String>,
 }
 
 impl RawGlobal {
@@ -350,6 +349,8 @@ pub struct RawInstance {
     pub garp_master_refresh_repeat: Option<u32>,
     pub accept: Option<Spanned<bool>>,
     pub dont_track_primary: bool,
+    pub virtual_routes: Vec<Route>,
+    pub virtual_rules: Vec<Rule>,
     /// Keywords written in the block, valid or not, so that an invalid value
     /// is not reported a second time as a missing one.
     pub written: Vec<String>,
@@ -365,16 +366,31 @@ pub struct RawSyncGroup {
     pub notify: RawNotify,
 }
 
+/// A `static_ipaddress` line; its interface is known once `global_defs`
+/// (`default_interface`) has been read.
+#[derive(Debug)]
+pub struct RawStaticAddress {
+    pub address: VirtualAddress,
+    pub track: bool,
+    pub at: Location,
+}
+
 #[derive(Debug, Default)]
 pub struct RawConfig {
     pub global: RawGlobal,
     pub scripts: Vec<Spanned<VrrpScript>>,
     pub instances: Vec<RawInstance>,
     pub sync_groups: Vec<RawSyncGroup>,
+    pub static_addresses: Vec<RawStaticAddress>,
+    pub static_routes: Vec<Route>,
+    pub static_rules: Vec<Rule>,
 }
 
 pub fn interpret(statements: &[Statement], diagnostics: &mut Diagnostics) -> RawConfig {
-    let mut reader = Reader { diagnostics };
+    let mut reader = Reader {
+        diagnostics,
+        priorities: RulePriorities::default(),
+    };
     let mut raw = RawConfig::default();
     for statement in statements {
         match statement.name() {
@@ -409,6 +425,29 @@ pub fn interpret(statements: &[Statement], diagnostics: &mut Diagnostics) -> Raw
                     raw.sync_groups.push(group);
                 }
             }
+            "static_ipaddress" => {
+                if let Some(block) = reader.bare_block(statement) {
+                    for (address, track) in reader.addresses(block, true) {
+                        raw.static_addresses.push(RawStaticAddress {
+                            address: address.value,
+                            track,
+                            at: address.at,
+                        });
+                    }
+                }
+            }
+            "static_routes" => {
+                if let Some(block) = reader.bare_block(statement) {
+                    let routes = reader.routes(block, true);
+                    raw.static_routes.extend(routes);
+                }
+            }
+            "static_rules" => {
+                if let Some(block) = reader.bare_block(statement) {
+                    let rules = reader.rules(block, true);
+                    raw.static_rules.extend(rules);
+                }
+            }
             other if IGNORED_TOP_LEVEL.contains(&other) => reader.ignored(statement),
             _ => reader.unknown(statement),
         }
@@ -418,6 +457,8 @@ pub fn interpret(statements: &[Statement], diagnostics: &mut Diagnostics) -> Raw
 
 struct Reader<'d> {
     diagnostics: &'d mut Diagnostics,
+    /// keepalived numbers rules without a preference in file order.
+    priorities: RulePriorities,
 }
 
 impl Reader<'_> {
@@ -643,6 +684,9 @@ impl Reader<'_> {
                     self.bare_keyword(statement);
                     global.fifo_write_vrrp_states_on_reload = true;
                 }
+                "default_interface" => {
+                    global.default_interface = self.value(statement).map(|word| word.text.clone())
+                }
                 other if IGNORED_GLOBAL.contains(&other) => self.ignored(statement),
                 _ => self.unknown(statement),
             }
@@ -703,6 +747,8 @@ impl Reader<'_> {
             garp_master_refresh_repeat: None,
             accept: None,
             dont_track_primary: false,
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
             written: Vec::new(),
         };
         for statement in block {
@@ -820,6 +866,19 @@ impl Reader<'_> {
                     self.bare_keyword(statement);
                     instance.dont_track_primary = true;
                 }
+                // keepalived adds the lines of every block to the list.
+                "virtual_routes" => {
+                    if let Some(block) = self.bare_block(statement) {
+                        let routes = self.routes(block, false);
+                        instance.virtual_routes.extend(routes);
+                    }
+                }
+                "virtual_rules" => {
+                    if let Some(block) = self.bare_block(statement) {
+                        let rules = self.rules(block, false);
+                        instance.virtual_rules.extend(rules);
+                    }
+                }
                 "auth_type" | "auth_pass" => self.diagnostics.error(
                     statement.at(),
                     format!(
@@ -899,6 +958,56 @@ impl Reader<'_> {
     }
 
     fn virtual_addresses(&mut self, block: &[Statement]) -> Vec<Spanned<VirtualAddress>> {
+        self.addresses(block, false)
+            .into_iter()
+            .map(|(address, _)| address)
+            .collect()
+    }
+
+    fn routes(&mut self, block: &[Statement], is_static: bool) -> Vec<Route> {
+        let mut routes = Vec::new();
+        for line in block {
+            self.no_block(line);
+            if let Some(route) =
+                routing_parse::route(&line.keyword, &line.args, is_static, self.diagnostics)
+            {
+                routes.push(route);
+            }
+        }
+        routes
+    }
+
+    fn rules(&mut self, block: &[Statement], is_static: bool) -> Vec<Rule> {
+        let mut rules = Vec::new();
+        for line in block {
+            self.no_block(line);
+            if let Some(rule) = routing_parse::rule(
+                &line.keyword,
+                &line.args,
+                is_static,
+                &mut self.priorities,
+                self.diagnostics,
+            ) {
+                rules.push(rule);
+            }
+        }
+        rules
+    }
+
+    /// Address lines of `virtual_ipaddress` (`is_static` false) or
+    /// `static_ipaddress`, each with whether it is tracked: a static address
+    /// is unless `no_track` (a VIP's `no_track` is ignored: a Master always
+    /// puts its VIPs back).
+    fn addresses(
+        &mut self,
+        block: &[Statement],
+        is_static: bool,
+    ) -> Vec<(Spanned<VirtualAddress>, bool)> {
+        let what = if is_static {
+            "static address"
+        } else {
+            "virtual address"
+        };
         let mut addresses = Vec::new();
         for line in block {
             self.no_block(line);
@@ -906,7 +1015,7 @@ impl Reader<'_> {
                 Ok(parsed) => parsed,
                 Err(message) => {
                     self.diagnostics
-                        .error(line.at(), format!("virtual address: {message}"));
+                        .error(line.at(), format!("{what}: {message}"));
                     continue;
                 }
             };
@@ -916,6 +1025,7 @@ impl Reader<'_> {
                 dev: None,
                 label: None,
             };
+            let mut track = true;
             let mut index = 0;
             while index < line.args.len() {
                 let option = &line.args[index];
@@ -934,6 +1044,10 @@ impl Reader<'_> {
                         }
                         index += 2;
                     }
+                    "no_track" if is_static => {
+                        track = false;
+                        index += 1;
+                    }
                     text => match IGNORED_ADDRESS_OPTIONS
                         .iter()
                         .find(|(name, _)| *name == text)
@@ -941,7 +1055,7 @@ impl Reader<'_> {
                         Some((name, takes_value)) => {
                             self.diagnostics.warning(
                                 &option.at,
-                                format!("virtual address option '{name}' is not supported by vip-agent and is ignored"),
+                                format!("{what} option '{name}' is not supported by vip-agent and is ignored"),
                             );
                             index += if *takes_value { 2 } else { 1 };
                         }
@@ -950,7 +1064,7 @@ impl Reader<'_> {
                             self.diagnostics.warning(
                                 &option.at,
                                 format!(
-                                    "unknown virtual address option '{text}'; the rest of the line is ignored \
+                                    "unknown {what} option '{text}'; the rest of the line is ignored \
                                      (one address per line)"
                                 ),
                             );
@@ -959,10 +1073,13 @@ impl Reader<'_> {
                     },
                 }
             }
-            addresses.push(Spanned {
-                value: virtual_address,
-                at: line.at().clone(),
-            });
+            addresses.push((
+                Spanned {
+                    value: virtual_address,
+                    at: line.at().clone(),
+                },
+                track,
+            ));
         }
         addresses
     }

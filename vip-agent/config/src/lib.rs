@@ -1,7 +1,8 @@
 //! keepalived.conf reader: lexer, parser, typed configuration, validation.
 //!
-//! The `vrrp_*` sections and `global_defs` are read as keepalived 2.2.7 reads
-//! them; everything else keepalived knows is skipped with a warning. See
+//! The `vrrp_*` sections, `global_defs` and the `static_ipaddress`,
+//! `static_routes` and `static_rules` blocks are read as keepalived 2.2.7
+//! reads them; everything else keepalived knows is skipped with a warning. See
 //! `vip-agent/docs/configuration.md` for the keyword reference.
 
 pub mod check;
@@ -10,9 +11,12 @@ mod diagnostic;
 mod interpret;
 mod lexer;
 mod model;
+mod names;
 mod parser;
 mod printer;
 mod resolve;
+mod routing;
+mod routing_parse;
 mod source;
 mod values;
 
@@ -24,6 +28,10 @@ pub use model::{
     max_advertised_addresses, AddressFamily, Command, Config, GarpSettings, GlobalDefs,
     InitialState, NotifyFifo, NotifyScripts, ScriptUser, SyncGroup, TrackedInterface,
     TrackedScript, VirtualAddress, VrrpInstance, VrrpScript, DEFAULT_MTU,
+};
+pub use routing::{
+    rtax, NextHop, PortRange, Prefix, Route, RouteMetrics, RouteMode, RouteType, Rule, RuleAction,
+    StaticAddress, PROTOCOL_KEEPALIVED, TABLE_MAIN,
 };
 
 use diagnostic::Diagnostics;

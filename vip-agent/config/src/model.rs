@@ -6,12 +6,23 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
+use super::routing::{Route, Rule, StaticAddress};
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Config {
     pub global: GlobalDefs,
     pub scripts: Vec<VrrpScript>,
     pub instances: Vec<VrrpInstance>,
     pub sync_groups: Vec<SyncGroup>,
+    /// `static_ipaddress`: added at start, kept while the agent runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_addresses: Vec<StaticAddress>,
+    /// `static_routes`: added at start (after the static addresses).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_routes: Vec<Route>,
+    /// `static_rules`: added at start (after the static routes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_rules: Vec<Rule>,
 }
 
 impl Config {
@@ -208,6 +219,12 @@ pub struct VrrpInstance {
     pub garp: GarpSettings,
     /// Ignore faults of the instance's own interface.
     pub dont_track_primary: bool,
+    /// Installed on becoming Master, after the VIPs; removed on leaving it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_routes: Vec<Route>,
+    /// Installed on becoming Master, after the virtual routes; removed first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_rules: Vec<Rule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

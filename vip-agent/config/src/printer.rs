@@ -5,9 +5,11 @@
 use std::fmt::Write;
 
 use super::model::{
-    Command, Config, GarpSettings, InitialState, NotifyScripts, SyncGroup, TrackedInterface,
-    TrackedScript, VirtualAddress, VrrpInstance, VrrpScript,
+    AddressFamily, Command, Config, GarpSettings, InitialState, NotifyScripts, SyncGroup,
+    TrackedInterface, TrackedScript, VirtualAddress, VrrpInstance, VrrpScript,
 };
+use super::names;
+use super::routing::{rtax, Route, RouteMode, RouteType, Rule, RuleAction};
 
 pub fn to_keepalived_string(config: &Config) -> String {
     let mut out = Printer::default();
@@ -21,7 +23,265 @@ pub fn to_keepalived_string(config: &Config) -> String {
     for group in &config.sync_groups {
         sync_group(&mut out, group);
     }
+    if !config.static_addresses.is_empty() {
+        out.open(&["static_ipaddress"]);
+        for address in &config.static_addresses {
+            let cidr = format!("{}/{}", address.address, address.prefix_len);
+            let mut words = vec![cidr.as_str(), "dev", address.dev.as_str()];
+            if let Some(label) = &address.label {
+                words.extend(["label", label.as_str()]);
+            }
+            if !address.track {
+                words.push("no_track");
+            }
+            out.line(&words);
+        }
+        out.close();
+    }
+    routes(&mut out, "static_routes", &config.static_routes);
+    rules(&mut out, "static_rules", &config.static_rules);
     out.text
+}
+
+fn routes(out: &mut Printer, keyword: &str, routes: &[Route]) {
+    if routes.is_empty() {
+        return;
+    }
+    out.open(&[keyword]);
+    for route in routes {
+        let words = route_words(route);
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        out.line(&words);
+    }
+    out.close();
+}
+
+fn rules(out: &mut Printer, keyword: &str, rules: &[Rule]) {
+    if rules.is_empty() {
+        return;
+    }
+    out.open(&[keyword]);
+    for rule in rules {
+        let words = rule_words(rule);
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        out.line(&words);
+    }
+    out.close();
+}
+
+fn realms_text(realms: u32) -> String {
+    if realms >> 16 != 0 {
+        format!("{}/{}", realms >> 16, realms & 0xffff)
+    } else {
+        realms.to_string()
+    }
+}
+
+/// A route line that reads back as the same route: every effective value
+/// written out (the protocol included, and `no_track` when it is not tracked).
+fn route_words(route: &Route) -> Vec<String> {
+    let mut w: Vec<String> = Vec::new();
+    let mut push = |words: &[&str]| w.extend(words.iter().map(|word| word.to_string()));
+    if route.kind != RouteType::Unicast {
+        let kind = route
+            .kind
+            .name()
+            .map(str::to_string)
+            .unwrap_or_else(|| route.kind.number().to_string());
+        push(&[&kind]);
+    }
+    push(&[&route.destination.to_string()]);
+    if let Some(from) = &route.from {
+        push(&["from", &from.to_string()]);
+    }
+    if let Some(src) = &route.src {
+        push(&["src", &src.to_string()]);
+    }
+    if let Some(via) = &route.via {
+        push(&["via", &via.to_string()]);
+    }
+    if let Some(dev) = &route.dev {
+        push(&["dev", dev]);
+    }
+    push(&["table", &route.table.to_string()]);
+    if let Some(metric) = route.metric {
+        push(&["metric", &metric.to_string()]);
+    }
+    if let Some(scope) = route.scope {
+        push(&["scope", &scope.to_string()]);
+    }
+    push(&["protocol", &route.protocol.to_string()]);
+    if route.tos != 0 {
+        push(&["tos", &route.tos.to_string()]);
+    }
+    if route.onlink {
+        push(&["onlink"]);
+    }
+    if let Some(realms) = route.realms {
+        push(&["realms", &realms_text(realms)]);
+    }
+    if let Some(expires) = route.expires {
+        push(&["expires", &expires.to_string()]);
+    }
+    let m = &route.metrics;
+    let lockable: [(&str, Option<u32>, u32); 8] = [
+        ("mtu", m.mtu, rtax::MTU),
+        ("advmss", m.advmss, rtax::ADVMSS),
+        ("rtt", m.rtt, rtax::RTT),
+        ("rttvar", m.rttvar, rtax::RTTVAR),
+        ("reordering", m.reordering, rtax::REORDERING),
+        ("cwnd", m.cwnd, rtax::CWND),
+        ("ssthresh", m.ssthresh, rtax::SSTHRESH),
+        ("rto_min", m.rto_min, rtax::RTO_MIN),
+    ];
+    for (name, value, index) in lockable {
+        if let Some(value) = value {
+            if m.locked(index) {
+                push(&[name, "lock", &value.to_string()]);
+            } else {
+                push(&[name, &value.to_string()]);
+            }
+        }
+    }
+    let plain: [(&str, Option<u32>); 6] = [
+        ("hoplimit", m.hoplimit),
+        ("window", m.window),
+        ("initcwnd", m.initcwnd),
+        ("initrwnd", m.initrwnd),
+        ("quickack", m.quickack),
+        ("fastopen_no_cookie", m.fastopen_no_cookie),
+    ];
+    for (name, value) in plain {
+        if let Some(value) = value {
+            push(&[name, &value.to_string()]);
+        }
+    }
+    if m.features_ecn {
+        push(&["features", "ecn"]);
+    }
+    if let Some(congctl) = &m.congctl {
+        if m.locked(rtax::CC_ALGO) {
+            push(&["congctl", "lock", congctl]);
+        } else {
+            push(&["congctl", congctl]);
+        }
+    }
+    if let Some(pref) = route.pref {
+        push(&["pref", &pref.to_string()]);
+    }
+    if let Some(ttl_propagate) = route.ttl_propagate {
+        push(&[
+            "ttl-propagate",
+            if ttl_propagate { "enabled" } else { "disabled" },
+        ]);
+    }
+    match route.mode {
+        RouteMode::Prepend => {}
+        RouteMode::Add => push(&["add"]),
+        RouteMode::Append => push(&["append"]),
+    }
+    if !route.track {
+        push(&["no_track"]);
+    }
+    for hop in &route.nexthops {
+        push(&["nexthop"]);
+        if let Some(via) = &hop.via {
+            push(&["via", &via.to_string()]);
+        }
+        if let Some(dev) = &hop.dev {
+            push(&["dev", dev]);
+        }
+        if let Some(weight) = hop.weight {
+            push(&["weight", &weight.to_string()]);
+        }
+        if hop.onlink {
+            push(&["onlink"]);
+        }
+        if let Some(realms) = hop.realms {
+            push(&["realms", &realms_text(realms)]);
+        }
+    }
+    w
+}
+
+fn rule_words(rule: &Rule) -> Vec<String> {
+    let mut w: Vec<String> = Vec::new();
+    let mut push = |words: &[&str]| w.extend(words.iter().map(|word| word.to_string()));
+    if rule.invert {
+        push(&["not"]);
+    }
+    if let Some(from) = &rule.from {
+        push(&["from", &from.to_string()]);
+    }
+    if let Some(to) = &rule.to {
+        push(&["to", &to.to_string()]);
+    }
+    push(&["preference", &rule.priority.to_string()]);
+    if rule.tos != 0 {
+        push(&["tos", &rule.tos.to_string()]);
+    }
+    if let Some(mark) = rule.fwmark {
+        match rule.fwmask {
+            Some(mask) => push(&["fwmark", &format!("{mark:#x}/{mask:#x}")]),
+            None => push(&["fwmark", &format!("{mark:#x}")]),
+        }
+    }
+    if let Some(realms) = rule.realms {
+        push(&["realms", &realms_text(realms)]);
+    }
+    if let Some(length) = rule.suppress_prefixlength {
+        push(&["suppress_prefixlength", &length.to_string()]);
+    }
+    if let Some(group) = rule.suppress_ifgroup {
+        push(&["suppress_ifgroup", &group.to_string()]);
+    }
+    if let Some(iif) = &rule.iif {
+        push(&["iif", iif]);
+    }
+    if let Some(oif) = &rule.oif {
+        push(&["oif", oif]);
+    }
+    if let Some(id) = rule.tunnel_id {
+        push(&["tunnel-id", &id.to_string()]);
+    }
+    if let Some((start, end)) = rule.uid_range {
+        push(&["uidrange", &format!("{start}-{end}")]);
+    }
+    if let Some(protocol) = rule.protocol {
+        push(&["protocol", &protocol.to_string()]);
+    }
+    if let Some(ip_proto) = rule.ip_proto {
+        let text = if ip_proto <= 127 {
+            ip_proto.to_string()
+        } else {
+            names::ip_protocol_name(ip_proto).unwrap_or_else(|| ip_proto.to_string())
+        };
+        push(&["ipproto", &text]);
+    }
+    if let Some(range) = rule.sport {
+        push(&["sport", &format!("{}-{}", range.start, range.end)]);
+    }
+    if let Some(range) = rule.dport {
+        push(&["dport", &format!("{}-{}", range.start, range.end)]);
+    }
+    match rule.action {
+        RuleAction::Table(table) => push(&["table", &table.to_string()]),
+        RuleAction::Goto(target) => push(&["goto", &target.to_string()]),
+        RuleAction::Nop => push(&["nop"]),
+        RuleAction::Blackhole => push(&["blackhole"]),
+        RuleAction::Unreachable => push(&["unreachable"]),
+        RuleAction::Prohibit => push(&["prohibit"]),
+        RuleAction::L3mdev => push(&["l3mdev"]),
+    }
+    if !rule.track {
+        push(&["no_track"]);
+    }
+    // Last on the line: keepalived skips the word after it. Needed only
+    // where no address gives the family.
+    if rule.from.is_none() && rule.to.is_none() && rule.family == AddressFamily::Ipv6 {
+        push(&["inet6"]);
+    }
+    w
 }
 
 #[derive(Default)]
@@ -278,6 +538,8 @@ fn vrrp_instance(out: &mut Printer, instance: &VrrpInstance) {
     track_scripts(out, &instance.track_scripts);
     notify(out, &instance.notify);
     garp(out, &instance.garp, "");
+    routes(out, "virtual_routes", &instance.virtual_routes);
+    rules(out, "virtual_rules", &instance.virtual_rules);
     out.close();
 }
 

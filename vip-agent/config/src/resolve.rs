@@ -11,6 +11,7 @@ use super::model::{
     NotifyScripts, SyncGroup, TrackedInterface, TrackedScript, VirtualAddress, VrrpInstance,
     VrrpScript, DEFAULT_MTU,
 };
+use super::routing::StaticAddress;
 
 const DEFAULT_PRIORITY: u8 = 100;
 const DEFAULT_ADVERT_INT_US: u64 = 1_000_000;
@@ -86,6 +87,25 @@ pub fn resolve(raw: &RawConfig, top: &Location, diagnostics: &mut Diagnostics) -
         );
     }
     warn_vips_in_several_instances(raw, diagnostics);
+    warn_static_addresses_that_are_vips(raw, diagnostics);
+
+    let static_addresses = raw
+        .static_addresses
+        .iter()
+        .map(|line| StaticAddress {
+            address: line.address.address,
+            prefix_len: line.address.prefix_len,
+            // keepalived: the address's dev, else default_interface, else eth0.
+            dev: line
+                .address
+                .dev
+                .clone()
+                .or_else(|| raw.global.default_interface.clone())
+                .unwrap_or_else(|| "eth0".to_string()),
+            label: line.address.label.clone(),
+            track: line.track,
+        })
+        .collect();
 
     Config {
         global,
@@ -95,6 +115,9 @@ pub fn resolve(raw: &RawConfig, top: &Location, diagnostics: &mut Diagnostics) -
             .map(|(_, instance)| instance)
             .collect(),
         sync_groups,
+        static_addresses,
+        static_routes: raw.static_routes.clone(),
+        static_rules: raw.static_rules.clone(),
     }
 }
 
@@ -429,6 +452,8 @@ fn resolve_instance(
                 .unwrap_or(global.garp.master_refresh_repeat),
         },
         dont_track_primary: raw.dont_track_primary,
+        virtual_routes: raw.virtual_routes.clone(),
+        virtual_rules: raw.virtual_rules.clone(),
     })
 }
 
@@ -527,6 +552,30 @@ fn warn_vips_in_several_instances(raw: &RawConfig, diagnostics: &mut Diagnostics
                     first_seen.insert(vip.value.address, (&instance.name, &vip.at));
                 }
             }
+        }
+    }
+}
+
+/// A static address that is also a VIP: the Backup would remove the
+/// address the static block keeps, and the Master add it a second time.
+fn warn_static_addresses_that_are_vips(raw: &RawConfig, diagnostics: &mut Diagnostics) {
+    for line in &raw.static_addresses {
+        let vip_of = raw.instances.iter().find(|instance| {
+            instance
+                .virtual_ipaddresses
+                .iter()
+                .chain(&instance.virtual_ipaddresses_excluded)
+                .any(|vip| vip.value.address == line.address.address)
+        });
+        if let Some(instance) = vip_of {
+            diagnostics.warning(
+                &line.at,
+                format!(
+                    "static address {} is also a virtual address of vrrp_instance {}: \
+                     the instance would remove it when it is not Master",
+                    line.address.address, instance.name
+                ),
+            );
         }
     }
 }

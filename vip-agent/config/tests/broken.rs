@@ -359,3 +359,38 @@ fn file_contents_read_from_memory_as_from_disk() {
         );
     }
 }
+
+/// Route and rule lines keepalived refuses (or would drop while running
+/// on): each is an error at the word that makes it wrong.
+#[test]
+fn routes_and_rules() {
+    expect(
+        "routes_and_rules.conf",
+        false,
+        &[
+            (
+                8,
+                45,
+                "unknown route keyword 'proto' (the keyword is 'protocol')",
+            ),
+            (9, 26, "only supported for IPv6 routes"),
+            (10, 9, "10.3.2.1/16 has host bits set"),
+            (11, 25, "cannot mix IPv4 and IPv6"),
+            (12, 9, "a route needs a destination"),
+            (13, 30, "'encap'"),
+            (14, 30, "unknown route keyword 'track_group'"),
+            (15, 36, "'nosuchtable' is neither a number"),
+            (16, 60, "'metric' after the nexthops"),
+            (17, 30, "'mtu' needs a value"),
+            (20, 9, "a rule needs an action"),
+            (21, 9, "goto 100 needs a preference"),
+            (22, 41, "not a port range START-END"),
+            (23, 35, "'realms' needs a table action"),
+            (24, 35, "only one of table/lookup"),
+            (25, 30, "'unicast' is not a rule action"),
+            (26, 28, "a rule cannot mix IPv4 and IPv6"),
+            (30, 25, "table 0 is not valid"),
+            (31, 35, "unknown rule option 'sometimes'"),
+        ],
+    );
+}

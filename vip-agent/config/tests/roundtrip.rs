@@ -7,9 +7,10 @@ use proptest::collection::{btree_set, vec};
 use proptest::option;
 use proptest::prelude::*;
 use vip_config::{
-    load_str, AddressFamily, Command, Config, GarpSettings, GlobalDefs, InitialState, LoadOptions,
-    NotifyFifo, NotifyScripts, ScriptUser, SyncGroup, TrackedInterface, TrackedScript,
-    VirtualAddress, VrrpInstance, VrrpScript,
+    load_str, rtax, AddressFamily, Command, Config, GarpSettings, GlobalDefs, InitialState,
+    LoadOptions, NextHop, NotifyFifo, NotifyScripts, PortRange, Prefix, Route, RouteMetrics,
+    RouteMode, RouteType, Rule, RuleAction, ScriptUser, StaticAddress, SyncGroup, TrackedInterface,
+    TrackedScript, VirtualAddress, VrrpInstance, VrrpScript, PROTOCOL_KEEPALIVED,
 };
 
 fn name() -> impl Strategy<Value = String> {
@@ -190,6 +191,279 @@ fn virtual_address(family: AddressFamily, block: u8) -> impl Strategy<Value = Vi
         })
 }
 
+/// A destination the kernel accepts: no host bits for IPv4.
+fn prefix(family: AddressFamily, block: u8) -> impl Strategy<Value = Prefix> {
+    (address(family, block), 0..=family.max_prefix_len()).prop_map(|(address, prefix_len)| {
+        let address = match address {
+            IpAddr::V4(v4) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(prefix_len))
+                    .unwrap_or(0);
+                IpAddr::V4(Ipv4Addr::from(u32::from(v4) & mask))
+            }
+            v6 => v6,
+        };
+        Prefix {
+            address,
+            prefix_len,
+        }
+    })
+}
+
+fn route_type() -> impl Strategy<Value = RouteType> {
+    prop_oneof![
+        Just(RouteType::Unicast),
+        Just(RouteType::Blackhole),
+        Just(RouteType::Unreachable),
+        Just(RouteType::Prohibit),
+        Just(RouteType::Throw),
+        Just(RouteType::Local),
+        Just(RouteType::Other(42)),
+    ]
+}
+
+fn metrics() -> impl Strategy<Value = RouteMetrics> {
+    (
+        (
+            option::of(0u32..10_000),
+            any::<bool>(),
+            option::of(1600u32..960_000),
+        ),
+        (
+            option::of(200u32..120_000),
+            option::of(0u32..=255),
+            option::of(0u32..=1),
+        ),
+        (any::<bool>(), option::of("[a-z]{3,8}"), any::<bool>()),
+    )
+        .prop_map(
+            |((mtu, lock_mtu, rtt), (rto_min, hoplimit, quickack), (ecn, congctl, lock_cc))| {
+                let mut lock = 0;
+                if lock_mtu && mtu.is_some() {
+                    lock |= 1 << rtax::MTU;
+                }
+                if lock_cc && congctl.is_some() {
+                    lock |= 1 << rtax::CC_ALGO;
+                }
+                RouteMetrics {
+                    mtu,
+                    rtt,
+                    rto_min,
+                    hoplimit,
+                    quickack,
+                    features_ecn: ecn,
+                    congctl,
+                    lock,
+                    ..RouteMetrics::default()
+                }
+            },
+        )
+}
+
+fn route(family: AddressFamily) -> impl Strategy<Value = Route> {
+    let v4 = family == AddressFamily::Ipv4;
+    (
+        (
+            route_type(),
+            prefix(family, 5),
+            option::of(prefix(family, 6)),
+        ),
+        (
+            option::of(address(family, 7)),
+            option::of(address(family, 8)),
+            option::of(name()),
+        ),
+        (
+            any::<u32>(),
+            option::of(any::<u32>()),
+            option::of(any::<u8>()),
+            any::<u8>(),
+        ),
+        (
+            any::<u8>(),
+            any::<bool>(),
+            option::of((any::<u8>(), any::<u8>())),
+            option::of(any::<u32>()),
+        ),
+        (metrics(), option::of(0u8..=3), option::of(any::<bool>())),
+        (
+            vec(
+                (
+                    option::of(address(family, 9)),
+                    option::of(name()),
+                    option::of(1u16..=256),
+                    any::<bool>(),
+                ),
+                0..3,
+            ),
+            prop_oneof![
+                Just(RouteMode::Prepend),
+                Just(RouteMode::Add),
+                Just(RouteMode::Append)
+            ],
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            move |(
+                (kind, destination, from),
+                (src, via, dev),
+                (table, metric, scope, protocol),
+                (tos, onlink, realms, expires),
+                (metrics, pref, ttl_propagate),
+                (hops, mode, track),
+            )| {
+                let track = track && dev.is_some();
+                Route {
+                    family,
+                    kind,
+                    destination,
+                    from: if v4 { None } else { from },
+                    src,
+                    via,
+                    dev,
+                    table,
+                    metric,
+                    scope,
+                    protocol: if track { PROTOCOL_KEEPALIVED } else { protocol },
+                    tos,
+                    onlink,
+                    realms: if v4 {
+                        realms.map(|(a, b)| u32::from(a) << 16 | u32::from(b))
+                    } else {
+                        None
+                    },
+                    expires: if v4 { None } else { expires },
+                    metrics,
+                    pref: if v4 { None } else { pref },
+                    ttl_propagate,
+                    nexthops: hops
+                        .into_iter()
+                        .map(|(via, dev, weight, onlink)| NextHop {
+                            via,
+                            dev,
+                            weight,
+                            onlink,
+                            realms: None,
+                        })
+                        .collect(),
+                    mode,
+                    track,
+                }
+            },
+        )
+}
+
+fn rule_action() -> impl Strategy<Value = RuleAction> {
+    prop_oneof![
+        (1u32..).prop_map(RuleAction::Table),
+        (50_000u32..60_000).prop_map(RuleAction::Goto),
+        Just(RuleAction::Nop),
+        Just(RuleAction::Blackhole),
+        Just(RuleAction::Unreachable),
+        Just(RuleAction::Prohibit),
+        Just(RuleAction::L3mdev),
+    ]
+}
+
+fn rule(family: AddressFamily) -> impl Strategy<Value = Rule> {
+    let v4 = family == AddressFamily::Ipv4;
+    (
+        (
+            option::of(prefix(family, 10)),
+            option::of(prefix(family, 11)),
+            rule_action(),
+        ),
+        (
+            0u32..50_000,
+            any::<bool>(),
+            any::<u8>(),
+            option::of(any::<u32>()),
+            option::of(any::<u32>()),
+        ),
+        (
+            option::of((any::<u8>(), any::<u8>())),
+            option::of(0u32..1000),
+            option::of(0u32..1000),
+        ),
+        (
+            option::of(name()),
+            option::of(name()),
+            option::of(any::<u64>()),
+            option::of((any::<u32>(), any::<u32>())),
+        ),
+        (
+            option::of(any::<u8>()),
+            option::of(0u8..=127),
+            option::of((any::<u16>(), any::<u16>())),
+        ),
+        any::<bool>(),
+    )
+        .prop_map(
+            move |(
+                (from, to, action),
+                (priority, invert, tos, fwmark, fwmask),
+                (realms, suppress_prefixlength, suppress_ifgroup),
+                (iif, oif, tunnel_id, uid_range),
+                (protocol, ip_proto, ports),
+                track,
+            )| {
+                let table = matches!(action, RuleAction::Table(_));
+                Rule {
+                    family,
+                    from,
+                    to,
+                    action,
+                    priority,
+                    invert,
+                    tos,
+                    fwmark,
+                    fwmask: fwmark.and(fwmask),
+                    realms: if v4 && table {
+                        realms.map(|(a, b)| u32::from(a) << 16 | u32::from(b))
+                    } else {
+                        None
+                    },
+                    suppress_prefixlength: suppress_prefixlength.filter(|_| table),
+                    suppress_ifgroup: suppress_ifgroup.filter(|_| table),
+                    iif,
+                    oif,
+                    tunnel_id,
+                    uid_range,
+                    protocol: if track {
+                        Some(PROTOCOL_KEEPALIVED)
+                    } else {
+                        protocol
+                    },
+                    ip_proto,
+                    sport: ports.map(|(start, end)| PortRange { start, end }),
+                    dport: ports.map(|(start, end)| PortRange {
+                        start: end,
+                        end: start,
+                    }),
+                    track,
+                }
+            },
+        )
+}
+
+fn static_address() -> impl Strategy<Value = StaticAddress> {
+    (
+        any_family().prop_flat_map(|f| address(f, 12)),
+        0u8..=32,
+        name(),
+        option::of(name()),
+        any::<bool>(),
+    )
+        .prop_map(|(address, prefix_len, dev, label, track)| StaticAddress {
+            address,
+            prefix_len,
+            dev,
+            label,
+            track,
+        })
+}
+
 fn any_family() -> impl Strategy<Value = AddressFamily> {
     prop_oneof![Just(AddressFamily::Ipv4), Just(AddressFamily::Ipv6)]
 }
@@ -226,11 +500,16 @@ fn instance(index: usize, script_count: usize) -> impl Strategy<Value = VrrpInst
             notify(),
             garp(),
         );
-        (identity, addresses, tracking).prop_map(
+        let routing = (
+            vec(any_family().prop_flat_map(route), 0..3),
+            vec(any_family().prop_flat_map(rule), 0..3),
+        );
+        (identity, addresses, tracking, routing).prop_map(
             move |(
                 (interface, version, state, priority, advert_s, advert_cs, flags, preempt_delay_ms),
                 (peers, with_source, password, vips, excluded),
                 (track_interfaces, track_scripts, notify, garp),
+                (virtual_routes, virtual_rules),
             )| {
                 let version = if family == AddressFamily::Ipv6 {
                     3
@@ -290,6 +569,8 @@ fn instance(index: usize, script_count: usize) -> impl Strategy<Value = VrrpInst
                     notify,
                     garp,
                     dont_track_primary: flags[2],
+                    virtual_routes,
+                    virtual_rules,
                 }
             },
         )
@@ -309,9 +590,22 @@ fn config() -> impl Strategy<Value = Config> {
             any::<bool>(),
             notify(),
             vec((name(), -253i32..=253, any::<bool>()), 0..2),
+            (
+                vec(static_address(), 0..3),
+                vec(any_family().prop_flat_map(route), 0..3),
+                vec(any_family().prop_flat_map(rule), 0..3),
+            ),
         )
             .prop_map(
-                move |(global, scripts, instances, with_group, group_notify, group_tracks)| {
+                move |(
+                    global,
+                    scripts,
+                    instances,
+                    with_group,
+                    group_notify,
+                    group_tracks,
+                    (static_addresses, static_routes, static_rules),
+                )| {
                     let sync_groups = if with_group {
                         vec![SyncGroup {
                             name: "G1".into(),
@@ -346,6 +640,9 @@ fn config() -> impl Strategy<Value = Config> {
                         scripts,
                         instances,
                         sync_groups,
+                        static_addresses,
+                        static_routes,
+                        static_rules,
                     }
                 },
             )

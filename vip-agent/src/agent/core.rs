@@ -25,6 +25,7 @@ use super::{
     health,
     instance::{Context, Slot},
     notify::{NotifyKind, NotifyState},
+    routing::Statics,
     scripts::ScriptResult,
     system::SystemView,
 };
@@ -71,6 +72,8 @@ pub struct Core {
     pub(super) member_states: HashMap<String, NotifyState>,
     /// The state each sync group was last notified in.
     pub(super) group_states: BTreeMap<String, NotifyState>,
+    /// The `static_*` addresses, routes and rules.
+    pub(super) statics: Statics,
     next_heartbeat: Duration,
     next_retry: Duration,
 }
@@ -87,6 +90,7 @@ impl Core {
             scripts: HashMap::new(),
             member_states: HashMap::new(),
             group_states: BTreeMap::new(),
+            statics: Statics::default(),
             next_heartbeat: Duration::ZERO,
             next_retry: Duration::ZERO,
         }
@@ -94,7 +98,8 @@ impl Core {
 
     /// The first configuration. An instance the previous run was Master of
     /// moments ago resumes as Master; what a crashed run left of the others
-    /// goes; then the instances start.
+    /// goes; the static addresses, routes and rules go in; then the
+    /// instances start.
     pub fn start(
         &mut self,
         config: Config,
@@ -117,6 +122,11 @@ impl Core {
 
     pub fn slots(&self) -> &[Slot] {
         &self.slots
+    }
+
+    /// The configuration running.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     pub fn next_deadline(&self) -> Duration {
@@ -166,12 +176,47 @@ impl Core {
     pub fn on_net_event(&mut self, event: &NetEvent, now: Duration) -> Vec<Effect> {
         self.system.apply(event);
         let mut out = Vec::new();
-        if let NetEvent::AddressRemoved { address, by } = event {
-            out.extend(
-                self.each_slot(|slot, ctx, out| {
+        match event {
+            NetEvent::AddressRemoved { address, by } => {
+                out.extend(self.each_slot(|slot, ctx, out| {
                     slot.on_address_removed(address, by, ctx, now, out)
-                }),
-            );
+                }));
+                out.extend(self.statics.address_removed(
+                    address.ifindex,
+                    address.address,
+                    address.prefix_len,
+                    by,
+                ));
+            }
+            NetEvent::RouteRemoved { route, by } => {
+                let ctx = Context::of(&self.system, &self.options);
+                let mut stepped = Vec::new();
+                for slot in &mut self.slots {
+                    if slot.on_route_removed(route, by, &ctx, now, &mut out) {
+                        stepped.push(slot.name().to_string());
+                    }
+                }
+                out.extend(self.step_down_sync_peers(&stepped, now));
+                out.extend(self.statics.route_removed(route, by));
+                return out;
+            }
+            NetEvent::RuleRemoved { rule, by } => {
+                let ctx = Context::of(&self.system, &self.options);
+                let mut stepped = Vec::new();
+                for slot in &mut self.slots {
+                    if slot.on_rule_removed(rule, by, &ctx, now, &mut out) {
+                        stepped.push(slot.name().to_string());
+                    }
+                }
+                out.extend(self.step_down_sync_peers(&stepped, now));
+                out.extend(self.statics.rule_removed(rule, by));
+                return out;
+            }
+            NetEvent::Link(crate::net::netlink::LinkEvent::Removed { ifindex, .. }) => {
+                self.statics.link_removed(*ifindex);
+            }
+            NetEvent::Link(_) => out.extend(self.statics.install_pending(&self.system)),
+            NetEvent::AddressAdded(_) => {}
         }
         if let NetEvent::Link(link_event) = event {
             use crate::net::netlink::LinkEvent;
@@ -246,6 +291,25 @@ impl Core {
         (out, missed.len())
     }
 
+    /// keepalived's `set_vrrp_backup` also makes the other Masters of the
+    /// sync groups of the instances in `stepped` step down.
+    fn step_down_sync_peers(&mut self, stepped: &[String], now: Duration) -> Vec<Effect> {
+        let peers: BTreeSet<String> = self
+            .config
+            .sync_groups
+            .iter()
+            .filter(|g| g.instances.iter().any(|m| stepped.contains(m)))
+            .flat_map(|g| g.instances.iter().cloned())
+            .filter(|m| !stepped.contains(m))
+            .collect();
+        self.each_slot(|slot, ctx, out| {
+            if peers.contains(slot.name()) && slot.is_master() {
+                tracing::info!(instance = %slot.name(), "a sync group peer stepped down; so does this instance");
+                slot.step_down(ctx, now, out);
+            }
+        })
+    }
+
     pub fn on_script(&mut self, result: ScriptResult, now: Duration) -> Vec<Effect> {
         self.scripts.insert(result.name, result.ok);
         let out = self.refresh_health(now);
@@ -289,6 +353,14 @@ impl Core {
                         slot.set_note(format!("cannot open the VRRP socket: {error}"));
                     }
                 }
+                Vec::new()
+            }
+            Feedback::RouteFailed { route } => {
+                self.statics.route_failed(&route);
+                Vec::new()
+            }
+            Feedback::StaticAddressFailed { ifindex, address } => {
+                self.statics.address_failed(ifindex, address);
                 Vec::new()
             }
             Feedback::XdpFailed { interface, error } => {
@@ -362,6 +434,8 @@ impl Core {
         out.extend(self.each_slot(|slot, ctx, out| slot.stop(ctx, now, &[], out)));
         let mut out = self.with_groups(out);
         self.slots.clear();
+        // keepalived clears the static entries after the instances.
+        out.extend(self.statics.remove_all());
         let keys: BTreeSet<SocketKey> = self
             .sockets
             .keys()

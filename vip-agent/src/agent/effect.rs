@@ -7,8 +7,9 @@
 use std::{net::IpAddr, time::Duration};
 
 use crate::{
-    config::{NotifyScripts, ScriptUser, VrrpScript},
+    config::{NotifyScripts, Rule, ScriptUser, VrrpScript},
     dataplane::VrrpPolicy,
+    net::routes::RouteSpec,
 };
 
 use super::notify::{FifoSettings, NotifyKind, NotifyState};
@@ -99,6 +100,26 @@ pub enum Effect {
         address: IpAddr,
         prefix_len: u8,
     },
+    /// A virtual route (after the VIPs, on becoming Master) or a static
+    /// one; one that is there already counts as added.
+    AddRoute(Box<RouteSpec>),
+    /// Absent is fine.
+    DelRoute(Box<RouteSpec>),
+    /// A virtual rule (after the virtual routes) or a static one.
+    AddRule(Box<Rule>),
+    DelRule(Box<Rule>),
+    /// A `static_ipaddress`: permanent, kept while the agent runs.
+    AddStaticAddress {
+        ifindex: u32,
+        address: IpAddr,
+        prefix_len: u8,
+        label: Option<String>,
+    },
+    DelStaticAddress {
+        ifindex: u32,
+        address: IpAddr,
+        prefix_len: u8,
+    },
     /// Gratuitous ARP / unsolicited NA frames, sent on the interface's
     /// packet socket. One effect never carries more than
     /// [`super::announce::FRAMES_PER_SLICE`] frames.
@@ -152,7 +173,26 @@ impl Effect {
 /// What the executor reports back, fed to [`super::core::Core::feedback`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Feedback {
-    SocketOpened { key: SocketKey, spec: SocketSpec },
-    SocketFailed { key: SocketKey, error: String },
-    XdpFailed { interface: String, error: String },
+    SocketOpened {
+        key: SocketKey,
+        spec: SocketSpec,
+    },
+    SocketFailed {
+        key: SocketKey,
+        error: String,
+    },
+    XdpFailed {
+        interface: String,
+        error: String,
+    },
+    /// The kernel refused a route (a gateway not reachable yet, an
+    /// interface down): a static one is tried again on the next link event.
+    RouteFailed {
+        route: Box<RouteSpec>,
+    },
+    /// The same for a static address.
+    StaticAddressFailed {
+        ifindex: u32,
+        address: IpAddr,
+    },
 }

@@ -20,7 +20,7 @@ use super::{
     fastpath::FastPath,
     metrics::{self, MetricsRequest},
     ownership::{self, PinDirLock, RouterClaims},
-    script_security,
+    routing, script_security,
     service_notify::{Phase, ServiceNotifier},
     sockets::SocketRegistry,
     system::SystemView,
@@ -63,6 +63,17 @@ pub async fn run(options: RunOptions, mut config: Config) -> Result<()> {
     // Subscribe before the dump, so no change falls between the two.
     let mut net_events =
         netlink::monitor(netlink.port()).context("subscribing to link and address events")?;
+    // Routes and rules only when there are some to watch (a busy router's
+    // routing changes would be read for nothing otherwise); before any is
+    // installed, so that no removal goes unheard.
+    let mut route_events = if routing::watches_routing(&config) {
+        Some(
+            netlink::monitor_routes(netlink.port())
+                .context("subscribing to route and rule events")?,
+        )
+    } else {
+        None
+    };
     let (links, addresses) = netlink
         .dump()
         .await
@@ -193,6 +204,9 @@ pub async fn run(options: RunOptions, mut config: Config) -> Result<()> {
                 Monitored::Lost => agent.resync().await,
             },
             _ = sleep_until_some(agent.resync_retry), if agent.resync_retry.is_some() => agent.resync().await,
+            Some(event) = async { route_events.as_mut().expect("guarded by the condition").recv().await }, if route_events.is_some() => {
+                agent.core.on_net_event(&event, agent.now())
+            }
             Some(result) = script_rx.recv() => agent.core.on_script(result, agent.now()),
             Some((command, reply)) = control_rx.recv() => {
                 if command == Command::Stop && !stopping {
@@ -200,6 +214,7 @@ pub async fn run(options: RunOptions, mut config: Config) -> Result<()> {
                     stopping = true;
                 }
                 let (response, effects) = agent.on_control(command);
+                agent.watch_routing(&mut route_events);
                 agent.carry_out(effects).await;
                 let _ = reply.send(response);
                 if stopping && !agent.core.handing_over() {
@@ -215,7 +230,9 @@ pub async fn run(options: RunOptions, mut config: Config) -> Result<()> {
             _ = sighup.recv() => {
                 tracing::info!("SIGHUP: reloading the configuration");
                 // Errors are logged by reload; the running configuration stays.
-                agent.reload().unwrap_or_default()
+                let effects = agent.reload().unwrap_or_default();
+                agent.watch_routing(&mut route_events);
+                effects
             }
             _ = sigterm.recv() => {
                 if stopping { tracing::info!("SIGTERM again: stopping now"); break; }
@@ -332,6 +349,20 @@ impl Agent {
                 );
                 self.resync_retry = Some(Instant::now() + RETRY_INTERVAL);
                 Vec::new()
+            }
+        }
+    }
+
+    /// A reload brought the first routes or rules to watch: subscribe to
+    /// their notifications before they are installed.
+    fn watch_routing(&self, route_events: &mut Option<mpsc::UnboundedReceiver<netlink::NetEvent>>) {
+        if route_events.is_some() || !routing::watches_routing(self.core.config()) {
+            return;
+        }
+        match netlink::monitor_routes(self.executor.netlink.port()) {
+            Ok(events) => *route_events = Some(events),
+            Err(err) => {
+                tracing::error!(error = %err, "subscribing to route and rule events; their removal goes unnoticed")
             }
         }
     }

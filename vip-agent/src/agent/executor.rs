@@ -132,6 +132,51 @@ impl Executor {
                     tracing::error!(vip = %address, error = %err, "removing the VIP");
                 }
             }
+            Effect::AddRoute(spec) => {
+                if let Err(err) = self.netlink.add_route(&spec).await {
+                    tracing::warn!(route = %spec.route.destination, table = spec.route.table, error = %err, "adding the route");
+                    return Some(Feedback::RouteFailed { route: spec });
+                }
+            }
+            Effect::DelRoute(spec) => {
+                if let Err(err) = self.netlink.del_route(&spec).await {
+                    tracing::warn!(route = %spec.route.destination, table = spec.route.table, error = %err, "removing the route");
+                }
+            }
+            Effect::AddRule(rule) => {
+                if let Err(err) = self.netlink.add_rule(&rule).await {
+                    tracing::warn!(priority = rule.priority, error = %err, "adding the rule");
+                }
+            }
+            Effect::DelRule(rule) => {
+                if let Err(err) = self.netlink.del_rule(&rule).await {
+                    tracing::warn!(priority = rule.priority, error = %err, "removing the rule");
+                }
+            }
+            Effect::AddStaticAddress {
+                ifindex,
+                address,
+                prefix_len,
+                label,
+            } => {
+                if let Err(err) = self
+                    .netlink
+                    .add_static_address(ifindex, address, prefix_len, label.as_deref())
+                    .await
+                {
+                    tracing::warn!(%address, error = %err, "adding the static address");
+                    return Some(Feedback::StaticAddressFailed { ifindex, address });
+                }
+            }
+            Effect::DelStaticAddress {
+                ifindex,
+                address,
+                prefix_len,
+            } => {
+                if let Err(err) = self.netlink.del_vip(ifindex, address, prefix_len).await {
+                    tracing::warn!(%address, error = %err, "removing the static address");
+                }
+            }
             Effect::SendFrames { ifindex, frames } => self.send_frames(ifindex, &frames),
             Effect::LinkGone { ifindex } => {
                 self.frames.remove(&ifindex);

@@ -59,14 +59,36 @@ pub fn trackers_of(
     scripts: &HashMap<String, bool>,
 ) -> Vec<TrackerState> {
     let groups: Vec<&SyncGroup> = groups_of(config, &instance.name).collect();
+    let routing = routing_interfaces(instance);
+    // keepalived: an interface a watched virtual route or rule uses is
+    // tracked with weight 0, whatever weight track_interface gives it.
     let interfaces = instance
         .track_interfaces
         .iter()
         .chain(groups.iter().flat_map(|g| g.track_interfaces.iter()))
         .map(|t| TrackerState {
-            weight: t.weight,
+            weight: if routing.contains(&t.name) {
+                0
+            } else {
+                t.weight
+            },
             reverse: t.reverse,
             ok: system.link_up(&t.name),
+        })
+        .collect::<Vec<_>>();
+    let tracked: BTreeSet<&str> = instance
+        .track_interfaces
+        .iter()
+        .chain(groups.iter().flat_map(|g| g.track_interfaces.iter()))
+        .map(|t| t.name.as_str())
+        .collect();
+    let routing = routing
+        .iter()
+        .filter(|name| !tracked.contains(name.as_str()))
+        .map(|name| TrackerState {
+            weight: 0,
+            reverse: false,
+            ok: system.link_up(name),
         });
     let scripts = instance
         .track_scripts
@@ -77,7 +99,29 @@ pub fn trackers_of(
             reverse: t.reverse,
             ok: scripts.get(&t.name).copied().unwrap_or(true),
         });
-    interfaces.chain(scripts).collect()
+    interfaces
+        .into_iter()
+        .chain(routing)
+        .chain(scripts)
+        .collect()
+}
+
+/// The interfaces of an instance's watched virtual routes (`dev`) and
+/// rules (`iif`, `oif`): keepalived puts the instance in fault while one
+/// of them is down.
+pub fn routing_interfaces(instance: &VrrpInstance) -> BTreeSet<String> {
+    let routes = instance
+        .virtual_routes
+        .iter()
+        .filter(|r| r.track)
+        .filter_map(|r| r.dev.clone());
+    let rules = instance
+        .virtual_rules
+        .iter()
+        .filter(|r| r.track)
+        .flat_map(|r| [r.iif.clone(), r.oif.clone()])
+        .flatten();
+    routes.chain(rules).collect()
 }
 
 /// The instances a sync group puts in fault because another member of one

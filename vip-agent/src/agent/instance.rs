@@ -14,7 +14,7 @@ pub mod counters;
 mod held;
 
 pub use counters::{Counters, DiscardCause};
-pub use held::Placement;
+pub use held::Handed;
 use held::{push_frames, push_vips, Held};
 
 pub use super::spec::Spec;
@@ -239,10 +239,15 @@ impl Slot {
 
     /// A reload replaces this instance by one with the same interface, VRID
     /// and family while it is Master: step aside without resigning, removing
-    /// only the VIPs the successor does not keep.
-    /// Returns the placements left installed for the successor.
-    pub fn hand_over(&mut self, keep: &[IpAddr], out: &mut Vec<Effect>) -> Vec<Placement> {
-        let kept = self.remove_vips(keep, out);
+    /// only the VIPs, routes and rules the successor does not keep.
+    /// Returns what is left installed for the successor.
+    pub fn hand_over(
+        &mut self,
+        keep: &[IpAddr],
+        successor: &VrrpInstance,
+        out: &mut Vec<Effect>,
+    ) -> Handed {
+        let kept = self.remove_vips(keep, Some(successor), out);
         self.run = None;
         kept
     }
@@ -259,13 +264,13 @@ impl Slot {
         for action in actions {
             match action {
                 Action::RemoveVips(_) => {
-                    self.remove_vips(keep, out);
+                    self.remove_vips(keep, None, out);
                 }
                 other => self.carry_out(vec![other], ctx, now, out),
             }
         }
         // Whatever the state machine did, nothing of ours stays installed.
-        self.remove_vips(keep, out);
+        self.remove_vips(keep, None, out);
         if let Some(ifindex) = self.ifindex() {
             out.push(Effect::RemovePolicy {
                 ifindex,
@@ -538,7 +543,7 @@ impl Slot {
                 Action::ArmTimer { .. } | Action::CancelTimer(_) => {}
                 Action::AddVips { .. } => self.install_vips(ctx, now, out),
                 Action::RemoveVips(_) => {
-                    self.remove_vips(&[], out);
+                    self.remove_vips(&[], None, out);
                 }
                 Action::AnnounceVips(_) => self.schedule_announcements(now, out),
                 Action::Notify { from, to, reason } => {

@@ -26,6 +26,7 @@ mod notify;
 pub mod ownership;
 pub mod privileges;
 mod reload;
+mod routing;
 mod run_as;
 mod script_security;
 mod scripts;

@@ -19,7 +19,7 @@ use super::{
     core::{Core, PreviousRun, RESTART_ALLOWANCE},
     effect::Effect,
     health,
-    instance::{Context, Placement, Slot},
+    instance::{Context, Handed, Slot},
     notify::{FifoSettings, NotifyKind, NotifyState},
 };
 
@@ -67,6 +67,9 @@ impl Core {
             &config.global,
         )))];
         self.forget_group_states(&config);
+        // Then the static entries: an instance may need a static address
+        // (as its source) to start.
+        out.extend(self.statics.set_config(&config, &self.system));
         let mut old = std::mem::take(&mut self.slots);
         let mut unused_interfaces: Vec<String> = old
             .iter()
@@ -100,7 +103,7 @@ impl Core {
         let held_by_kept: Vec<IpAddr> = kept.iter().flat_map(Slot::held_vips).collect();
         let mut resumed = Vec::new();
         let mut still_resigned = Vec::new();
-        let mut handed_over: Vec<Placement> = Vec::new();
+        let mut handed_over = Handed::default();
         let ctx = Context::of(&self.system, &self.options);
         for mut slot in old {
             let successor = config.instances.iter().find(|i| slot.spec.same_router(i));
@@ -118,7 +121,10 @@ impl Core {
                             .chain(&successor.virtual_ipaddresses_excluded)
                             .map(|v| v.address),
                     );
-                    handed_over.extend(slot.hand_over(&keep, &mut out));
+                    let handed = slot.hand_over(&keep, successor, &mut out);
+                    handed_over.placements.extend(handed.placements);
+                    handed_over.routes.extend(handed.routes);
+                    handed_over.rules.extend(handed.rules);
                     resumed.push(slot.name().to_string());
                 }
                 _ => {
@@ -167,8 +173,23 @@ impl Core {
         out.extend(self.refresh_health(now));
         // A successor that did not take a handed-over VIP (it starts in
         // fault, or cannot start) must not leave it installed.
+        let (held_routes, held_rules): (Vec<_>, Vec<_>) =
+            self.slots.iter().map(Slot::held_routing).unzip();
+        let held_routes: Vec<_> = held_routes.into_iter().flatten().collect();
+        let held_rules: Vec<_> = held_rules.into_iter().flatten().collect();
+        for rule in handed_over.rules {
+            if !held_rules.contains(&rule) {
+                out.push(Effect::DelRule(Box::new(rule)));
+            }
+        }
+        for route in handed_over.routes {
+            if !held_routes.contains(&route) {
+                out.push(Effect::DelRoute(Box::new(route)));
+            }
+        }
         let held = self.held_vips();
         for p in handed_over
+            .placements
             .into_iter()
             .filter(|p| !held.contains(&p.address))
         {
@@ -316,7 +337,10 @@ impl Core {
     /// this agent added them (an operator's static address is permanent).
     /// Remove them before the election decides who holds them, except for
     /// the instances that resume as Master. Only at start: on a reload,
-    /// finite-lifetime VIPs are this run's own.
+    /// finite-lifetime VIPs are this run's own. Virtual routes and rules do
+    /// not expire: those of every instance that does not resume go too (a
+    /// removal of one that is not there changes nothing), as keepalived
+    /// removes its virtual rules at start.
     pub(super) fn remove_crash_leftovers(
         &self,
         config: &Config,
@@ -328,6 +352,14 @@ impl Core {
             .iter()
             .filter(|i| !resuming.contains(&i.name))
         {
+            for rule in &inst.virtual_rules {
+                out.push(Effect::DelRule(Box::new(rule.clone())));
+            }
+            for route in &inst.virtual_routes {
+                if let Ok(spec) = super::routing::resolve_route(route, &self.system) {
+                    out.push(Effect::DelRoute(Box::new(spec)));
+                }
+            }
             let vips = inst
                 .virtual_ipaddresses
                 .iter()

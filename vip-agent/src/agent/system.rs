@@ -42,6 +42,9 @@ impl SystemView {
             NetEvent::AddressRemoved { address, .. } => {
                 self.addresses.retain(|a| !same_address(a, address));
             }
+            // Routes and rules are not part of the view: the agent only
+            // needs to hear of its own being removed.
+            NetEvent::RouteRemoved { .. } | NetEvent::RuleRemoved { .. } => {}
         }
     }
 

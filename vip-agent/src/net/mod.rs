@@ -1,6 +1,7 @@
 //! The daemon's I/O with the kernel: VRRP sockets, rtnetlink (addresses,
-//! links), and gratuitous ARP / unsolicited NA.
+//! links, routes and rules), and gratuitous ARP / unsolicited NA.
 
 pub mod announce;
 pub mod netlink;
+pub mod routes;
 pub mod vrrp_socket;

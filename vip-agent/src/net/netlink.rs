@@ -1,4 +1,4 @@
-//! Addresses and links through rtnetlink.
+//! Addresses, links, routes and rules through rtnetlink.
 //!
 //! VIPs are added with a finite lifetime that the Master refreshes: if the
 //! agent dies without removing them, the kernel removes them by itself once
@@ -10,7 +10,7 @@ use std::{net::IpAddr, time::Duration};
 
 use futures::{StreamExt, TryStreamExt};
 use rtnetlink::{
-    packet_core::{NetlinkMessage, NetlinkPayload},
+    packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST},
     packet_route::{
         address::{AddressAttribute, AddressFlags, AddressMessage, AddressScope, CacheInfo},
         link::{LinkAttribute, LinkFlags, LinkMessage},
@@ -21,6 +21,9 @@ use rtnetlink::{
 };
 use thiserror::Error;
 use tokio::sync::mpsc;
+
+use super::routes::{self, RemovedRoute, RemovedRule, RouteSpec};
+use crate::config::{Rule, PROTOCOL_KEEPALIVED};
 
 /// Kernel value of an infinite address lifetime.
 const INFINITY_LIFE_TIME: u32 = u32::MAX;
@@ -224,7 +227,8 @@ impl Netlink {
         Ok(())
     }
 
-    /// Removes `address/prefix_len` from the interface; absent is fine.
+    /// Removes `address/prefix_len` from the interface (a VIP or a static
+    /// address); absent is fine.
     pub async fn del_vip(
         &self,
         ifindex: u32,
@@ -245,6 +249,109 @@ impl Netlink {
             }
         }
         Ok(())
+    }
+
+    /// Adds a `static_ipaddress` as keepalived does: permanent, without
+    /// duplicate address detection for IPv6, and an IPv6 /128 deprecated
+    /// (preferred lifetime 0) so that it is not chosen as a source.
+    pub async fn add_static_address(
+        &self,
+        ifindex: u32,
+        address: IpAddr,
+        prefix_len: u8,
+        label: Option<&str>,
+    ) -> Result<(), NetlinkError> {
+        let mut request = self
+            .handle
+            .address()
+            .add(ifindex, address, prefix_len)
+            .replace();
+        let message = request.message_mut();
+        if let Some(label) = label {
+            message
+                .attributes
+                .push(AddressAttribute::Label(label.to_string()));
+        }
+        if address.is_ipv6() {
+            if prefix_len == 128 {
+                let mut lifetimes = CacheInfo::default();
+                lifetimes.ifa_preferred = 0;
+                lifetimes.ifa_valid = INFINITY_LIFE_TIME;
+                message
+                    .attributes
+                    .push(AddressAttribute::CacheInfo(lifetimes));
+            }
+            message
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        request.execute().await?;
+        Ok(())
+    }
+
+    /// Sends one request and waits for its acknowledgement.
+    async fn request(
+        &self,
+        message: RouteNetlinkMessage,
+        flags: u16,
+    ) -> Result<(), rtnetlink::Error> {
+        let mut request = NetlinkMessage::from(message);
+        request.header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        let mut handle = self.handle.clone();
+        let mut responses = handle.request(request)?;
+        while let Some(response) = responses.next().await {
+            if let NetlinkPayload::Error(error) = response.payload {
+                if error.code.is_some() {
+                    return Err(rtnetlink::Error::NetlinkError(error));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a route with keepalived's flags for its mode; one that is
+    /// there already (the same in every respect) counts as added, as
+    /// keepalived counts it.
+    pub async fn add_route(&self, spec: &RouteSpec) -> Result<(), NetlinkError> {
+        let message = RouteNetlinkMessage::NewRoute(routes::route_message(spec, false));
+        match self
+            .request(message, routes::route_add_flags(spec.route.mode))
+            .await
+        {
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    /// Removes the route; absent is fine.
+    pub async fn del_route(&self, spec: &RouteSpec) -> Result<(), NetlinkError> {
+        let message = RouteNetlinkMessage::DelRoute(routes::route_message(spec, true));
+        match self.request(message, 0).await {
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ESRCH => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    /// Adds a rule (`NLM_F_EXCL`, as keepalived); the same rule there
+    /// already counts as added.
+    pub async fn add_rule(&self, rule: &Rule) -> Result<(), NetlinkError> {
+        let message = RouteNetlinkMessage::NewRule(routes::rule_message(rule));
+        match self
+            .request(message, routes::NLM_F_CREATE | routes::NLM_F_EXCL)
+            .await
+        {
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    /// Removes the rule; absent is fine.
+    pub async fn del_rule(&self, rule: &Rule) -> Result<(), NetlinkError> {
+        let message = RouteNetlinkMessage::DelRule(routes::rule_message(rule));
+        match self.request(message, 0).await {
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENOENT => Ok(()),
+            other => Ok(other?),
+        }
     }
 
     async fn address_messages(&self, ifindex: u32) -> Result<Vec<AddressMessage>, NetlinkError> {
@@ -269,12 +376,25 @@ pub enum LinkEvent {
     Removed { ifindex: u32, name: String },
 }
 
-/// What the kernel reports of links and addresses.
+/// What the kernel reports of links, addresses, routes and rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NetEvent {
     Link(LinkEvent),
     AddressAdded(Address),
-    AddressRemoved { address: Address, by: Requester },
+    AddressRemoved {
+        address: Address,
+        by: Requester,
+    },
+    /// A route with keepalived's protocol was removed.
+    RouteRemoved {
+        route: RemovedRoute,
+        by: Requester,
+    },
+    /// A rule that may be the agent's (keepalived's protocol, or none) was removed.
+    RuleRemoved {
+        rule: RemovedRule,
+        by: Requester,
+    },
 }
 
 /// Who asked for a change, as far as netlink tells.
@@ -318,6 +438,9 @@ impl std::fmt::Display for Requester {
 }
 
 /// What the event subscription delivers.
+// Nearly every message is an event; boxing them would add an allocation per
+// event to save space only in the rare `Lost`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Monitored {
     Event(NetEvent),
@@ -458,4 +581,53 @@ async fn forward(
     } else {
         Stopped::Closed
     }
+}
+
+/// Subscribes to route and rule changes of both families, on a socket of
+/// their own (a burst of routing changes elsewhere cannot crowd out link
+/// and address events), and passes on the removals that can concern the
+/// agent: routes with keepalived's protocol, rules with it or none.
+pub fn monitor_routes(own_port: u32) -> Result<mpsc::UnboundedReceiver<NetEvent>, NetlinkError> {
+    let (connection, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
+        MulticastGroup::Ipv4Route,
+        MulticastGroup::Ipv6Route,
+        MulticastGroup::Ipv4Rule,
+        MulticastGroup::Ipv6Rule,
+    ])?;
+    tokio::spawn(connection);
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some((message, _)) = messages.next().await {
+            let NetlinkMessage {
+                header,
+                payload: NetlinkPayload::InnerMessage(message),
+                ..
+            } = message
+            else {
+                continue;
+            };
+            let by = || Requester::of(header.port_number, own_port);
+            let event = match message {
+                RouteNetlinkMessage::DelRoute(route)
+                    if u8::from(route.header.protocol) == PROTOCOL_KEEPALIVED =>
+                {
+                    match RemovedRoute::from_message(&route) {
+                        Some(route) => NetEvent::RouteRemoved { route, by: by() },
+                        None => continue,
+                    }
+                }
+                RouteNetlinkMessage::DelRule(rule) => match RemovedRule::from_message(&rule) {
+                    Some(rule) if rule.protocol.is_none_or(|p| p == PROTOCOL_KEEPALIVED) => {
+                        NetEvent::RuleRemoved { rule, by: by() }
+                    }
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            if tx.send(event).is_err() {
+                break;
+            }
+        }
+    });
+    Ok(rx)
 }

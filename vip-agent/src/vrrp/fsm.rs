@@ -142,6 +142,12 @@ pub enum Event {
     FaultRaised,
     /// All tracked interfaces and scripts are healthy again.
     FaultCleared,
+    /// keepalived's `set_vrrp_backup`: something the Master installed and
+    /// watches (a virtual route or rule) was removed by someone else. A
+    /// Master resigns with priority 0, becomes Backup and arms its
+    /// Master_Down_Timer to Skew_Time, so that it takes over again (and
+    /// installs everything again) unless another router does first.
+    StepDown,
 }
 
 /// Why an advertisement was dropped before reaching the protocol rules
@@ -182,6 +188,9 @@ pub enum TransitionReason {
     /// heartbeat as Master, its VIPs still in place: it goes on as Master
     /// before any Backup's timer fires.
     Restart,
+    /// Master -> Backup: a virtual route or rule it watches was removed by
+    /// someone else ([`Event::StepDown`]).
+    RouteRemoved,
 }
 
 /// Outputs of the state machine, to be carried out in order.
@@ -399,8 +408,23 @@ impl Instance {
             Event::TrackerWeight(weight) => self.tracker_weight = weight,
             Event::FaultRaised => self.on_fault_raised(&mut out),
             Event::FaultCleared => self.on_fault_cleared(now, &mut out),
+            Event::StepDown => self.on_step_down(now, &mut out),
         }
         out
+    }
+
+    /// [`Event::StepDown`]; any other state than Master ignores it.
+    fn on_step_down(&mut self, now: Duration, out: &mut Vec<Action>) {
+        if self.state != State::Master {
+            return;
+        }
+        self.cancel_adver(out);
+        self.send_advert(0, out);
+        out.push(Action::RemoveVips(self.params.vips.clone()));
+        self.preempt_allowed_at = None;
+        self.master_adver_int = self.params.adver_int;
+        self.arm_master_down(now + self.skew_time(), out);
+        self.transition(State::Backup, TransitionReason::RouteRemoved, out);
     }
 
     /// RFC 5798 section 6.4.1 (Initialize, "Startup"); RFC 3768 section 6.4.1.

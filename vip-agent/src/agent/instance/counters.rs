@@ -108,6 +108,7 @@ pub fn reason_name(reason: TransitionReason) -> &'static str {
         TransitionReason::FaultCleared => "fault_cleared",
         TransitionReason::Reload => "reload",
         TransitionReason::Restart => "restart",
+        TransitionReason::RouteRemoved => "route_removed",
     }
 }
 

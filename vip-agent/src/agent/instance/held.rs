@@ -5,11 +5,14 @@ use std::{net::IpAddr, time::Duration};
 
 use super::{Context, Slot};
 use crate::{
-    agent::{announce::AnnounceSchedule, effect::Effect},
+    agent::{announce::AnnounceSchedule, effect::Effect, routing::resolve_route},
+    config::{Rule, VrrpInstance},
     net::{
         announce::{gratuitous_arp, unsolicited_na},
         netlink::{Address, Requester},
+        routes::{self, RemovedRoute, RemovedRule, RouteSpec},
     },
+    vrrp::{Event, State},
 };
 
 /// A VIP as installed: where, with which MAC for the fast path.
@@ -31,6 +34,18 @@ pub(super) struct Held {
     pub(super) frames: Vec<(u32, Vec<u8>)>,
     pub(super) announce: Option<AnnounceSchedule>,
     pub(super) next_vip_refresh: Duration,
+    /// The virtual routes and rules installed with the VIPs.
+    pub(super) routes: Vec<RouteSpec>,
+    pub(super) rules: Vec<Rule>,
+}
+
+/// What a Master stepping aside for a successor (a reload) leaves installed
+/// for it.
+#[derive(Clone, Debug, Default)]
+pub struct Handed {
+    pub placements: Vec<Placement>,
+    pub routes: Vec<RouteSpec>,
+    pub rules: Vec<Rule>,
 }
 
 impl Slot {
@@ -72,6 +87,24 @@ impl Slot {
             });
         }
         push_vips(&placements, ctx.vip_lifetime, out);
+        // keepalived's order: the VIPs, the virtual routes (which may use a
+        // VIP as source), then the virtual rules.
+        let mut routes = Vec::new();
+        for route in &self.spec.config.virtual_routes {
+            match resolve_route(route, ctx.system) {
+                Ok(spec) => {
+                    out.push(Effect::AddRoute(Box::new(spec.clone())));
+                    routes.push(spec);
+                }
+                Err(why) => {
+                    tracing::error!(instance = %self.name(), route = %route.destination, "virtual route not installed: {why}")
+                }
+            }
+        }
+        let rules = self.spec.config.virtual_rules.clone();
+        for rule in &rules {
+            out.push(Effect::AddRule(Box::new(rule.clone())));
+        }
         let frames = placements
             .iter()
             .filter_map(|p| {
@@ -88,17 +121,40 @@ impl Slot {
                 frames,
                 announce: None,
                 next_vip_refresh: now + ctx.vip_lifetime / 3,
+                routes,
+                rules,
             });
         }
     }
 
-    /// Leaving Master: XDP stops answering first, then the addresses go.
-    /// Addresses in `keep` stay untouched: another instance takes them over.
-    /// Returns the placements kept.
-    pub(super) fn remove_vips(&mut self, keep: &[IpAddr], out: &mut Vec<Effect>) -> Vec<Placement> {
+    /// Leaving Master: the virtual rules, then the virtual routes go (the
+    /// reverse of keepalived's order of installing them); then XDP stops
+    /// answering, then the addresses go. Addresses in `keep` stay
+    /// untouched: another instance takes them over; so do the routes and
+    /// rules `successor` has too. Returns what was kept.
+    pub(super) fn remove_vips(
+        &mut self,
+        keep: &[IpAddr],
+        successor: Option<&VrrpInstance>,
+        out: &mut Vec<Effect>,
+    ) -> Handed {
         let Some(held) = self.run.as_mut().and_then(|r| r.held.take()) else {
-            return Vec::new();
+            return Handed::default();
         };
+        let (kept_rules, released_rules): (Vec<Rule>, Vec<Rule>) = held
+            .rules
+            .into_iter()
+            .partition(|r| successor.is_some_and(|s| s.virtual_rules.contains(r)));
+        for rule in released_rules {
+            out.push(Effect::DelRule(Box::new(rule)));
+        }
+        let (kept_routes, released_routes): (Vec<RouteSpec>, Vec<RouteSpec>) = held
+            .routes
+            .into_iter()
+            .partition(|r| successor.is_some_and(|s| s.virtual_routes.contains(&r.route)));
+        for route in released_routes {
+            out.push(Effect::DelRoute(Box::new(route)));
+        }
         let (kept, released): (Vec<Placement>, Vec<Placement>) = held
             .placements
             .into_iter()
@@ -116,7 +172,87 @@ impl Slot {
                 prefix_len: p.prefix_len,
             });
         }
-        kept
+        Handed {
+            placements: kept,
+            routes: kept_routes,
+            rules: kept_rules,
+        }
+    }
+
+    /// The virtual routes and rules installed right now.
+    pub fn held_routing(&self) -> (Vec<RouteSpec>, Vec<Rule>) {
+        self.held()
+            .map(|h| (h.routes.clone(), h.rules.clone()))
+            .unwrap_or_default()
+    }
+
+    /// keepalived's `set_vrrp_backup` on a route removal: a Master whose
+    /// tracked virtual route someone else removed steps down to Backup (and
+    /// takes over again after Skew_Time unless another router does).
+    /// Returns whether it stepped down.
+    pub fn on_route_removed(
+        &mut self,
+        removed: &RemovedRoute,
+        by: &Requester,
+        ctx: &Context,
+        now: Duration,
+        out: &mut Vec<Effect>,
+    ) -> bool {
+        let lost = *by != Requester::Agent
+            && self.state() == Some(State::Master)
+            && self.held().is_some_and(|h| {
+                h.routes
+                    .iter()
+                    .any(|spec| spec.route.track && routes::is_route(spec, removed, false))
+            });
+        if lost {
+            tracing::warn!(
+                instance = %self.name(),
+                route = %removed.destination,
+                prefix_len = removed.prefix_len,
+                by = %by,
+                "a virtual route was removed; stepping down to Backup, as keepalived does"
+            );
+            self.step_down(ctx, now, out);
+        }
+        lost
+    }
+
+    /// The same for a virtual rule.
+    pub fn on_rule_removed(
+        &mut self,
+        removed: &RemovedRule,
+        by: &Requester,
+        ctx: &Context,
+        now: Duration,
+        out: &mut Vec<Effect>,
+    ) -> bool {
+        let lost = *by != Requester::Agent
+            && self.state() == Some(State::Master)
+            && self.held().is_some_and(|h| {
+                h.rules
+                    .iter()
+                    .any(|rule| rule.track && routes::is_rule(rule, removed))
+            });
+        if lost {
+            tracing::warn!(
+                instance = %self.name(),
+                priority = ?removed.priority,
+                by = %by,
+                "a virtual rule was removed; stepping down to Backup, as keepalived does"
+            );
+            self.step_down(ctx, now, out);
+        }
+        lost
+    }
+
+    /// Steps down from Master for a moment ([`Event::StepDown`]); a sync
+    /// group's other Masters follow.
+    pub fn step_down(&mut self, ctx: &Context, now: Duration, out: &mut Vec<Effect>) {
+        if self.handing_over() {
+            return;
+        }
+        self.feed(Event::StepDown, ctx, now, out);
     }
 
     /// Plans the announcements and sends the first slice with the decision
@@ -180,6 +316,11 @@ impl Slot {
             "a held VIP was removed from the interface; restoring it"
         );
         push_vips(std::slice::from_ref(p), ctx.vip_lifetime, out);
+        // The kernel drops an IPv4 route using the address as its source
+        // without a notification: the routes go back too.
+        for route in &held.routes {
+            out.push(Effect::AddRoute(Box::new(route.clone())));
+        }
         self.schedule_announcements(now, out);
     }
 }

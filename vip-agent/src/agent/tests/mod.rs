@@ -12,6 +12,7 @@ mod lifecycle;
 mod lost_events;
 mod notifications;
 mod reload;
+mod routing;
 
 use std::{net::IpAddr, time::Duration};
 
@@ -188,10 +189,26 @@ impl Harness {
                         ifindex,
                         address: a,
                         prefix_len,
+                    }
+                    | Effect::DelStaticAddress {
+                        ifindex,
+                        address: a,
+                        prefix_len,
                     } => events.push(NetEvent::AddressRemoved {
                         address: address(*ifindex, &a.to_string(), *prefix_len, None),
                         by: Requester::Agent,
                     }),
+                    Effect::AddStaticAddress {
+                        ifindex,
+                        address: a,
+                        prefix_len,
+                        ..
+                    } => events.push(NetEvent::AddressAdded(address(
+                        *ifindex,
+                        &a.to_string(),
+                        *prefix_len,
+                        None,
+                    ))),
                     _ => {}
                 }
             }

@@ -659,3 +659,31 @@ fn reload_resume_is_ignored_once_running() {
     assert!(instance.resume_as_master(ms(1)).is_empty());
     assert_eq!(instance.state(), State::Backup);
 }
+
+/// keepalived's `set_vrrp_backup` (a watched virtual route or rule was
+/// removed): the Master resigns with priority 0 and becomes Backup with its
+/// Master_Down_Timer at Skew_Time, so it is Master again, and installs
+/// everything again, after Skew_Time unless another router takes over.
+#[test]
+fn step_down_makes_a_master_backup_for_skew_time() {
+    let mut instance = master(v2_params(100));
+    let actions = instance.handle(Event::StepDown, ms(5000));
+    assert_eq!(instance.state(), State::Backup);
+    assert_eq!(sent_priorities(&actions), vec![0]);
+    assert!(actions.contains(&Action::RemoveVips(vec![ip("192.168.200.11")])));
+    assert!(actions.contains(&Action::Notify {
+        from: State::Master,
+        to: State::Backup,
+        reason: TransitionReason::RouteRemoved,
+    }));
+    // Skew_Time at priority 100, VRRPv2: (256 - 100) / 256 s.
+    let back = ms(5000) + Duration::from_micros(609_375);
+    assert_eq!(armed(&actions, Timer::MasterDown), Some(back));
+    let actions = instance.handle(Event::TimerFired(Timer::MasterDown), back);
+    assert_eq!(instance.state(), State::Master);
+    assert!(actions.iter().any(|a| matches!(a, Action::AddVips { .. })));
+    // Anything but a Master ignores it.
+    let mut backup = started(v2_params(100));
+    assert!(backup.handle(Event::StepDown, ms(100)).is_empty());
+    assert_eq!(backup.state(), State::Backup);
+}
