@@ -581,10 +581,12 @@ fn config() -> impl Strategy<Value = Config> {
     (0usize..3, 1usize..4).prop_flat_map(|(script_count, instance_count)| {
         let scripts: Vec<_> = (0..script_count).map(script).collect();
         let instances: Vec<_> = (0..instance_count)
-            .map(|index| instance(index, script_count))
+            .map(|index| instance(index, script_count).boxed())
             .collect();
+        // Boxed: the unboxed value trees of this many fields overflow a
+        // test thread's stack in a debug build.
         (
-            global(),
+            global().boxed(),
             scripts,
             instances,
             any::<bool>(),
@@ -594,7 +596,8 @@ fn config() -> impl Strategy<Value = Config> {
                 vec(static_address(), 0..3),
                 vec(any_family().prop_flat_map(route), 0..3),
                 vec(any_family().prop_flat_map(rule), 0..3),
-            ),
+            )
+                .boxed(),
         )
             .prop_map(
                 move |(
