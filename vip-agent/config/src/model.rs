@@ -272,6 +272,30 @@ pub struct NotifyScripts {
     pub any: Option<Command>,
 }
 
+impl NotifyScripts {
+    /// Each script with the keyword that sets it, in keepalived's order.
+    pub fn by_keyword(&self) -> [(&'static str, &Option<Command>); 5] {
+        [
+            ("notify_master", &self.master),
+            ("notify_backup", &self.backup),
+            ("notify_fault", &self.fault),
+            ("notify_stop", &self.stop),
+            ("notify", &self.any),
+        ]
+    }
+
+    /// [`Self::by_keyword`], to change a script in place.
+    pub fn by_keyword_mut(&mut self) -> [(&'static str, &mut Option<Command>); 5] {
+        [
+            ("notify_master", &mut self.master),
+            ("notify_backup", &mut self.backup),
+            ("notify_fault", &mut self.fault),
+            ("notify_stop", &mut self.stop),
+            ("notify", &mut self.any),
+        ]
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VrrpScript {
     pub name: String,

@@ -594,14 +594,7 @@ fn tracked(out: &mut Printer, name: &str, weight: i32, reverse: bool) {
 }
 
 fn notify(out: &mut Printer, notify: &NotifyScripts) {
-    let scripts = [
-        ("notify_master", &notify.master),
-        ("notify_backup", &notify.backup),
-        ("notify_fault", &notify.fault),
-        ("notify_stop", &notify.stop),
-        ("notify", &notify.any),
-    ];
-    for (keyword, command) in scripts {
+    for (keyword, command) in notify.by_keyword() {
         if let Some(Command {
             command,
             user,

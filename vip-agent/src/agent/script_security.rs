@@ -138,26 +138,12 @@ pub fn vet(config: &mut Config) -> Vec<(String, Unsafe)> {
 
     let mut notify_commands: Vec<(String, &mut Option<Command>)> = Vec::new();
     for instance in &mut config.instances {
-        let n = &mut instance.notify;
-        for (what, slot) in [
-            ("notify_master", &mut n.master),
-            ("notify_backup", &mut n.backup),
-            ("notify_fault", &mut n.fault),
-            ("notify_stop", &mut n.stop),
-            ("notify", &mut n.any),
-        ] {
+        for (what, slot) in instance.notify.by_keyword_mut() {
             notify_commands.push((format!("vrrp_instance {} {what}", instance.name), slot));
         }
     }
     for group in &mut config.sync_groups {
-        let n = &mut group.notify;
-        for (what, slot) in [
-            ("notify_master", &mut n.master),
-            ("notify_backup", &mut n.backup),
-            ("notify_fault", &mut n.fault),
-            ("notify_stop", &mut n.stop),
-            ("notify", &mut n.any),
-        ] {
+        for (what, slot) in group.notify.by_keyword_mut() {
             notify_commands.push((format!("vrrp_sync_group {} {what}", group.name), slot));
         }
     }
