@@ -196,35 +196,14 @@ impl Netlink {
         label: Option<&str>,
         lifetime: Duration,
     ) -> Result<(), NetlinkError> {
-        let mut request = self
-            .handle
-            .address()
-            .add(ifindex, address, prefix_len)
-            .replace();
-        let message = request.message_mut();
-        if let Some(label) = label {
-            message
-                .attributes
-                .push(AddressAttribute::Label(label.to_string()));
-        }
         let seconds = lifetime
             .as_secs()
             .clamp(1, u64::from(INFINITY_LIFE_TIME - 1)) as u32;
         let mut lifetimes = CacheInfo::default();
         lifetimes.ifa_preferred = seconds;
         lifetimes.ifa_valid = seconds;
-        message
-            .attributes
-            .push(AddressAttribute::CacheInfo(lifetimes));
-        if address.is_ipv6() {
-            // The VIP moves between hosts by design: duplicate address
-            // detection would hold it tentative for a second after takeover.
-            message
-                .attributes
-                .push(AddressAttribute::Flags(AddressFlags::Nodad));
-        }
-        request.execute().await?;
-        Ok(())
+        self.replace_address(ifindex, address, prefix_len, label, Some(lifetimes))
+            .await
     }
 
     /// Removes `address/prefix_len` from the interface (a VIP or a static
@@ -261,6 +240,28 @@ impl Netlink {
         prefix_len: u8,
         label: Option<&str>,
     ) -> Result<(), NetlinkError> {
+        let lifetimes = (address.is_ipv6() && prefix_len == 128).then(|| {
+            let mut lifetimes = CacheInfo::default();
+            lifetimes.ifa_preferred = 0;
+            lifetimes.ifa_valid = INFINITY_LIFE_TIME;
+            lifetimes
+        });
+        self.replace_address(ifindex, address, prefix_len, label, lifetimes)
+            .await
+    }
+
+    /// Adds or replaces an address with its label and lifetimes (none:
+    /// permanent). IPv6 skips duplicate address detection: a VIP moves
+    /// between hosts by design and would stay tentative for a second after
+    /// takeover; keepalived adds static addresses the same way.
+    async fn replace_address(
+        &self,
+        ifindex: u32,
+        address: IpAddr,
+        prefix_len: u8,
+        label: Option<&str>,
+        lifetimes: Option<CacheInfo>,
+    ) -> Result<(), NetlinkError> {
         let mut request = self
             .handle
             .address()
@@ -272,15 +273,12 @@ impl Netlink {
                 .attributes
                 .push(AddressAttribute::Label(label.to_string()));
         }
+        if let Some(lifetimes) = lifetimes {
+            message
+                .attributes
+                .push(AddressAttribute::CacheInfo(lifetimes));
+        }
         if address.is_ipv6() {
-            if prefix_len == 128 {
-                let mut lifetimes = CacheInfo::default();
-                lifetimes.ifa_preferred = 0;
-                lifetimes.ifa_valid = INFINITY_LIFE_TIME;
-                message
-                    .attributes
-                    .push(AddressAttribute::CacheInfo(lifetimes));
-            }
             message
                 .attributes
                 .push(AddressAttribute::Flags(AddressFlags::Nodad));
