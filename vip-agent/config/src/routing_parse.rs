@@ -44,7 +44,23 @@ struct Line<'a, 'd> {
     failed: bool,
 }
 
-impl<'a> Line<'a, '_> {
+impl<'a, 'd> Line<'a, 'd> {
+    /// The words of one line, `what` naming its block in messages.
+    fn new(
+        keyword: &'a Word,
+        args: &'a [Word],
+        what: &'static str,
+        diagnostics: &'d mut Diagnostics,
+    ) -> Self {
+        Line {
+            words: std::iter::once(keyword).chain(args).collect(),
+            next: 0,
+            diagnostics,
+            what,
+            failed: false,
+        }
+    }
+
     fn peek(&self) -> Option<&'a Word> {
         self.words.get(self.next).copied()
     }
@@ -293,13 +309,7 @@ pub fn route(
     } else {
         "virtual route"
     };
-    let mut line = Line {
-        words: std::iter::once(keyword).chain(args).collect(),
-        next: 0,
-        diagnostics,
-        what,
-        failed: false,
-    };
+    let mut line = Line::new(keyword, args, what, diagnostics);
     let mut family: Option<AddressFamily> = None;
     let mut kind = RouteType::Unicast;
     let mut destination: Option<(Prefix, &Word)> = None;
@@ -825,13 +835,7 @@ pub fn rule(
     } else {
         "virtual rule"
     };
-    let mut line = Line {
-        words: std::iter::once(keyword).chain(args).collect(),
-        next: 0,
-        diagnostics,
-        what,
-        failed: false,
-    };
+    let mut line = Line::new(keyword, args, what, diagnostics);
     let mut family: Option<AddressFamily> = None;
     let mut from = None;
     let mut to = None;
