@@ -162,25 +162,6 @@ impl Keepalived {
         }
     }
 
-    /// SIGTERM, as a service manager stops keepalived, and waits (bounded)
-    /// for it to exit; what is left is killed. Returns whether it exited
-    /// by itself.
-    pub fn stop(&mut self, timeout: Duration) -> bool {
-        let exited = match self.child.as_mut() {
-            Some(child) => {
-                let pid = Pid::from_raw(child.id() as i32);
-                let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
-                wait_for("keepalived to stop", timeout, || {
-                    child.try_wait().ok().flatten()
-                })
-                .is_ok()
-            }
-            None => false,
-        };
-        self.kill();
-        exited
-    }
-
     /// A clean stop: SIGTERM to keepalived's parent process (what
     /// `systemctl stop` sends), then waits for it to exit. keepalived
     /// restores what it installed on the way out.

@@ -153,7 +153,7 @@ enum Subject {
 impl Subject {
     fn stop(&mut self) -> Result<()> {
         match self {
-            Subject::Keepalived(k) => ensure!(k.stop(BOUND), "keepalived did not stop on SIGTERM"),
+            Subject::Keepalived(k) => k.terminate(BOUND)?,
             Subject::Agent(a) => {
                 a.signal(Signal::SIGTERM)?;
                 let status = a.wait_exit(BOUND)?;
