@@ -13,6 +13,7 @@ use vip_agent::{
 };
 
 fn main() -> ExitCode {
+    fix_mmap_threshold();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
@@ -58,11 +59,34 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
+/// Large allocations (a configuration's address lists, the XDP object while
+/// it loads) come straight from mmap, always. glibc otherwise raises its
+/// threshold to the size of the largest block freed, after which blocks up
+/// to 32 MiB come from the heap: growing one copies it (both copies
+/// resident) and freeing it may not give the memory back.
+fn fix_mmap_threshold() {
+    // SAFETY: mallopt only sets an allocator parameter; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
 fn check_config(args: CheckConfigArgs) -> ExitCode {
-    let outcome = config::check::check_config(&args.file.config, args.file.strict, args.json);
-    print!("{}", outcome.stdout);
-    eprint!("{}", outcome.stderr);
-    ExitCode::from(outcome.exit_code.clamp(0, 255) as u8)
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut stderr = std::io::BufWriter::new(std::io::stderr().lock());
+    let written = config::check::write_check(
+        &args.file.config,
+        args.file.strict,
+        args.json,
+        &mut stdout,
+        &mut stderr,
+    );
+    let flushed = std::io::Write::flush(&mut stdout).and(std::io::Write::flush(&mut stderr));
+    match written.and_then(|code| flushed.map(|()| code)) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(_) => ExitCode::from(1),
+    }
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {

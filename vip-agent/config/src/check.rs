@@ -1,6 +1,7 @@
 //! `vip-agent check-config`: reads a configuration and reports on it.
 
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io::{self, Write as _};
 use std::path::Path;
 
 use super::model::{Command, Config, InitialState, VrrpInstance};
@@ -19,57 +20,68 @@ pub struct CheckOutcome {
 /// configuration) on stdout; every warning and error goes to stderr as
 /// `file:line:col: message`.
 pub fn check_config(path: &Path, strict: bool, json: bool) -> CheckOutcome {
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let exit_code = match write_check(path, strict, json, &mut stdout, &mut stderr) {
+        Ok(code) => code,
+        Err(error) => {
+            let _ = writeln!(stderr, "cannot write the report: {error}");
+            1
+        }
+    };
+    CheckOutcome {
+        exit_code,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// [`check_config`] written as it goes, so that a file with millions of
+/// findings is not held a second time as text; returns the exit code.
+pub fn write_check(
+    path: &Path,
+    strict: bool,
+    json: bool,
+    stdout: &mut dyn io::Write,
+    stderr: &mut dyn io::Write,
+) -> io::Result<i32> {
     match load(path, LoadOptions { strict }) {
         Ok(loaded) => {
-            let stderr = diagnostics_text(&loaded.warnings);
-            let stdout = if json {
-                match serde_json::to_string_pretty(&loaded.config) {
-                    Ok(text) => text + "\n",
-                    Err(error) => {
-                        return CheckOutcome {
-                            exit_code: 1,
-                            stdout: String::new(),
-                            stderr: format!(
-                                "{stderr}cannot write the configuration as JSON: {error}\n"
-                            ),
-                        }
-                    }
+            write_diagnostics(&loaded.warnings, stderr)?;
+            if json {
+                if let Err(error) = serde_json::to_writer_pretty(&mut *stdout, &loaded.config) {
+                    writeln!(stderr, "cannot write the configuration as JSON: {error}")?;
+                    return Ok(1);
                 }
+                writeln!(stdout)?;
             } else {
-                summary(path, &loaded.config, loaded.warnings.len())
-            };
-            CheckOutcome {
-                exit_code: 0,
-                stdout,
-                stderr,
+                stdout
+                    .write_all(summary(path, &loaded.config, loaded.warnings.len()).as_bytes())?;
             }
+            Ok(0)
         }
         Err(diagnostics) => {
             let errors = diagnostics
                 .iter()
                 .filter(|diagnostic| diagnostic.is_error())
                 .count();
-            let mut stderr = diagnostics_text(&diagnostics);
-            let _ = writeln!(
+            write_diagnostics(&diagnostics, stderr)?;
+            writeln!(
                 stderr,
                 "{}: configuration is not valid ({errors} error{})",
                 path.display(),
                 if errors == 1 { "" } else { "s" }
-            );
-            CheckOutcome {
-                exit_code: 1,
-                stdout: String::new(),
-                stderr,
-            }
+            )?;
+            Ok(1)
         }
     }
 }
 
-fn diagnostics_text(diagnostics: &[Diagnostic]) -> String {
-    diagnostics
-        .iter()
-        .map(|diagnostic| diagnostic.with_severity() + "\n")
-        .collect()
+fn write_diagnostics(diagnostics: &[Diagnostic], out: &mut dyn io::Write) -> io::Result<()> {
+    for diagnostic in diagnostics {
+        writeln!(out, "{}", diagnostic.with_severity())?;
+    }
+    Ok(())
 }
 
 /// A human-readable overview of what the agent would run.
@@ -174,36 +186,31 @@ fn instance_summary(out: &mut String, config: &Config, instance: &VrrpInstance) 
         state,
         instance.advert_int_ms,
     );
-    let vips: Vec<String> = instance
-        .virtual_ipaddresses
-        .iter()
-        .map(|vip| {
-            let mut text = format!("{}/{}", vip.address, vip.prefix_len);
-            if let Some(dev) = &vip.dev {
-                let _ = write!(text, " dev {dev}");
-            }
-            if let Some(label) = &vip.label {
-                let _ = write!(text, " label {label}");
-            }
-            text
-        })
-        .collect();
-    let _ = writeln!(
-        out,
-        "  VIPs: {}",
-        if vips.is_empty() {
-            "(none)".into()
-        } else {
-            vips.join(", ")
+    // Written straight into the output: an instance may have millions of
+    // (excluded) addresses, and a string for each would cost more than
+    // the configuration itself.
+    out.push_str("  VIPs: ");
+    if instance.virtual_ipaddresses.is_empty() {
+        out.push_str("(none)");
+    }
+    for (index, vip) in instance.virtual_ipaddresses.iter().enumerate() {
+        let separator = if index == 0 { "" } else { ", " };
+        let _ = write!(out, "{separator}{}/{}", vip.address, vip.prefix_len);
+        if let Some(dev) = vip.dev() {
+            let _ = write!(out, " dev {dev}");
         }
-    );
+        if let Some(label) = vip.label() {
+            let _ = write!(out, " label {label}");
+        }
+    }
+    out.push('\n');
     if !instance.virtual_ipaddresses_excluded.is_empty() {
-        let excluded: Vec<String> = instance
-            .virtual_ipaddresses_excluded
-            .iter()
-            .map(|vip| format!("{}/{}", vip.address, vip.prefix_len))
-            .collect();
-        let _ = writeln!(out, "  excluded VIPs: {}", excluded.join(", "));
+        out.push_str("  excluded VIPs: ");
+        for (index, vip) in instance.virtual_ipaddresses_excluded.iter().enumerate() {
+            let separator = if index == 0 { "" } else { ", " };
+            let _ = write!(out, "{separator}{}/{}", vip.address, vip.prefix_len);
+        }
+        out.push('\n');
     }
     if instance.unicast_peers.is_empty() {
         let group = match instance.family {

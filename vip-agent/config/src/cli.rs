@@ -65,7 +65,7 @@ impl InstanceArgs {
     pub fn to_config(&self) -> Result<Config, Vec<Diagnostic>> {
         let mut errors = Vec::new();
         let missing = |flag: &str| Diagnostic {
-            file: COMMAND_LINE.to_string(),
+            file: COMMAND_LINE.to_string().into(),
             line: 0,
             col: 0,
             severity: Severity::Error,

@@ -5,24 +5,29 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+/// The name of a configuration file, shared by every location in it. A thin
+/// pointer (not `Arc<str>`): a location is kept for every value read, so its
+/// size is paid once per line of a large file.
+pub type FileName = Arc<String>;
+
 /// A place in a configuration file; `line` and `col` count from 1. Line 0
 /// means "no particular line" (e.g. values given on the command line).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Location {
-    pub file: Arc<str>,
+    pub file: FileName,
     pub line: u32,
     pub col: u32,
 }
 
 impl Location {
-    pub fn new(file: Arc<str>, line: u32, col: u32) -> Self {
+    pub fn new(file: FileName, line: u32, col: u32) -> Self {
         Location { file, line, col }
     }
 
     /// A location for things that do not come from a file line.
     pub fn whole(file: &str) -> Self {
         Location {
-            file: Arc::from(file),
+            file: Arc::new(file.to_string()),
             line: 0,
             col: 0,
         }
@@ -50,7 +55,8 @@ pub enum Severity {
 /// (or `file: message` when there is no line), the form editors jump to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub struct Diagnostic {
-    pub file: String,
+    /// Shared with the file's locations: a file may give a warning per line.
+    pub file: FileName,
     pub line: u32,
     pub col: u32,
     pub severity: Severity,
@@ -68,7 +74,7 @@ impl Diagnostic {
 
     fn new(at: &Location, severity: Severity, message: impl Into<String>) -> Self {
         Diagnostic {
-            file: at.file.to_string(),
+            file: at.file.clone(),
             line: at.line,
             col: at.col,
             severity,
@@ -90,7 +96,7 @@ impl Diagnostic {
 
     fn position(&self) -> String {
         if self.line == 0 {
-            self.file.clone()
+            self.file.to_string()
         } else {
             format!("{}:{}:{}", self.file, self.line, self.col)
         }

@@ -7,10 +7,14 @@ use super::diagnostic::{Diagnostics, Location};
 use super::model::{
     Command, GlobalDefs, InitialState, NotifyFifo, ScriptUser, VirtualAddress, VrrpScript,
 };
-use super::parser::{Statement, Word};
+use super::parser::{Block, Statement, Word};
 use super::routing::{Route, Rule};
 use super::routing_parse::{self, RulePriorities};
 use super::values;
+
+/// The `vrrp_instance` keywords whose absence is reported.
+pub const REQUIRED_INSTANCE_KEYWORDS: &[&str] =
+    &["interface", "virtual_router_id", "virtual_ipaddress"];
 
 /// Top-level sections keepalived knows that vip-agent does not implement.
 const IGNORED_TOP_LEVEL: &[&str] = &[
@@ -338,8 +342,8 @@ pub struct RawInstance {
     pub unicast_src_ip: Option<Spanned<IpAddr>>,
     pub unicast_peers: Vec<Spanned<IpAddr>>,
     pub authentication: Option<RawAuth>,
-    pub virtual_ipaddresses: Vec<Spanned<VirtualAddress>>,
-    pub virtual_ipaddresses_excluded: Vec<Spanned<VirtualAddress>>,
+    pub virtual_ipaddresses: RawAddresses,
+    pub virtual_ipaddresses_excluded: RawAddresses,
     pub track_interfaces: Vec<RawTrack>,
     pub track_scripts: Vec<RawTrack>,
     pub notify: RawNotify,
@@ -351,8 +355,8 @@ pub struct RawInstance {
     pub dont_track_primary: bool,
     pub virtual_routes: Vec<Route>,
     pub virtual_rules: Vec<Rule>,
-    /// Keywords written in the block, valid or not, so that an invalid value
-    /// is not reported a second time as a missing one.
+    /// Which of [`REQUIRED_INSTANCE_KEYWORDS`] the block has, valid or not,
+    /// so that an invalid value is not reported a second time as a missing one.
     pub written: Vec<String>,
 }
 
@@ -366,13 +370,31 @@ pub struct RawSyncGroup {
     pub notify: RawNotify,
 }
 
-/// A `static_ipaddress` line; its interface is known once `global_defs`
-/// (`default_interface`) has been read.
-#[derive(Debug)]
-pub struct RawStaticAddress {
-    pub address: VirtualAddress,
-    pub track: bool,
-    pub at: Location,
+/// The lines of an address block. Values and places are kept apart so that
+/// the values move into the configuration as they are (a block may hold
+/// millions of lines), the places staying behind for the checks.
+#[derive(Debug, Default)]
+pub struct RawAddresses {
+    pub values: Vec<VirtualAddress>,
+    pub at: Vec<Location>,
+    /// Per line, whether it is tracked: a `static_ipaddress` line is unless
+    /// `no_track` (a VIP's `no_track` is ignored: a Master always puts its
+    /// VIPs back).
+    pub track: Vec<bool>,
+}
+
+impl RawAddresses {
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&VirtualAddress, &Location)> {
+        self.values.iter().zip(&self.at)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -381,18 +403,21 @@ pub struct RawConfig {
     pub scripts: Vec<Spanned<VrrpScript>>,
     pub instances: Vec<RawInstance>,
     pub sync_groups: Vec<RawSyncGroup>,
-    pub static_addresses: Vec<RawStaticAddress>,
+    /// `static_ipaddress` lines; their interface is known once `global_defs`
+    /// (`default_interface`) has been read.
+    pub static_addresses: RawAddresses,
     pub static_routes: Vec<Route>,
     pub static_rules: Vec<Rule>,
 }
 
-pub fn interpret(statements: &[Statement], diagnostics: &mut Diagnostics) -> RawConfig {
+pub fn interpret(statements: Block<'_>, diagnostics: &mut Diagnostics) -> RawConfig {
     let mut reader = Reader {
         diagnostics,
         priorities: RulePriorities::default(),
     };
     let mut raw = RawConfig::default();
     for statement in statements {
+        let statement = &statement;
         match statement.name() {
             "global_defs" => {
                 reader.no_args(statement);
@@ -427,13 +452,10 @@ pub fn interpret(statements: &[Statement], diagnostics: &mut Diagnostics) -> Raw
             }
             "static_ipaddress" => {
                 if let Some(block) = reader.bare_block(statement) {
-                    for (address, track) in reader.addresses(block, true) {
-                        raw.static_addresses.push(RawStaticAddress {
-                            address: address.value,
-                            track,
-                            at: address.at,
-                        });
-                    }
+                    let addresses = reader.addresses(block, true);
+                    raw.static_addresses.values.extend(addresses.values);
+                    raw.static_addresses.at.extend(addresses.at);
+                    raw.static_addresses.track.extend(addresses.track);
                 }
             }
             "static_routes" => {
@@ -484,14 +506,14 @@ impl Reader<'_> {
         );
     }
 
-    fn block<'s>(&mut self, statement: &'s Statement) -> Option<&'s [Statement]> {
+    fn block<'t>(&mut self, statement: &Statement<'t>) -> Option<Block<'t>> {
         if statement.block.is_none() {
             self.diagnostics.error(
                 statement.at(),
                 format!("'{}' needs a block {{ ... }}", statement.name()),
             );
         }
-        statement.block.as_deref()
+        statement.block
     }
 
     /// Reports a block given to a keyword that takes none; keepalived would
@@ -533,12 +555,12 @@ impl Reader<'_> {
 
     /// The block of a keyword that takes no arguments, only `{ ... }`
     /// (`virtual_ipaddress`, `track_script`, ...).
-    fn bare_block<'s>(&mut self, statement: &'s Statement) -> Option<&'s [Statement]> {
+    fn bare_block<'t>(&mut self, statement: &Statement<'t>) -> Option<Block<'t>> {
         self.no_args(statement);
         self.block(statement)
     }
 
-    fn section_name<'s>(&mut self, statement: &'s Statement) -> Option<&'s Word> {
+    fn section_name<'s, 't>(&mut self, statement: &'s Statement<'t>) -> Option<&'s Word<'t>> {
         let name = statement.args.first();
         if name.is_none() {
             self.diagnostics.error(
@@ -551,7 +573,7 @@ impl Reader<'_> {
     }
 
     /// The single value of `keyword VALUE`.
-    fn value<'s>(&mut self, statement: &'s Statement) -> Option<&'s Word> {
+    fn value<'s, 't>(&mut self, statement: &'s Statement<'t>) -> Option<&'s Word<'t>> {
         self.no_block(statement);
         let value = statement.args.first();
         if value.is_none() {
@@ -570,7 +592,7 @@ impl Reader<'_> {
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Option<Spanned<T>> {
         let word = self.value(statement)?;
-        match parse(&word.text) {
+        match parse(word.text) {
             Ok(value) => Some(Spanned {
                 value,
                 at: word.at.clone(),
@@ -595,7 +617,7 @@ impl Reader<'_> {
             None => true,
             Some(word) => {
                 self.extra_args(statement, 1);
-                match values::boolean(&word.text) {
+                match values::boolean(word.text) {
                     Ok(value) => value,
                     Err(message) => {
                         self.diagnostics
@@ -607,11 +629,12 @@ impl Reader<'_> {
         }
     }
 
-    fn global_defs(&mut self, block: &[Statement], global: &mut RawGlobal) {
+    fn global_defs(&mut self, block: Block<'_>, global: &mut RawGlobal) {
         for statement in block {
+            let statement = &statement;
             match statement.name() {
                 "router_id" => {
-                    global.router_id = self.value(statement).map(|word| word.text.clone())
+                    global.router_id = self.value(statement).map(|word| word.text.to_string())
                 }
                 "vrrp_version" => global.vrrp_version = self.integer(statement, 2, 3),
                 "vrrp_garp_master_delay" => {
@@ -663,8 +686,8 @@ impl Reader<'_> {
                             .error(statement.at(), "'script_user' needs a user name"),
                         Some(user) => {
                             global.script_user = Some(ScriptUser {
-                                user: user.text.clone(),
-                                group: statement.args.get(1).map(|word| word.text.clone()),
+                                user: user.text.to_string(),
+                                group: statement.args.get(1).map(|word| word.text.to_string()),
                             });
                             self.extra_args(statement, 2);
                         }
@@ -685,7 +708,8 @@ impl Reader<'_> {
                     global.fifo_write_vrrp_states_on_reload = true;
                 }
                 "default_interface" => {
-                    global.default_interface = self.value(statement).map(|word| word.text.clone())
+                    global.default_interface =
+                        self.value(statement).map(|word| word.text.to_string())
                 }
                 other if IGNORED_GLOBAL.contains(&other) => self.ignored(statement),
                 _ => self.unknown(statement),
@@ -721,9 +745,9 @@ impl Reader<'_> {
         });
     }
 
-    fn instance(&mut self, name: &Word, block: &[Statement]) -> RawInstance {
+    fn instance(&mut self, name: &Word, block: Block<'_>) -> RawInstance {
         let mut instance = RawInstance {
-            name: name.text.clone(),
+            name: name.text.to_string(),
             at: name.at.clone(),
             state: None,
             interface: None,
@@ -736,8 +760,8 @@ impl Reader<'_> {
             unicast_src_ip: None,
             unicast_peers: Vec::new(),
             authentication: None,
-            virtual_ipaddresses: Vec::new(),
-            virtual_ipaddresses_excluded: Vec::new(),
+            virtual_ipaddresses: RawAddresses::default(),
+            virtual_ipaddresses_excluded: RawAddresses::default(),
             track_interfaces: Vec::new(),
             track_scripts: Vec::new(),
             notify: RawNotify::default(),
@@ -752,7 +776,12 @@ impl Reader<'_> {
             written: Vec::new(),
         };
         for statement in block {
-            instance.written.push(statement.name().to_string());
+            let statement = &statement;
+            if REQUIRED_INSTANCE_KEYWORDS.contains(&statement.name())
+                && !instance.written.iter().any(|seen| seen == statement.name())
+            {
+                instance.written.push(statement.name().to_string());
+            }
             match statement.name() {
                 "state" => {
                     instance.state = self.parsed(statement, |text| match text {
@@ -801,6 +830,7 @@ impl Reader<'_> {
                 "unicast_peer" => {
                     if let Some(block) = self.bare_block(statement) {
                         for peer in block {
+                            let peer = &peer;
                             self.no_block(peer);
                             self.extra_args(peer, 0);
                             match values::address(peer.name()) {
@@ -822,12 +852,12 @@ impl Reader<'_> {
                 }
                 "virtual_ipaddress" => {
                     if let Some(block) = self.bare_block(statement) {
-                        instance.virtual_ipaddresses = self.virtual_addresses(block);
+                        instance.virtual_ipaddresses = self.addresses(block, false);
                     }
                 }
                 "virtual_ipaddress_excluded" => {
                     if let Some(block) = self.bare_block(statement) {
-                        instance.virtual_ipaddresses_excluded = self.virtual_addresses(block);
+                        instance.virtual_ipaddresses_excluded = self.addresses(block, false);
                     }
                 }
                 "track_interface" => {
@@ -893,11 +923,12 @@ impl Reader<'_> {
         instance
     }
 
-    fn authentication(&mut self, at: &Location, block: &[Statement]) -> Option<RawAuth> {
+    fn authentication(&mut self, at: &Location, block: Block<'_>) -> Option<RawAuth> {
         let mut pass = None;
         let mut is_pass = false;
         let mut failed = false;
         for statement in block {
+            let statement = &statement;
             match statement.name() {
                 "auth_type" => match self.value(statement) {
                     Some(word) if word.text == "PASS" => is_pass = true,
@@ -920,7 +951,7 @@ impl Reader<'_> {
                 },
                 "auth_pass" => {
                     if let Some(word) = self.value(statement) {
-                        let mut password = word.text.clone();
+                        let mut password = word.text.to_string();
                         if password.len() > 8 {
                             let mut cut = 8;
                             while !password.is_char_boundary(cut) {
@@ -957,16 +988,10 @@ impl Reader<'_> {
         })
     }
 
-    fn virtual_addresses(&mut self, block: &[Statement]) -> Vec<Spanned<VirtualAddress>> {
-        self.addresses(block, false)
-            .into_iter()
-            .map(|(address, _)| address)
-            .collect()
-    }
-
-    fn routes(&mut self, block: &[Statement], is_static: bool) -> Vec<Route> {
+    fn routes(&mut self, block: Block<'_>, is_static: bool) -> Vec<Route> {
         let mut routes = Vec::new();
         for line in block {
+            let line = &line;
             self.no_block(line);
             if let Some(route) =
                 routing_parse::route(&line.keyword, &line.args, is_static, self.diagnostics)
@@ -977,9 +1002,10 @@ impl Reader<'_> {
         routes
     }
 
-    fn rules(&mut self, block: &[Statement], is_static: bool) -> Vec<Rule> {
+    fn rules(&mut self, block: Block<'_>, is_static: bool) -> Vec<Rule> {
         let mut rules = Vec::new();
         for line in block {
+            let line = &line;
             self.no_block(line);
             if let Some(rule) = routing_parse::rule(
                 &line.keyword,
@@ -995,21 +1021,17 @@ impl Reader<'_> {
     }
 
     /// Address lines of `virtual_ipaddress` (`is_static` false) or
-    /// `static_ipaddress`, each with whether it is tracked: a static address
-    /// is unless `no_track` (a VIP's `no_track` is ignored: a Master always
-    /// puts its VIPs back).
-    fn addresses(
-        &mut self,
-        block: &[Statement],
-        is_static: bool,
-    ) -> Vec<(Spanned<VirtualAddress>, bool)> {
+    /// `static_ipaddress`.
+    fn addresses(&mut self, block: Block<'_>, is_static: bool) -> RawAddresses {
         let what = if is_static {
             "static address"
         } else {
             "virtual address"
         };
-        let mut addresses = Vec::new();
+        let mut addresses = RawAddresses::default();
+        let mut last_named: Option<VirtualAddress> = None;
         for line in block {
+            let line = &line;
             self.no_block(line);
             let (address, prefix_len) = match values::address_with_prefix(line.name()) {
                 Ok(parsed) => parsed,
@@ -1019,28 +1041,25 @@ impl Reader<'_> {
                     continue;
                 }
             };
-            let mut virtual_address = VirtualAddress {
-                address,
-                prefix_len,
-                dev: None,
-                label: None,
-            };
+            let mut dev = None;
+            let mut label = None;
             let mut track = true;
             let mut index = 0;
             while index < line.args.len() {
                 let option = &line.args[index];
                 let value = line.args.get(index + 1);
-                match option.text.as_str() {
+                match option.text {
                     "dev" | "label" => {
                         let Some(value) = value else {
                             self.diagnostics
                                 .error(&option.at, format!("'{}' needs a value", option.text));
                             break;
                         };
+                        let name = Some(value.text.to_string());
                         if option.text == "dev" {
-                            virtual_address.dev = Some(value.text.clone());
+                            dev = name;
                         } else {
-                            virtual_address.label = Some(value.text.clone());
+                            label = name;
                         }
                         index += 2;
                     }
@@ -1073,21 +1092,28 @@ impl Reader<'_> {
                     },
                 }
             }
-            addresses.push((
-                Spanned {
-                    value: virtual_address,
-                    at: line.at().clone(),
-                },
-                track,
-            ));
+            // Lines giving the same names share them.
+            let virtual_address = match &last_named {
+                Some(last) if last.dev() == dev.as_deref() && last.label() == label.as_deref() => {
+                    VirtualAddress::new(address, prefix_len).with_names_of(last)
+                }
+                _ => VirtualAddress::new(address, prefix_len).with_names(dev, label),
+            };
+            if virtual_address.dev().is_some() || virtual_address.label().is_some() {
+                last_named = Some(virtual_address.clone());
+            }
+            addresses.values.push(virtual_address);
+            addresses.at.push(line.at().clone());
+            addresses.track.push(track);
         }
         addresses
     }
 
     /// Lines `NAME [weight N] [reverse|noreverse|no_reverse]`.
-    fn tracks(&mut self, block: &[Statement], max_weight: i64) -> Vec<RawTrack> {
+    fn tracks(&mut self, block: Block<'_>, max_weight: i64) -> Vec<RawTrack> {
         let mut tracks = Vec::new();
         for line in block {
+            let line = &line;
             self.no_block(line);
             let mut track = RawTrack {
                 name: line.name().to_string(),
@@ -1098,12 +1124,12 @@ impl Reader<'_> {
             let mut index = 0;
             while index < line.args.len() {
                 let option = &line.args[index];
-                match option.text.as_str() {
+                match option.text {
                     "weight" => {
                         match line.args.get(index + 1) {
                             None => self.diagnostics.error(&option.at, "'weight' needs a value"),
                             Some(value) => {
-                                match values::integer(&value.text, -max_weight, max_weight) {
+                                match values::integer(value.text, -max_weight, max_weight) {
                                     Ok(weight) => track.weight = Some(weight),
                                     Err(message) => self
                                         .diagnostics
@@ -1151,9 +1177,9 @@ impl Reader<'_> {
         }
         self.extra_args(statement, 3);
         Some(Command {
-            command: command?.text.clone(),
-            user: statement.args.get(1).map(|word| word.text.clone()),
-            group: statement.args.get(2).map(|word| word.text.clone()),
+            command: command?.text.to_string(),
+            user: statement.args.get(1).map(|word| word.text.to_string()),
+            group: statement.args.get(2).map(|word| word.text.to_string()),
         })
     }
 
@@ -1169,9 +1195,9 @@ impl Reader<'_> {
         *slot = command;
     }
 
-    fn script(&mut self, name: &Word, block: &[Statement]) -> Option<Spanned<VrrpScript>> {
+    fn script(&mut self, name: &Word, block: Block<'_>) -> Option<Spanned<VrrpScript>> {
         let mut script = VrrpScript {
-            name: name.text.clone(),
+            name: name.text.to_string(),
             script: String::new(),
             interval_s: 1,
             timeout_s: 0,
@@ -1186,10 +1212,11 @@ impl Reader<'_> {
         let mut has_script = false;
         let mut timeout = None;
         for statement in block {
+            let statement = &statement;
             match statement.name() {
                 "script" => {
                     if let Some(word) = self.value(statement) {
-                        script.script = word.text.clone();
+                        script.script = word.text.to_string();
                         has_script = true;
                     }
                 }
@@ -1205,14 +1232,14 @@ impl Reader<'_> {
                         None => self
                             .diagnostics
                             .error(statement.at(), "'weight' needs a value"),
-                        Some(word) => match values::integer(&word.text, -253, 253) {
+                        Some(word) => match values::integer(word.text, -253, 253) {
                             Ok(weight) => script.weight = weight,
                             Err(message) => self
                                 .diagnostics
                                 .error(&word.at, format!("weight: {message}")),
                         },
                     }
-                    match statement.args.get(1).map(|word| word.text.as_str()) {
+                    match statement.args.get(1).map(|word| word.text) {
                         Some("reverse") => script.weight_reverse = true,
                         Some("noreverse" | "no_reverse") => script.weight_reverse = false,
                         Some(_) => self.extra_args(statement, 1),
@@ -1228,8 +1255,8 @@ impl Reader<'_> {
                 }
                 "user" => {
                     self.no_block(statement);
-                    script.user = statement.args.first().map(|word| word.text.clone());
-                    script.group = statement.args.get(1).map(|word| word.text.clone());
+                    script.user = statement.args.first().map(|word| word.text.to_string());
+                    script.group = statement.args.get(1).map(|word| word.text.to_string());
                     if script.user.is_none() {
                         self.diagnostics
                             .error(statement.at(), "'user' needs a user name");
@@ -1258,9 +1285,9 @@ impl Reader<'_> {
         })
     }
 
-    fn sync_group(&mut self, name: &Word, block: &[Statement]) -> RawSyncGroup {
+    fn sync_group(&mut self, name: &Word, block: Block<'_>) -> RawSyncGroup {
         let mut group = RawSyncGroup {
-            name: name.text.clone(),
+            name: name.text.to_string(),
             at: name.at.clone(),
             members: Vec::new(),
             track_interfaces: Vec::new(),
@@ -1268,15 +1295,16 @@ impl Reader<'_> {
             notify: RawNotify::default(),
         };
         for statement in block {
+            let statement = &statement;
             match statement.name() {
                 "group" => {
                     if let Some(members) = self.bare_block(statement) {
                         for member in members {
-                            self.no_block(member);
+                            self.no_block(&member);
                             // keepalived accepts several names on one line here.
                             for word in std::iter::once(&member.keyword).chain(&member.args) {
                                 group.members.push(Spanned {
-                                    value: word.text.clone(),
+                                    value: word.text.to_string(),
                                     at: word.at.clone(),
                                 });
                             }

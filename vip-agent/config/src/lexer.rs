@@ -6,64 +6,83 @@
 //! form one word; an unquoted `{` or `}` is always a token of its own.
 //! Line ends are kept because keepalived reads one statement per line.
 
-use std::sync::Arc;
+use std::borrow::Cow;
 
-use super::diagnostic::{Diagnostics, Location};
+use super::diagnostic::{Diagnostics, FileName, Location};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
     /// A word; `quoted` is true when any part of it was quoted, so that a
     /// quoted `"{"` or `"include"` is never mistaken for syntax.
     Word {
-        text: String,
         quoted: bool,
     },
     Open,
     Close,
-    LineEnd,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A token of one line; a word's text is in [`LineTokens`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Token {
     pub kind: TokenKind,
-    pub at: Location,
+    /// Column of the token's first character, counted from 1.
+    pub col: u32,
+    start: usize,
+    end: usize,
 }
 
-impl Token {
-    pub fn word(&self) -> Option<&str> {
-        match &self.kind {
-            TokenKind::Word { text, .. } => Some(text),
-            _ => None,
-        }
-    }
-
-    pub fn is_plain_word(&self, expected: &str) -> bool {
-        matches!(&self.kind, TokenKind::Word { text, quoted: false } if text == expected)
-    }
+/// The tokens of one line, with the text of its words in one buffer. Lines
+/// are read one at a time into the same `LineTokens`, so a file is never
+/// held as tokens: its words go straight into the statement tree.
+#[derive(Debug, Default)]
+pub struct LineTokens {
+    text: String,
+    tokens: Vec<Token>,
 }
 
-/// Tokenizes one file's text. Problems (an unterminated quote, a conditional
-/// `@` line) are reported into `diagnostics`; the rest of the text is still read.
-pub fn tokenize(text: &str, file: &Arc<str>, diagnostics: &mut Diagnostics) -> Vec<Token> {
-    let mut tokens = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let line_number = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        tokenize_line(line, line_number, file, &mut tokens, diagnostics);
-        tokens.push(Token {
-            kind: TokenKind::LineEnd,
-            at: Location::new(file.clone(), line_number, column_of(line, line.len())),
+impl LineTokens {
+    pub fn tokens(&self) -> &[Token] {
+        &self.tokens
+    }
+
+    /// The text of a word (empty for a brace).
+    pub fn text(&self, token: &Token) -> &str {
+        &self.text[token.start..token.end]
+    }
+
+    pub fn is_plain_word(&self, token: &Token, expected: &str) -> bool {
+        token.kind == (TokenKind::Word { quoted: false }) && self.text(token) == expected
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.tokens.clear();
+    }
+
+    fn push(&mut self, kind: TokenKind, col: u32, start: usize) {
+        self.tokens.push(Token {
+            kind,
+            col,
+            start,
+            end: self.text.len(),
         });
     }
-    tokens
+}
+
+/// The lines of a file's text, numbered from 1.
+pub fn lines(text: &str) -> impl Iterator<Item = (u32, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(index, line)| (u32::try_from(index + 1).unwrap_or(u32::MAX), line))
 }
 
 /// The text of a file that may not be UTF-8. keepalived reads bytes, and
 /// old files carry Latin-1 in comments: bytes that are not UTF-8 are
 /// accepted in a comment (which is dropped), and are an error anywhere
 /// else, at the line and column of the first such byte.
-pub fn decode(bytes: &[u8], file: &Arc<str>, diagnostics: &mut Diagnostics) -> String {
+pub fn decode<'b>(bytes: &'b [u8], file: &FileName, diagnostics: &mut Diagnostics) -> Cow<'b, str> {
     if let Ok(text) = std::str::from_utf8(bytes) {
-        return text.to_string();
+        return Cow::Borrowed(text);
     }
     let mut text = String::with_capacity(bytes.len());
     for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
@@ -97,7 +116,7 @@ pub fn decode(bytes: &[u8], file: &Arc<str>, diagnostics: &mut Diagnostics) -> S
             }
         }
     }
-    text
+    Cow::Owned(text)
 }
 
 /// Byte offset of the `#` or `!` that starts a comment on `line`, by the
@@ -124,13 +143,17 @@ fn column_of(line: &str, byte_offset: usize) -> u32 {
     u32::try_from(line[..byte_offset].chars().count() + 1).unwrap_or(u32::MAX)
 }
 
-fn tokenize_line(
+/// Tokenizes one line into `out` (replacing what it held). Problems (an
+/// unterminated quote, a conditional `@` line) are reported into
+/// `diagnostics`; the rest of the line is still read.
+pub fn tokenize_line(
     line: &str,
     line_number: u32,
-    file: &Arc<str>,
-    tokens: &mut Vec<Token>,
+    file: &FileName,
+    out: &mut LineTokens,
     diagnostics: &mut Diagnostics,
 ) {
+    out.clear();
     let location = |column: u32| Location::new(file.clone(), line_number, column);
     let trimmed_start = line.len() - line.trim_start().len();
     let rest = &line[trimmed_start..];
@@ -152,11 +175,11 @@ fn tokenize_line(
         return;
     }
 
-    let chars: Vec<char> = line.chars().collect();
     // The column of the character at `position`, counted from 1. (Not
     // `column_of`: counting from the line start for each token would make a
     // long line quadratic.)
-    let at = |position: usize| location(u32::try_from(position + 1).unwrap_or(u32::MAX));
+    let col = |position: usize| u32::try_from(position + 1).unwrap_or(u32::MAX);
+    let chars: Vec<char> = line.chars().collect();
     let mut position = 0;
     while position < chars.len() {
         let c = chars[position];
@@ -173,15 +196,12 @@ fn tokenize_line(
             } else {
                 TokenKind::Close
             };
-            tokens.push(Token {
-                kind,
-                at: at(position),
-            });
+            out.push(kind, col(position), out.text.len());
             position += 1;
             continue;
         }
         let start = position;
-        let mut text = String::new();
+        let text_start = out.text.len();
         let mut quoted = false;
         let mut ends_line = false;
         while position < chars.len() {
@@ -195,22 +215,20 @@ fn tokenize_line(
             }
             if c == '"' || c == '\'' {
                 quoted = true;
-                match read_quoted(&chars, position, c, &mut text) {
+                match read_quoted(&chars, position, c, &mut out.text) {
                     Some(next) => position = next,
                     None => {
-                        diagnostics.error(&at(position), format!("unterminated quote {c}"));
+                        diagnostics
+                            .error(&location(col(position)), format!("unterminated quote {c}"));
                         position = chars.len();
                     }
                 }
                 continue;
             }
-            text.push(c);
+            out.text.push(c);
             position += 1;
         }
-        tokens.push(Token {
-            kind: TokenKind::Word { text, quoted },
-            at: at(start),
-        });
+        out.push(TokenKind::Word { quoted }, col(start), text_start);
         if ends_line {
             return;
         }
@@ -289,28 +307,42 @@ fn read_escape(chars: &[char], position: usize, out: &mut String) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+
+    /// Every token of `text` as (text, line, col), with "\\n" at each line end.
+    fn tokenize(text: &str, diagnostics: &mut Diagnostics) -> Vec<(String, u32, u32)> {
+        let file = Arc::new("t.conf".to_string());
+        let mut line_tokens = LineTokens::default();
+        let mut all = Vec::new();
+        for (number, line) in lines(text) {
+            tokenize_line(line, number, &file, &mut line_tokens, diagnostics);
+            for token in line_tokens.tokens() {
+                let text = match token.kind {
+                    TokenKind::Word { .. } => line_tokens.text(token).to_string(),
+                    TokenKind::Open => "{".into(),
+                    TokenKind::Close => "}".into(),
+                };
+                all.push((text, number, token.col));
+            }
+            all.push(("\\n".into(), number, 0));
+        }
+        all
+    }
 
     fn words(text: &str) -> Vec<String> {
         let mut diagnostics = Diagnostics::default();
-        let tokens = tokenize(text, &Arc::from("t.conf"), &mut diagnostics);
+        let tokens = tokenize(text, &mut diagnostics);
         assert!(diagnostics.items.is_empty(), "{:?}", diagnostics.items);
-        tokens
-            .iter()
-            .map(|token| match &token.kind {
-                TokenKind::Word { text, .. } => text.clone(),
-                TokenKind::Open => "{".into(),
-                TokenKind::Close => "}".into(),
-                TokenKind::LineEnd => "\\n".into(),
-            })
-            .collect()
+        tokens.into_iter().map(|(text, _, _)| text).collect()
     }
 
     fn decoded(bytes: &[u8]) -> (String, Vec<String>) {
         let mut diagnostics = Diagnostics::default();
-        let text = decode(bytes, &Arc::from("t.conf"), &mut diagnostics);
+        let text = decode(bytes, &Arc::new("t.conf".to_string()), &mut diagnostics);
         let errors = diagnostics.items.iter().map(ToString::to_string).collect();
-        (text, errors)
+        (text.into_owned(), errors)
     }
 
     #[test]
@@ -380,10 +412,10 @@ mod tests {
     #[test]
     fn trailing_whitespace_and_columns() {
         let mut diagnostics = Diagnostics::default();
-        let tokens = tokenize("  router_id  X  \n", &Arc::from("t.conf"), &mut diagnostics);
-        assert_eq!(tokens[0].at.col, 3);
-        assert_eq!(tokens[1].at.col, 14);
-        assert_eq!(tokens[1].word(), Some("X"));
+        let tokens = tokenize("  router_id  X  \n", &mut diagnostics);
+        assert_eq!(tokens[0].2, 3);
+        assert_eq!(tokens[1].2, 14);
+        assert_eq!(tokens[1].0, "X");
         assert_eq!(tokens.len(), 3);
     }
 
@@ -393,14 +425,14 @@ mod tests {
         // made a long line quadratic (a 2.4 MB line took 26 s to check).
         let line = format!("{}'unterminated", "é { ".repeat(100_000));
         let mut diagnostics = Diagnostics::default();
-        let tokens = tokenize(&line, &Arc::from("t.conf"), &mut diagnostics);
+        let tokens = tokenize(&line, &mut diagnostics);
         assert_eq!(tokens.len(), 200_002);
-        assert_eq!((tokens[0].at.line, tokens[0].at.col), (1, 1));
-        assert_eq!(tokens[1].kind, TokenKind::Open);
-        assert_eq!(tokens[1].at.col, 3);
-        assert_eq!(tokens[199_999].at.col, 399_999);
-        assert_eq!(tokens[200_000].at.col, 400_001, "the quoted word");
-        assert_eq!(tokens[200_001].kind, TokenKind::LineEnd);
+        assert_eq!((tokens[0].1, tokens[0].2), (1, 1));
+        assert_eq!(tokens[1].0, "{");
+        assert_eq!(tokens[1].2, 3);
+        assert_eq!(tokens[199_999].2, 399_999);
+        assert_eq!(tokens[200_000].2, 400_001, "the quoted word");
+        assert_eq!(tokens[200_001].0, "\\n");
         let errors: Vec<String> = diagnostics.items.iter().map(ToString::to_string).collect();
         assert_eq!(errors, ["t.conf:1:400001: unterminated quote '"]);
     }
@@ -408,11 +440,7 @@ mod tests {
     #[test]
     fn unterminated_quote_and_conditionals_are_errors() {
         let mut diagnostics = Diagnostics::default();
-        tokenize(
-            "a \"b\n  @node1 priority 1\n",
-            &Arc::from("t.conf"),
-            &mut diagnostics,
-        );
+        tokenize("a \"b\n  @node1 priority 1\n", &mut diagnostics);
         let found: Vec<String> = diagnostics.items.iter().map(ToString::to_string).collect();
         assert!(
             found[0].starts_with("t.conf:1:3: unterminated quote"),

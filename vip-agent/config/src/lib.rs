@@ -20,9 +20,6 @@ mod routing_parse;
 mod source;
 mod values;
 
-use std::path::Path;
-use std::sync::Arc;
-
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use model::{
     max_advertised_addresses, AddressFamily, Command, Config, GarpSettings, GlobalDefs,
@@ -33,9 +30,9 @@ pub use routing::{
     rtax, NextHop, PortRange, Prefix, Route, RouteMetrics, RouteMode, RouteType, Rule, RuleAction,
     StaticAddress, PROTOCOL_KEEPALIVED, TABLE_MAIN,
 };
+use std::path::Path;
 
 use diagnostic::Diagnostics;
-use lexer::Token;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoadOptions {
@@ -54,17 +51,17 @@ pub struct Loaded {
 /// holds every error found, and the warnings as well, ordered by place.
 pub fn load(path: &Path, options: LoadOptions) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diagnostics = Diagnostics::default();
-    let tokens = source::read_tokens(path, &mut diagnostics);
+    let tree = source::read_file(path, &mut diagnostics);
     let top = Location::whole(&path.display().to_string());
-    finish(&tokens, &top, diagnostics, options)
+    finish(tree, &top, diagnostics, options)
 }
 
 /// Reads configuration text; `name` stands for the file in diagnostics.
 /// `include` is not honoured since there is no directory to resolve it in.
 pub fn load_str(text: &str, name: &str, options: LoadOptions) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diagnostics = Diagnostics::default();
-    let tokens = source::read_text(text, name, &mut diagnostics);
-    finish(&tokens, &Location::whole(name), diagnostics, options)
+    let tree = source::read_text(text, name, &mut diagnostics);
+    finish(tree, &Location::whole(name), diagnostics, options)
 }
 
 /// Reads the contents of a configuration file as they are on disk (bytes that
@@ -76,19 +73,19 @@ pub fn load_bytes(
     options: LoadOptions,
 ) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diagnostics = Diagnostics::default();
-    let tokens = source::read_bytes(bytes, &Arc::from(name), &mut diagnostics);
-    finish(&tokens, &Location::whole(name), diagnostics, options)
+    let tree = source::read_bytes(bytes, name, &mut diagnostics);
+    finish(tree, &Location::whole(name), diagnostics, options)
 }
 
 fn finish(
-    tokens: &[Token],
+    tree: parser::Tree,
     top: &Location,
     mut diagnostics: Diagnostics,
     options: LoadOptions,
 ) -> Result<Loaded, Vec<Diagnostic>> {
-    let statements = parser::parse(tokens, &mut diagnostics);
-    let raw = interpret::interpret(&statements, &mut diagnostics);
-    let config = resolve::resolve(&raw, top, &mut diagnostics);
+    let raw = interpret::interpret(tree.top(), &mut diagnostics);
+    drop(tree);
+    let config = resolve::resolve(raw, top, &mut diagnostics);
     let mut items = diagnostics.items;
     if options.strict {
         for item in &mut items {

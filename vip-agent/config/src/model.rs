@@ -3,6 +3,7 @@
 //! the agent never needs to know keepalived's defaulting rules.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -228,12 +229,78 @@ pub struct VrrpInstance {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "VirtualAddressFields", into = "VirtualAddressFields")]
 pub struct VirtualAddress {
     pub address: IpAddr,
     pub prefix_len: u8,
+    /// `dev` and `label`, shared by every address that gives the same ones,
+    /// and one pointer wide: an instance may hold millions of addresses,
+    /// most with the same `dev` or none, and each address's size counts.
+    names: Option<Arc<AddressNames>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AddressNames {
+    dev: Option<String>,
+    label: Option<String>,
+}
+
+impl VirtualAddress {
+    pub fn new(address: IpAddr, prefix_len: u8) -> Self {
+        VirtualAddress {
+            address,
+            prefix_len,
+            names: None,
+        }
+    }
+
+    /// The address with these `dev` and `label`.
+    pub fn with_names(mut self, dev: Option<String>, label: Option<String>) -> Self {
+        self.names =
+            (dev.is_some() || label.is_some()).then(|| Arc::new(AddressNames { dev, label }));
+        self
+    }
+
+    /// The address with the names of `other` (sharing them).
+    pub fn with_names_of(mut self, other: &VirtualAddress) -> Self {
+        self.names = other.names.clone();
+        self
+    }
+
     /// Interface to put the address on; None = the instance's interface.
-    pub dev: Option<String>,
-    pub label: Option<String>,
+    pub fn dev(&self) -> Option<&str> {
+        self.names.as_ref()?.dev.as_deref()
+    }
+
+    pub fn label(&self) -> Option<&str> {
+        self.names.as_ref()?.label.as_deref()
+    }
+}
+
+/// [`VirtualAddress`] as it is written in JSON.
+#[derive(Serialize, Deserialize)]
+struct VirtualAddressFields {
+    address: IpAddr,
+    prefix_len: u8,
+    dev: Option<String>,
+    label: Option<String>,
+}
+
+impl From<VirtualAddressFields> for VirtualAddress {
+    fn from(fields: VirtualAddressFields) -> Self {
+        VirtualAddress::new(fields.address, fields.prefix_len).with_names(fields.dev, fields.label)
+    }
+}
+
+impl From<VirtualAddress> for VirtualAddressFields {
+    fn from(address: VirtualAddress) -> Self {
+        VirtualAddressFields {
+            address: address.address,
+            prefix_len: address.prefix_len,
+            dev: address.dev().map(str::to_string),
+            label: address.label().map(str::to_string),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -29,7 +29,7 @@ pub fn to_keepalived_string(config: &Config) -> String {
             let cidr = format!("{}/{}", address.address, address.prefix_len);
             let mut words = vec![cidr.as_str(), "dev", address.dev.as_str()];
             if let Some(label) = &address.label {
-                words.extend(["label", label.as_str()]);
+                words.extend(["label", label]);
             }
             if !address.track {
                 words.push("no_track");
@@ -551,11 +551,11 @@ fn addresses(out: &mut Printer, keyword: &str, addresses: &[VirtualAddress]) {
     for address in addresses {
         let cidr = format!("{}/{}", address.address, address.prefix_len);
         let mut words = vec![cidr.as_str()];
-        if let Some(dev) = &address.dev {
-            words.extend(["dev", dev.as_str()]);
+        if let Some(dev) = address.dev() {
+            words.extend(["dev", dev]);
         }
-        if let Some(label) = &address.label {
-            words.extend(["label", label.as_str()]);
+        if let Some(label) = address.label() {
+            words.extend(["label", label]);
         }
         out.line(&words);
     }

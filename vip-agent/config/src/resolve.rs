@@ -5,7 +5,9 @@
 use std::collections::{HashMap, HashSet};
 
 use super::diagnostic::{Diagnostics, Location};
-use super::interpret::{RawConfig, RawGlobal, RawInstance, RawNotify, RawSyncGroup, RawTrack};
+use super::interpret::{
+    RawAddresses, RawConfig, RawGlobal, RawInstance, RawNotify, RawSyncGroup, RawTrack,
+};
 use super::model::{
     max_advertised_addresses, AddressFamily, Config, GarpSettings, GlobalDefs, InitialState,
     NotifyScripts, SyncGroup, TrackedInterface, TrackedScript, VirtualAddress, VrrpInstance,
@@ -17,7 +19,9 @@ const DEFAULT_PRIORITY: u8 = 100;
 const DEFAULT_ADVERT_INT_US: u64 = 1_000_000;
 const PRIORITY_OWNER: u8 = 255;
 
-pub fn resolve(raw: &RawConfig, top: &Location, diagnostics: &mut Diagnostics) -> Config {
+/// Takes the raw configuration by value: the address lists move into the
+/// configuration rather than being copied (they may hold millions of lines).
+pub fn resolve(mut raw: RawConfig, top: &Location, diagnostics: &mut Diagnostics) -> Config {
     let global = raw.global.resolve();
     check_fifos(&raw.global, diagnostics);
 
@@ -33,14 +37,12 @@ pub fn resolve(raw: &RawConfig, top: &Location, diagnostics: &mut Diagnostics) -
         scripts.push(script.value.clone());
     }
 
+    warn_repeated_addresses(&raw, diagnostics);
+
     let mut instances = Vec::new();
-    for raw_instance in &raw.instances {
-        if raw
-            .instances
-            .iter()
-            .take_while(|other| !std::ptr::eq(*other, raw_instance))
-            .any(|other| other.name == raw_instance.name)
-        {
+    let mut instance_names = HashSet::new();
+    for (index, raw_instance) in raw.instances.iter_mut().enumerate() {
+        if !instance_names.insert(raw_instance.name.clone()) {
             diagnostics.error(
                 &raw_instance.at,
                 format!("vrrp_instance {} is defined twice", raw_instance.name),
@@ -48,10 +50,10 @@ pub fn resolve(raw: &RawConfig, top: &Location, diagnostics: &mut Diagnostics) -
             continue;
         }
         if let Some(instance) = resolve_instance(raw_instance, &global, &scripts, diagnostics) {
-            instances.push((raw_instance, instance));
+            instances.push((index, instance));
         }
     }
-    check_duplicate_vrids(&instances, diagnostics);
+    check_duplicate_vrids(&raw.instances, &instances, diagnostics);
 
     let mut sync_groups = Vec::new();
     let mut group_of_instance: HashMap<String, String> = HashMap::new();
@@ -68,7 +70,7 @@ pub fn resolve(raw: &RawConfig, top: &Location, diagnostics: &mut Diagnostics) -
         }
         let group = resolve_sync_group(
             raw_group,
-            raw,
+            &raw,
             &scripts,
             &mut group_of_instance,
             diagnostics,
@@ -86,24 +88,21 @@ pub fn resolve(raw: &RawConfig, top: &Location, diagnostics: &mut Diagnostics) -
              (to release every VIP, stop the agent)",
         );
     }
-    warn_vips_in_several_instances(raw, diagnostics);
-    warn_static_addresses_that_are_vips(raw, diagnostics);
 
-    let static_addresses = raw
-        .static_addresses
-        .iter()
-        .map(|line| StaticAddress {
-            address: line.address.address,
-            prefix_len: line.address.prefix_len,
+    let static_addresses = std::mem::take(&mut raw.static_addresses.values)
+        .into_iter()
+        .zip(&raw.static_addresses.track)
+        .map(|(address, &track)| StaticAddress {
+            address: address.address,
+            prefix_len: address.prefix_len,
             // keepalived: the address's dev, else default_interface, else eth0.
-            dev: line
-                .address
-                .dev
-                .clone()
+            dev: address
+                .dev()
+                .map(str::to_string)
                 .or_else(|| raw.global.default_interface.clone())
                 .unwrap_or_else(|| "eth0".to_string()),
-            label: line.address.label.clone(),
-            track: line.track,
+            label: address.label().map(str::to_string),
+            track,
         })
         .collect();
 
@@ -116,8 +115,8 @@ pub fn resolve(raw: &RawConfig, top: &Location, diagnostics: &mut Diagnostics) -
             .collect(),
         sync_groups,
         static_addresses,
-        static_routes: raw.static_routes.clone(),
-        static_rules: raw.static_rules.clone(),
+        static_routes: raw.static_routes,
+        static_rules: raw.static_rules,
     }
 }
 
@@ -162,7 +161,7 @@ fn check_fifos(global: &RawGlobal, diagnostics: &mut Diagnostics) {
 /// carry fewer on a 1500-byte MTU; that limit depends on the interface, so
 /// the agent applies it when the instance starts and here it is a warning.
 fn split_excess_addresses(
-    raw: &RawInstance,
+    raw: &mut RawInstance,
     family: AddressFamily,
     version: u8,
     diagnostics: &mut Diagnostics,
@@ -170,19 +169,11 @@ fn split_excess_addresses(
     let name = &raw.name;
     let max = usize::from(u8::MAX);
     let count = raw.virtual_ipaddresses.len();
-    let mut advertised: Vec<VirtualAddress> = raw
-        .virtual_ipaddresses
-        .iter()
-        .map(|vip| vip.value.clone())
-        .collect();
-    let mut excluded: Vec<VirtualAddress> = raw
-        .virtual_ipaddresses_excluded
-        .iter()
-        .map(|vip| vip.value.clone())
-        .collect();
+    let mut advertised = std::mem::take(&mut raw.virtual_ipaddresses.values);
+    let mut excluded = std::mem::take(&mut raw.virtual_ipaddresses_excluded.values);
     if count > max {
         diagnostics.warning(
-            &raw.virtual_ipaddresses[max].at,
+            &raw.virtual_ipaddresses.at[max],
             format!(
                 "vrrp_instance {name}: {count} virtual addresses, but an advert carries at most {max}: \
                  the {} from here on are moved to virtual_ipaddress_excluded (installed, not \
@@ -190,12 +181,17 @@ fn split_excess_addresses(
                 count - max
             ),
         );
-        excluded.extend(advertised.drain(max..));
+        // The excess is most of the list: it stays in the list's own memory
+        // (shifted in place) and the 255 kept are copied out.
+        let mut moved = advertised;
+        advertised = moved.drain(..max).collect();
+        moved.splice(0..0, excluded);
+        excluded = moved;
     } else {
         let fit = max_advertised_addresses(family, version, DEFAULT_MTU);
         if count > fit {
             diagnostics.warning(
-                &raw.virtual_ipaddresses[fit].at,
+                &raw.virtual_ipaddresses.at[fit],
                 format!(
                     "vrrp_instance {name}: {count} {family} virtual addresses, but on an interface \
                      with an MTU of {DEFAULT_MTU} an advert carries at most {fit}: the rest are then \
@@ -209,12 +205,12 @@ fn split_excess_addresses(
 }
 
 fn resolve_instance(
-    raw: &RawInstance,
+    raw: &mut RawInstance,
     global: &GlobalDefs,
     scripts: &[VrrpScript],
     diagnostics: &mut Diagnostics,
 ) -> Option<VrrpInstance> {
-    let name = &raw.name;
+    let name = raw.name.clone();
     let mut valid = true;
     let written = |keyword: &str| raw.written.iter().any(|seen| seen == keyword);
     if raw.interface.is_none() && !written("interface") {
@@ -231,8 +227,9 @@ fn resolve_instance(
 
     let family = raw
         .virtual_ipaddresses
+        .values
         .first()
-        .map(|vip| AddressFamily::of(&vip.value.address))
+        .map(|vip| AddressFamily::of(&vip.address))
         .or_else(|| {
             raw.unicast_src_ip
                 .as_ref()
@@ -244,15 +241,15 @@ fn resolve_instance(
                 .map(|peer| AddressFamily::of(&peer.value))
         })
         .unwrap_or(AddressFamily::Ipv4);
-    for vip in &raw.virtual_ipaddresses {
-        if AddressFamily::of(&vip.value.address) != family {
+    for (vip, at) in raw.virtual_ipaddresses.iter() {
+        if AddressFamily::of(&vip.address) != family {
             diagnostics.error(
-                &vip.at,
+                at,
                 format!(
                     "vrrp_instance {name}: {} is an {} address but the instance is {family} \
                      (all of virtual_ipaddress must be one family; use virtual_ipaddress_excluded to mix)",
-                    vip.value.address,
-                    AddressFamily::of(&vip.value.address)
+                    vip.address,
+                    AddressFamily::of(&vip.address)
                 ),
             );
             valid = false;
@@ -264,7 +261,6 @@ fn resolve_instance(
             format!("vrrp_instance {name} has no virtual_ipaddress"),
         );
     }
-    warn_duplicate_addresses(name, raw, diagnostics);
 
     let mut version = raw
         .version
@@ -329,13 +325,13 @@ fn resolve_instance(
             );
             valid = false;
         }
-        if let Some(vip) = raw
+        if let Some((_, at)) = raw
             .virtual_ipaddresses
             .iter()
-            .find(|vip| vip.value.address == peer.value)
+            .find(|(vip, _)| vip.address == peer.value)
         {
             diagnostics.error(
-                &vip.at,
+                at,
                 format!(
                     "vrrp_instance {name}: virtual address {} is also a unicast peer",
                     peer.value
@@ -371,7 +367,7 @@ fn resolve_instance(
         })
         .collect::<Vec<_>>();
     let track_scripts = resolve_tracked_scripts(
-        name,
+        &name,
         "vrrp_instance",
         &raw.track_scripts,
         scripts,
@@ -509,73 +505,84 @@ fn format_seconds(micros: u64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-fn warn_duplicate_addresses(name: &str, raw: &RawInstance, diagnostics: &mut Diagnostics) {
-    let mut seen = HashSet::new();
-    for vip in raw
-        .virtual_ipaddresses
-        .iter()
-        .chain(&raw.virtual_ipaddresses_excluded)
-    {
-        if !seen.insert(vip.value.address) {
+/// An address listed twice in one instance, or in two instances (which
+/// would fight over it on the node where both are Master), and a static
+/// address that is also a VIP (the Backup would remove the address the
+/// static block keeps). keepalived accepts all three, so they are warnings
+/// (errors with --strict). The addresses are sorted by index rather than
+/// hashed, so that a file of millions of addresses costs 8 bytes for each.
+fn warn_repeated_addresses(raw: &RawConfig, diagnostics: &mut Diagnostics) {
+    fn lists(instance: &RawInstance) -> [&RawAddresses; 2] {
+        [
+            &instance.virtual_ipaddresses,
+            &instance.virtual_ipaddresses_excluded,
+        ]
+    }
+    // (instance, line) with the line counted across both lists.
+    let line = |(instance, line): (u32, u32)| {
+        let [vips, excluded] = lists(&raw.instances[instance as usize]);
+        let line = line as usize;
+        match line.checked_sub(vips.len()) {
+            None => (&vips.values[line], &vips.at[line]),
+            Some(excluded_line) => (&excluded.values[excluded_line], &excluded.at[excluded_line]),
+        }
+    };
+    let mut order: Vec<(u32, u32)> = Vec::new();
+    for (index, instance) in raw.instances.iter().enumerate() {
+        let count = lists(instance).iter().map(|list| list.len()).sum::<usize>();
+        order.extend((0..count).map(|line| (index as u32, line as u32)));
+    }
+    order.sort_unstable_by(|a, b| (line(*a).0.address, a).cmp(&(line(*b).0.address, b)));
+    let mut first = 0;
+    for index in 1..order.len() {
+        let (vip, at) = line(order[index]);
+        let (first_vip, first_at) = line(order[first]);
+        if vip.address != first_vip.address {
+            first = index;
+            continue;
+        }
+        let instance = &raw.instances[order[index].0 as usize];
+        let first_instance = &raw.instances[order[first].0 as usize];
+        if order[index - 1].0 == order[index].0 {
             diagnostics.warning(
-                &vip.at,
+                at,
                 format!(
-                    "vrrp_instance {name}: virtual address {} is listed twice",
-                    vip.value.address
+                    "vrrp_instance {}: virtual address {} is listed twice",
+                    instance.name, vip.address
+                ),
+            );
+        }
+        if instance.name != first_instance.name {
+            diagnostics.warning(
+                at,
+                format!(
+                    "vrrp_instance {}: virtual address {} is also in vrrp_instance {} \
+                     ({}:{}): the two would both add and remove it",
+                    instance.name, vip.address, first_instance.name, first_at.file, first_at.line
                 ),
             );
         }
     }
-}
-
-/// Two instances holding one VIP fight over it on the node where both are
-/// Master; keepalived accepts it, so it is a warning (an error with --strict).
-fn warn_vips_in_several_instances(raw: &RawConfig, diagnostics: &mut Diagnostics) {
-    let mut first_seen: HashMap<std::net::IpAddr, (&str, &Location)> = HashMap::new();
-    for instance in &raw.instances {
-        for vip in instance
-            .virtual_ipaddresses
-            .iter()
-            .chain(&instance.virtual_ipaddresses_excluded)
-        {
-            match first_seen.get(&vip.value.address) {
-                Some((other, at)) if *other != instance.name => diagnostics.warning(
-                    &vip.at,
-                    format!(
-                        "vrrp_instance {}: virtual address {} is also in vrrp_instance {other} \
-                         ({}:{}): the two would both add and remove it",
-                        instance.name, vip.value.address, at.file, at.line
-                    ),
-                ),
-                Some(_) => {}
-                None => {
-                    first_seen.insert(vip.value.address, (&instance.name, &vip.at));
-                }
-            }
-        }
-    }
-}
-
-/// A static address that is also a VIP: the Backup would remove the
-/// address the static block keeps, and the Master add it a second time.
-fn warn_static_addresses_that_are_vips(raw: &RawConfig, diagnostics: &mut Diagnostics) {
-    for line in &raw.static_addresses {
-        let vip_of = raw.instances.iter().find(|instance| {
-            instance
-                .virtual_ipaddresses
-                .iter()
-                .chain(&instance.virtual_ipaddresses_excluded)
-                .any(|vip| vip.value.address == line.address.address)
+    for (address, at) in raw.static_addresses.iter() {
+        let found = order.binary_search_by(|probe| {
+            line(*probe)
+                .0
+                .address
+                .cmp(&address.address)
+                .then(std::cmp::Ordering::Greater)
         });
-        if let Some(instance) = vip_of {
-            diagnostics.warning(
-                &line.at,
-                format!(
-                    "static address {} is also a virtual address of vrrp_instance {}: \
-                     the instance would remove it when it is not Master",
-                    line.address.address, instance.name
-                ),
-            );
+        let first = found.unwrap_or_else(|insert_at| insert_at);
+        if let Some(&entry) = order.get(first) {
+            if line(entry).0.address == address.address {
+                diagnostics.warning(
+                    at,
+                    format!(
+                        "static address {} is also a virtual address of vrrp_instance {}: \
+                         the instance would remove it when it is not Master",
+                        address.address, raw.instances[entry.0 as usize].name
+                    ),
+                );
+            }
         }
     }
 }
@@ -627,10 +634,12 @@ fn resolve_notify(raw: &RawNotify) -> NotifyScripts {
 /// Two instances clash when they would share one socket: same interface,
 /// family and VRID, both multicast, or unicast with a peer in common.
 fn check_duplicate_vrids(
-    instances: &[(&RawInstance, VrrpInstance)],
+    raw_instances: &[RawInstance],
+    instances: &[(usize, VrrpInstance)],
     diagnostics: &mut Diagnostics,
 ) {
-    for (index, (raw, instance)) in instances.iter().enumerate() {
+    for (index, (raw_index, instance)) in instances.iter().enumerate() {
+        let raw = &raw_instances[*raw_index];
         let earlier = instances[..index].iter().find(|(_, other)| {
             other.interface == instance.interface
                 && other.family == instance.family

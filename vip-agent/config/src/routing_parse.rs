@@ -37,7 +37,7 @@ impl Default for RulePriorities {
 
 /// The words of one line, read front to back.
 struct Line<'a, 'd> {
-    words: Vec<&'a Word>,
+    words: Vec<&'a Word<'a>>,
     next: usize,
     diagnostics: &'d mut Diagnostics,
     what: &'static str,
@@ -47,8 +47,8 @@ struct Line<'a, 'd> {
 impl<'a, 'd> Line<'a, 'd> {
     /// The words of one line, `what` naming its block in messages.
     fn new(
-        keyword: &'a Word,
-        args: &'a [Word],
+        keyword: &'a Word<'a>,
+        args: &'a [Word<'a>],
         what: &'static str,
         diagnostics: &'d mut Diagnostics,
     ) -> Self {
@@ -61,11 +61,11 @@ impl<'a, 'd> Line<'a, 'd> {
         }
     }
 
-    fn peek(&self) -> Option<&'a Word> {
+    fn peek(&self) -> Option<&'a Word<'a>> {
         self.words.get(self.next).copied()
     }
 
-    fn take(&mut self) -> Option<&'a Word> {
+    fn take(&mut self) -> Option<&'a Word<'a>> {
         let word = self.peek();
         if word.is_some() {
             self.next += 1;
@@ -93,7 +93,7 @@ impl<'a, 'd> Line<'a, 'd> {
     }
 
     /// The value after `option`.
-    fn value(&mut self, option: &Word) -> Option<&'a Word> {
+    fn value(&mut self, option: &Word) -> Option<&'a Word<'a>> {
         let value = self.take();
         if value.is_none() {
             self.error(&option.at, format!("'{}' needs a value", option.text));
@@ -107,7 +107,7 @@ impl<'a, 'd> Line<'a, 'd> {
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Option<T> {
         let value = self.value(option)?;
-        match parse(&value.text) {
+        match parse(value.text) {
             Ok(parsed) => Some(parsed),
             Err(message) => {
                 self.error(&value.at, format!("{}: {message}", option.text));
@@ -117,9 +117,9 @@ impl<'a, 'd> Line<'a, 'd> {
     }
 
     /// An address after `option`, with the word it was read from.
-    fn address(&mut self, option: &Word) -> Option<(IpAddr, &'a Word)> {
+    fn address(&mut self, option: &Word) -> Option<(IpAddr, &'a Word<'a>)> {
         let value = self.value(option)?;
-        match values::address(&value.text) {
+        match values::address(value.text) {
             Ok(address) => Some((address, value)),
             Err(message) => {
                 self.error(&value.at, format!("{}: {message}", option.text));
@@ -337,7 +337,7 @@ pub fn route(
         if line.failed {
             break;
         }
-        match word.text.as_str() {
+        match word.text {
             "inet" => {
                 line.family(
                     &mut family,
@@ -394,7 +394,7 @@ pub fn route(
             }
             "from" => {
                 if let Some(value) = line.value(word) {
-                    match route_prefix(&value.text) {
+                    match route_prefix(value.text) {
                         Ok((Some(AddressFamily::Ipv6), prefix)) => {
                             line.family(&mut family, AddressFamily::Ipv6, &value.at, MIXED);
                             from = Some(prefix);
@@ -434,7 +434,7 @@ pub fn route(
                 }
             }
             "metric" | "priority" | "preference" => metric = line.parsed(word, u32_decimal),
-            "dev" | "oif" => dev = line.value(word).map(|w| w.text.clone()),
+            "dev" | "oif" => dev = line.value(word).map(|w| w.text.to_string()),
             "onlink" => onlink = true,
             "encap" => line.error(
                 &word.at,
@@ -461,14 +461,14 @@ pub fn route(
                 metrics.advmss = line.parsed(word, u32_decimal);
             }
             "rtt" | "rttvar" | "rto_min" => {
-                let (index, unit) = match word.text.as_str() {
+                let (index, unit) = match word.text {
                     "rtt" => (rtax::RTT, 8),
                     "rttvar" => (rtax::RTTVAR, 4),
                     _ => (rtax::RTO_MIN, 1),
                 };
                 line.lock(&mut metrics, index);
                 if let Some(value) = line.value(word) {
-                    match rtt(&value.text, unit, &mut line, &value.at) {
+                    match rtt(value.text, unit, &mut line, &value.at) {
                         Ok(time) => match index {
                             rtax::RTT => metrics.rtt = Some(time),
                             rtax::RTTVAR => metrics.rttvar = Some(time),
@@ -523,7 +523,7 @@ pub fn route(
             }
             "congctl" => {
                 line.lock(&mut metrics, rtax::CC_ALGO);
-                metrics.congctl = line.value(word).map(|w| w.text.clone());
+                metrics.congctl = line.value(word).map(|w| w.text.to_string());
             }
             "pref" => {
                 line.family(
@@ -608,7 +608,7 @@ pub fn route(
                             break;
                         }
                     }
-                } else if let Some(found) = route_type(&word.text) {
+                } else if let Some(found) = route_type(word.text) {
                     kind = found;
                     match line.take() {
                         Some(next) => dest_word = next,
@@ -621,7 +621,7 @@ pub fn route(
                         }
                     }
                 }
-                match route_prefix(&dest_word.text) {
+                match route_prefix(dest_word.text) {
                     Ok((prefix_family, prefix)) => {
                         if let Some(prefix_family) = prefix_family {
                             line.family(&mut family, prefix_family, &dest_word.at, MIXED);
@@ -744,7 +744,7 @@ fn next_hops(line: &mut Line, family: &mut Option<AddressFamily>, out: &mut Vec<
     while line.take_if("nexthop") {
         let mut hop = NextHop::default();
         while let Some(word) = line.peek() {
-            match word.text.as_str() {
+            match word.text {
                 "via" => {
                     line.next += 1;
                     let stated = if line.take_if("inet") {
@@ -769,7 +769,7 @@ fn next_hops(line: &mut Line, family: &mut Option<AddressFamily>, out: &mut Vec<
                 }
                 "dev" => {
                     line.next += 1;
-                    hop.dev = line.value(word).map(|w| w.text.clone());
+                    hop.dev = line.value(word).map(|w| w.text.to_string());
                 }
                 "weight" => {
                     line.next += 1;
@@ -866,7 +866,7 @@ pub fn rule(
         if line.failed {
             break;
         }
-        match word.text.as_str() {
+        match word.text {
             "inet" => {
                 line.family(
                     &mut family,
@@ -887,7 +887,7 @@ pub fn rule(
             }
             "from" | "to" => {
                 if let Some(value) = line.value(word) {
-                    match route_prefix(&value.text) {
+                    match route_prefix(value.text) {
                         Ok((prefix_family, prefix)) => {
                             if let Some(prefix_family) = prefix_family {
                                 line.family(&mut family, prefix_family, &value.at, MIXED);
@@ -952,8 +952,8 @@ pub fn rule(
                 suppress_ifgroup = line.named(word, Kind::Group, "interface group");
                 table_option.get_or_insert(word);
             }
-            "dev" | "iif" => iif = line.value(word).map(|w| w.text.clone()),
-            "oif" => oif = line.value(word).map(|w| w.text.clone()),
+            "dev" | "iif" => iif = line.value(word).map(|w| w.text.to_string()),
+            "oif" => oif = line.value(word).map(|w| w.text.to_string()),
             "tunnel-id" => {
                 tunnel_id = line.parsed(word, |text| {
                     text.parse::<u64>()
@@ -1028,7 +1028,7 @@ pub fn rule(
             other => {
                 let (name_word, name) = if other == "type" {
                     match line.take() {
-                        Some(next) => (next, next.text.as_str()),
+                        Some(next) => (next, next.text),
                         None => {
                             line.error(&word.at, "'type' needs an action");
                             break;

@@ -1,7 +1,7 @@
-//! Reads a configuration file and the files it includes into one token stream.
+//! Reads a configuration file and the files it includes into one statement tree.
 //!
 //! As in keepalived, `include` is handled before any other parsing: a line
-//! whose first word is `include` is replaced by the tokens of every file its
+//! whose first word is `include` is replaced by the lines of every file its
 //! patterns match. Relative patterns are relative to the directory of the
 //! file that holds the `include` line.
 
@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::diagnostic::{Diagnostics, Location};
-use super::lexer::{decode, tokenize, Token, TokenKind};
+use super::lexer::{decode, lines, tokenize_line, LineTokens, TokenKind};
+use super::parser::{Tree, TreeBuilder};
 
 /// Deeper nesting than this is almost surely a loop through symlinks or globs.
 const MAX_INCLUDE_DEPTH: usize = 32;
@@ -19,110 +20,129 @@ const INCLUDE_KEYWORDS: &[&str] = &[
 ];
 
 /// Reads `path` and everything it includes.
-pub fn read_tokens(path: &Path, diagnostics: &mut Diagnostics) -> Vec<Token> {
-    let mut tokens = Vec::new();
-    let mut open_files = Vec::new();
+pub fn read_file(path: &Path, diagnostics: &mut Diagnostics) -> Tree {
+    let mut reader = Reader::default();
     let top = Location::whole(&path.display().to_string());
-    read_file_into(path, &top, true, &mut open_files, &mut tokens, diagnostics);
-    tokens
+    reader.read_file(path, &top, true, diagnostics);
+    reader.builder.finish(diagnostics)
 }
 
-/// Tokenizes configuration text that is not in a file (e.g. built from
+/// Reads configuration text that is not in a file (e.g. built from
 /// command-line flags). `include` is not honoured there.
-pub fn read_text(text: &str, name: &str, diagnostics: &mut Diagnostics) -> Vec<Token> {
-    tokenize(text, &Arc::from(name), diagnostics)
+pub fn read_text(text: &str, name: &str, diagnostics: &mut Diagnostics) -> Tree {
+    let mut reader = Reader::default();
+    reader.read_lines(text, name, None, diagnostics);
+    reader.builder.finish(diagnostics)
 }
 
-/// Tokenizes the contents of one file as read from disk (not necessarily
-/// UTF-8), before its `include` lines are expanded.
-pub fn read_bytes(bytes: &[u8], file: &Arc<str>, diagnostics: &mut Diagnostics) -> Vec<Token> {
-    let text = decode(bytes, file, diagnostics);
-    tokenize(&text, file, diagnostics)
+/// Reads the contents of one file as read from disk (not necessarily
+/// UTF-8); `include` is not honoured there either.
+pub fn read_bytes(bytes: &[u8], name: &str, diagnostics: &mut Diagnostics) -> Tree {
+    let mut reader = Reader::default();
+    let text = decode(bytes, &Arc::new(name.to_string()), diagnostics);
+    reader.read_lines(&text, name, None, diagnostics);
+    reader.builder.finish(diagnostics)
 }
 
-fn read_file_into(
-    path: &Path,
-    included_at: &Location,
-    is_top: bool,
-    open_files: &mut Vec<PathBuf>,
-    tokens: &mut Vec<Token>,
-    diagnostics: &mut Diagnostics,
-) {
-    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    if open_files.contains(&canonical) {
-        diagnostics.error(included_at, format!("{} includes itself", path.display()));
-        return;
-    }
-    if open_files.len() >= MAX_INCLUDE_DEPTH {
-        diagnostics.error(
-            included_at,
-            format!("includes nested deeper than {MAX_INCLUDE_DEPTH} files"),
-        );
-        return;
-    }
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            let message = format!("cannot read {}: {error}", path.display());
-            if is_top {
-                diagnostics.error(included_at, message);
-            } else {
-                // keepalived's plain `include` does not fail on an unreadable file.
-                diagnostics.warning(included_at, message);
-            }
+#[derive(Default)]
+struct Reader {
+    builder: TreeBuilder,
+    tokens: LineTokens,
+    /// The files being read, outermost first, to catch include loops.
+    open_files: Vec<PathBuf>,
+}
+
+impl Reader {
+    fn read_file(
+        &mut self,
+        path: &Path,
+        included_at: &Location,
+        is_top: bool,
+        diagnostics: &mut Diagnostics,
+    ) {
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if self.open_files.contains(&canonical) {
+            diagnostics.error(included_at, format!("{} includes itself", path.display()));
             return;
         }
-    };
-    let file: Arc<str> = Arc::from(path.display().to_string());
-    let file_tokens = read_bytes(&bytes, &file, diagnostics);
-    drop(bytes);
-    open_files.push(canonical);
-    let directory = path.parent().map(Path::to_path_buf).unwrap_or_default();
-
-    let mut index = 0;
-    let mut at_line_start = true;
-    while index < file_tokens.len() {
-        let token = &file_tokens[index];
-        let is_include = at_line_start
-            && INCLUDE_KEYWORDS
-                .iter()
-                .any(|keyword| token.is_plain_word(keyword));
-        if !is_include {
-            at_line_start = token.kind == TokenKind::LineEnd;
-            tokens.push(token.clone());
-            index += 1;
-            continue;
+        if self.open_files.len() >= MAX_INCLUDE_DEPTH {
+            diagnostics.error(
+                included_at,
+                format!("includes nested deeper than {MAX_INCLUDE_DEPTH} files"),
+            );
+            return;
         }
-        let include_at = token.at.clone();
-        index += 1;
-        let mut patterns = Vec::new();
-        while index < file_tokens.len() && file_tokens[index].kind != TokenKind::LineEnd {
-            match file_tokens[index].word() {
-                Some(word) => patterns.push((word.to_string(), file_tokens[index].at.clone())),
-                None => diagnostics.error(
-                    &file_tokens[index].at,
-                    "unexpected brace in an include line",
-                ),
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                let message = format!("cannot read {}: {error}", path.display());
+                if is_top {
+                    diagnostics.error(included_at, message);
+                } else {
+                    // keepalived's plain `include` does not fail on an unreadable file.
+                    diagnostics.warning(included_at, message);
+                }
+                return;
             }
-            index += 1;
-        }
-        if patterns.is_empty() {
-            diagnostics.error(&include_at, "include needs a file name or pattern");
-        }
-        for (pattern, pattern_at) in patterns {
-            for included in expand_pattern(&directory, &pattern, &pattern_at, diagnostics) {
-                read_file_into(
-                    &included,
-                    &pattern_at,
-                    false,
-                    open_files,
-                    tokens,
-                    diagnostics,
-                );
+        };
+        let name = path.display().to_string();
+        let text = decode(&bytes, &Arc::new(name.clone()), diagnostics);
+        self.open_files.push(canonical);
+        let directory = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        self.read_lines(&text, &name, Some(&directory), diagnostics);
+        self.open_files.pop();
+    }
+
+    /// Feeds the lines of one file's text to the tree; with a directory,
+    /// `include` lines are replaced by the files they name.
+    fn read_lines(
+        &mut self,
+        text: &str,
+        name: &str,
+        directory: Option<&Path>,
+        diagnostics: &mut Diagnostics,
+    ) {
+        let file_name = Arc::new(name.to_string());
+        let file = self.builder.file(file_name.clone());
+        for (number, line) in lines(text) {
+            tokenize_line(line, number, &file_name, &mut self.tokens, diagnostics);
+            let is_include = directory.is_some()
+                && self.tokens.tokens().first().is_some_and(|first| {
+                    INCLUDE_KEYWORDS
+                        .iter()
+                        .any(|keyword| self.tokens.is_plain_word(first, keyword))
+                });
+            match directory {
+                Some(directory) if is_include => {
+                    let at = |col| Location::new(file_name.clone(), number, col);
+                    let mut patterns = Vec::new();
+                    for token in &self.tokens.tokens()[1..] {
+                        match token.kind {
+                            TokenKind::Word { .. } => {
+                                patterns.push((self.tokens.text(token).to_string(), at(token.col)))
+                            }
+                            _ => diagnostics
+                                .error(&at(token.col), "unexpected brace in an include line"),
+                        }
+                    }
+                    if patterns.is_empty() {
+                        diagnostics.error(
+                            &at(self.tokens.tokens()[0].col),
+                            "include needs a file name or pattern",
+                        );
+                    }
+                    for (pattern, pattern_at) in patterns {
+                        for included in
+                            expand_pattern(directory, &pattern, &pattern_at, diagnostics)
+                        {
+                            self.read_file(&included, &pattern_at, false, diagnostics);
+                        }
+                    }
+                }
+                _ => self.builder.line(&self.tokens, number, file, diagnostics),
             }
         }
     }
-    open_files.pop();
 }
 
 fn expand_pattern(

@@ -183,11 +183,8 @@ fn virtual_address(family: AddressFamily, block: u8) -> impl Strategy<Value = Vi
         option::of(name()),
         option::of(name()),
     )
-        .prop_map(|(address, prefix_len, dev, label)| VirtualAddress {
-            address,
-            prefix_len,
-            dev,
-            label,
+        .prop_map(|(address, prefix_len, dev, label)| {
+            VirtualAddress::new(address, prefix_len).with_names(dev, label)
         })
 }
 

@@ -285,7 +285,7 @@ impl Core {
             .iter()
             .chain(&inst.virtual_ipaddresses_excluded)
             .all(|vip| {
-                let dev = vip.dev.as_deref().unwrap_or(&inst.interface);
+                let dev = vip.dev().unwrap_or(&inst.interface);
                 let Some(dev) = self.system.link_by_name(dev) else {
                     return false;
                 };
@@ -365,7 +365,7 @@ impl Core {
                 .iter()
                 .chain(&inst.virtual_ipaddresses_excluded);
             for vip in vips {
-                let dev = vip.dev.as_deref().unwrap_or(&inst.interface);
+                let dev = vip.dev().unwrap_or(&inst.interface);
                 let Some(link) = self.system.link_by_name(dev) else {
                     continue;
                 };

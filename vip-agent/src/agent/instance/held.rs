@@ -57,7 +57,7 @@ impl Slot {
         };
         let mut placements = Vec::new();
         for vip in self.spec.all_vips() {
-            let (ifindex, mac) = match vip.dev.as_deref() {
+            let (ifindex, mac) = match vip.dev() {
                 Some(dev) if dev != self.spec.config.interface => {
                     match ctx.system.link_by_name(dev) {
                         Some(other) => (other.ifindex, other.mac),
@@ -72,7 +72,7 @@ impl Slot {
             placements.push(Placement {
                 address: vip.address,
                 prefix_len: vip.prefix_len,
-                label: vip.label.clone(),
+                label: vip.label().map(str::to_string),
                 ifindex,
                 mac,
             });
