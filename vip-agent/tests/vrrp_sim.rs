@@ -302,6 +302,7 @@ fn v2(
         vips: vec![ip(vip)],
         initial_state: state,
         auth,
+        sync_group: false,
     }
 }
 

@@ -183,8 +183,6 @@ const IGNORED_SYNC_GROUP: &[&str] = &[
     "track_file",
     "track_process",
     "track_bfd",
-    "global_tracking",
-    "sync_group_tracking_weight",
     "notify_priority_changes",
     "smtp_alert",
 ];
@@ -368,6 +366,8 @@ pub struct RawSyncGroup {
     pub track_interfaces: Vec<RawTrack>,
     pub track_scripts: Vec<RawTrack>,
     pub notify: RawNotify,
+    /// `sync_group_tracking_weight` (or the deprecated `global_tracking`).
+    pub tracking_weight: bool,
 }
 
 /// The lines of an address block. Values and places are kept apart so that
@@ -1293,10 +1293,28 @@ impl Reader<'_> {
             track_interfaces: Vec::new(),
             track_scripts: Vec::new(),
             notify: RawNotify::default(),
+            tracking_weight: false,
         };
         for statement in block {
             let statement = &statement;
             match statement.name() {
+                "sync_group_tracking_weight" => {
+                    self.bare_keyword(statement);
+                    group.tracking_weight = true;
+                }
+                "global_tracking" => {
+                    self.bare_keyword(statement);
+                    self.diagnostics.warning(
+                        statement.at(),
+                        format!(
+                            "vrrp_sync_group {}: global_tracking is deprecated (use track_interface, \
+                             track_script on the sync group); it is read as sync_group_tracking_weight, \
+                             as keepalived reads it",
+                            group.name
+                        ),
+                    );
+                    group.tracking_weight = true;
+                }
                 "group" => {
                     if let Some(members) = self.bare_block(statement) {
                         for member in members {

@@ -389,4 +389,10 @@ pub struct SyncGroup {
     pub track_interfaces: Vec<TrackedInterface>,
     pub track_scripts: Vec<TrackedScript>,
     pub notify: NotifyScripts,
+    /// `sync_group_tracking_weight`: the members' own trackers keep their
+    /// weights. Without it (keepalived's default) a member's tracked
+    /// interface weights become 0 and its weighted scripts are ignored, so
+    /// that no member's priority moves apart from the others'.
+    #[serde(default)]
+    pub tracking_weight: bool,
 }

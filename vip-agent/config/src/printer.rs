@@ -616,6 +616,9 @@ fn sync_group(out: &mut Printer, group: &SyncGroup) {
     track_interfaces(out, &group.track_interfaces);
     track_scripts(out, &group.track_scripts);
     notify(out, &group.notify);
+    if group.tracking_weight {
+        out.line(&["sync_group_tracking_weight"]);
+    }
     out.close();
 }
 

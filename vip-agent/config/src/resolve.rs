@@ -77,6 +77,7 @@ pub fn resolve(mut raw: RawConfig, top: &Location, diagnostics: &mut Diagnostics
         );
         sync_groups.push(group);
     }
+    unweight_sync_group_members(&sync_groups, &raw.instances, &mut instances, diagnostics);
 
     if raw.instances.is_empty() && !diagnostics.items.iter().any(|d| d.is_error()) {
         // An error for check-config, run and reload alike: a reload to a file
@@ -734,5 +735,64 @@ fn resolve_sync_group(
             &mut valid,
         ),
         notify: resolve_notify(&raw_group.notify),
+        tracking_weight: raw_group.tracking_weight,
+    }
+}
+
+/// keepalived 2.2.7 (vrrp_complete_instance): a member of a sync group
+/// without `sync_group_tracking_weight` must not move its priority apart
+/// from the other members', so its tracked interfaces lose their weight
+/// (going down is then a fault, which the group shares) and its weighted
+/// scripts are not tracked. The group's own trackers keep their weights:
+/// they move every member alike.
+fn unweight_sync_group_members(
+    groups: &[SyncGroup],
+    raw_instances: &[RawInstance],
+    instances: &mut [(usize, VrrpInstance)],
+    diagnostics: &mut Diagnostics,
+) {
+    for (raw_index, instance) in instances.iter_mut() {
+        let Some(group) = groups
+            .iter()
+            .find(|g| !g.tracking_weight && g.instances.contains(&instance.name))
+        else {
+            continue;
+        };
+        let raw = &raw_instances[*raw_index];
+        let at = |name: &str, tracks: &[RawTrack]| {
+            tracks
+                .iter()
+                .find(|t| t.name == name)
+                .map_or_else(|| raw.at.clone(), |t| t.at.clone())
+        };
+        for track in &mut instance.track_interfaces {
+            if track.weight != 0 {
+                diagnostics.warning(
+                    &at(&track.name, &raw.track_interfaces),
+                    format!(
+                        "vrrp_instance {}: the weight of tracked interface {} is ignored (taken as 0: \
+                         down is a fault) because the instance is in vrrp_sync_group {} without \
+                         sync_group_tracking_weight, as keepalived does",
+                        instance.name, track.name, group.name
+                    ),
+                );
+                track.weight = 0;
+            }
+        }
+        instance.track_scripts.retain(|track| {
+            if track.weight == 0 {
+                return true;
+            }
+            diagnostics.warning(
+                &at(&track.name, &raw.track_scripts),
+                format!(
+                    "vrrp_instance {}: tracked script {} has a weight and is not tracked, because \
+                     the instance is in vrrp_sync_group {} without sync_group_tracking_weight, \
+                     as keepalived does",
+                    instance.name, track.name, group.name
+                ),
+            );
+            false
+        });
     }
 }

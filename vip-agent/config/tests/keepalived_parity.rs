@@ -1,6 +1,6 @@
 //! keepalived 2.2.7 behaviour the configuration reader reproduces: the
-//! notify FIFOs of `global_defs`, and an instance with more virtual
-//! addresses than one advert carries.
+//! notify FIFOs of `global_defs`, an instance with more virtual addresses
+//! than one advert carries, and the trackers of sync-group members.
 
 use std::fmt::Write;
 
@@ -247,4 +247,60 @@ fn ipv6_addresses_past_a_1500_byte_advert_are_a_warning() {
     );
     let (_, warnings) = load(&many_vips(89, true).replace("    192.168.9.9/24\n", ""));
     assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+/// A member of two instances' sync group, tracking an interface and a
+/// script with weights, as in keepalived's vrrp_complete_instance.
+fn sync_group_member(group_extra: &str) -> String {
+    format!(
+        "vrrp_script chk {{\n  script /bin/true\n  weight 10\n}}\n\
+         vrrp_script down {{\n  script /bin/true\n  weight 0\n}}\n\
+         vrrp_sync_group G {{\n  group {{\n    VI_1\n    VI_2\n  }}\n{group_extra}\n}}\n\
+         vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 1\n  \
+         virtual_ipaddress {{\n    10.0.0.10/24\n  }}\n  track_interface {{\n    eth1 weight -60\n    eth2\n  }}\n  \
+         track_script {{\n    chk\n    down\n  }}\n}}\n\
+         vrrp_instance VI_2 {{\n  interface eth1\n  virtual_router_id 2\n  \
+         virtual_ipaddress {{\n    10.0.1.10/24\n  }}\n}}\n"
+    )
+}
+
+#[test]
+fn a_sync_group_member_loses_its_tracker_weights_without_sync_group_tracking_weight() {
+    let (config, warnings) = load(&sync_group_member(""));
+    let member = &config.instances[0];
+    let weights: Vec<(&str, i32)> = member
+        .track_interfaces
+        .iter()
+        .map(|t| (t.name.as_str(), t.weight))
+        .collect();
+    assert_eq!(weights, [("eth1", 0), ("eth2", 0)]);
+    let scripts: Vec<&str> = member
+        .track_scripts
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(scripts, ["down"], "the weighted script is not tracked");
+    let messages: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[0]
+        .starts_with("test.conf:23:5: vrrp_instance VI_1: the weight of tracked interface eth1"));
+    assert!(messages[1]
+        .starts_with("test.conf:27:5: vrrp_instance VI_1: tracked script chk has a weight"));
+    assert!(!config.sync_groups[0].tracking_weight);
+
+    let (config, warnings) = load(&sync_group_member("  sync_group_tracking_weight"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(config.sync_groups[0].tracking_weight);
+    assert_eq!(config.instances[0].track_interfaces[0].weight, -60);
+    assert_eq!(config.instances[0].track_scripts.len(), 2);
+
+    // The deprecated spelling means the same, with a warning.
+    let (config, warnings) = load(&sync_group_member("  global_tracking"));
+    assert!(config.sync_groups[0].tracking_weight);
+    assert!(
+        warnings[0]
+            .message
+            .contains("global_tracking is deprecated"),
+        "{warnings:?}"
+    );
 }

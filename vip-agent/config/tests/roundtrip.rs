@@ -631,6 +631,10 @@ fn config() -> impl Strategy<Value = Config> {
                                 })
                                 .collect(),
                             notify: group_notify,
+                            // Without it the members' weights would be
+                            // dropped on reading, which the property's
+                            // members do not model.
+                            tracking_weight: true,
                         }]
                     } else {
                         Vec::new()

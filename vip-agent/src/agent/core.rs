@@ -331,7 +331,42 @@ impl Core {
             }
         }
         out.extend(self.each_slot(|slot, ctx, out| slot.on_timers(ctx, now, out)));
+        out.extend(self.sync_groups_to_master(now));
         self.with_groups(out)
+    }
+
+    /// keepalived's `vrrp_sync_master`: a sync group whose members are all
+    /// Master or ready to be (each one's Master_Down_Timer expired) goes
+    /// Master as one; until then its ready members wait as Backup, so that
+    /// one member lowered by a tracker does not take its VIPs to another
+    /// router while the group's other VIPs stay here.
+    fn sync_groups_to_master(&mut self, now: Duration) -> Vec<Effect> {
+        let ready: BTreeSet<String> = self
+            .config
+            .sync_groups
+            .iter()
+            .filter(|group| group.instances.len() > 1)
+            .filter(|group| {
+                let members = || {
+                    self.slots
+                        .iter()
+                        .filter(|s| group.instances.iter().any(|m| m == s.name()))
+                };
+                members().count() == group.instances.len()
+                    && members().any(Slot::wants_master)
+                    && members().all(|s| s.is_master() || s.wants_master())
+            })
+            .flat_map(|group| group.instances.iter().cloned())
+            .collect();
+        if ready.is_empty() {
+            return Vec::new();
+        }
+        self.each_slot(|slot, ctx, out| {
+            if ready.contains(slot.name()) && slot.state() == Some(crate::vrrp::State::Backup) {
+                tracing::info!(instance = %slot.name(), "its sync group goes Master");
+                slot.group_master(ctx, now, out);
+            }
+        })
     }
 
     pub fn feedback(&mut self, feedback: Feedback, now: Duration) -> Vec<Effect> {

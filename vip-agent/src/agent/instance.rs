@@ -88,7 +88,11 @@ pub struct Slot {
 impl Slot {
     pub fn new(config: VrrpInstance, global: GlobalDefs) -> Self {
         Self {
-            spec: Spec { config, global },
+            spec: Spec {
+                config,
+                global,
+                sync_group: false,
+            },
             run: None,
             health: Health::default(),
             counters: Counters::default(),
@@ -548,6 +552,9 @@ impl Slot {
                 Action::AnnounceVips(_) => self.schedule_announcements(now, out),
                 Action::Notify { from, to, reason } => {
                     self.on_transition(from, to, reason, now, out)
+                }
+                Action::GroupReady => {
+                    tracing::debug!(instance = %self.name(), "Master_Down_Timer expired; Master once its sync group is");
                 }
                 Action::Discard(reason) => {
                     self.counters.discard(DiscardCause::of_discard(&reason));

@@ -140,6 +140,10 @@ impl Core {
                 continue;
             }
             let mut slot = Slot::new(instance.clone(), config.global.clone());
+            slot.spec.sync_group = config
+                .sync_groups
+                .iter()
+                .any(|g| g.instances.len() > 1 && g.instances.contains(&instance.name));
             slot.resume_as_master = if resumed.contains(&instance.name) {
                 Some(TransitionReason::Reload)
             } else if restarted.contains(&instance.name) {

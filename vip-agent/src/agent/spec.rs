@@ -20,6 +20,9 @@ use crate::{
 pub struct Spec {
     pub config: VrrpInstance,
     pub global: GlobalDefs,
+    /// A member of a sync group with other members: Master only with all
+    /// of them ([`Params::sync_group`]).
+    pub sync_group: bool,
 }
 
 impl Spec {
@@ -113,6 +116,7 @@ impl Spec {
                 ConfigInitialState::Backup => InitialState::Backup,
             },
             auth,
+            sync_group: self.sync_group,
         }
     }
 

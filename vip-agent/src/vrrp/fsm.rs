@@ -80,6 +80,10 @@ pub struct Params {
     pub initial_state: InitialState,
     /// VRRPv2 authentication; must be [`Auth::None`] for VRRPv3.
     pub auth: Auth,
+    /// A member of a `vrrp_sync_group` with other members: it becomes
+    /// Master only with all of them (keepalived's `vrrp_sync_can_goto_master`),
+    /// so that the group's addresses never sit on two routers.
+    pub sync_group: bool,
 }
 
 /// Why [`Params`] are rejected.
@@ -148,6 +152,9 @@ pub enum Event {
     /// Master_Down_Timer to Skew_Time, so that it takes over again (and
     /// installs everything again) unless another router does first.
     StepDown,
+    /// keepalived's `vrrp_sync_master`: the sync group goes Master, so a
+    /// Backup member becomes Master now; any other state ignores it.
+    GroupMaster,
 }
 
 /// Why an advertisement was dropped before reaching the protocol rules
@@ -191,6 +198,9 @@ pub enum TransitionReason {
     /// Master -> Backup: a virtual route or rule it watches was removed by
     /// someone else ([`Event::StepDown`]).
     RouteRemoved,
+    /// Backup -> Master together with its sync group, once every member's
+    /// Master_Down_Timer expired ([`Event::GroupMaster`]).
+    SyncGroup,
 }
 
 /// Outputs of the state machine, to be carried out in order.
@@ -224,6 +234,10 @@ pub enum Action {
     },
     /// A received advertisement was dropped.
     Discard(DiscardReason),
+    /// A sync-group member's Master_Down_Timer expired: it stays Backup
+    /// (the timer re-armed) until the whole group can go Master, which
+    /// the caller decides and tells with [`Event::GroupMaster`].
+    GroupReady,
 }
 
 /// One VRRP instance (virtual router) on one interface.
@@ -241,6 +255,9 @@ pub struct Instance {
     /// While a lower-priority Master is tolerated under `preempt_delay`: the
     /// time preemption becomes allowed.
     preempt_allowed_at: Option<Duration>,
+    /// A sync-group member whose Master_Down_Timer expired with no
+    /// advertisement since: it would be Master but for its group.
+    wants_master: bool,
 }
 
 /// Skew_Time of a router of `priority` when the Master advertises every
@@ -316,6 +333,7 @@ impl Instance {
             adver_deadline: None,
             master_down_deadline: None,
             preempt_allowed_at: None,
+            wants_master: false,
         })
     }
 
@@ -409,8 +427,19 @@ impl Instance {
             Event::FaultRaised => self.on_fault_raised(&mut out),
             Event::FaultCleared => self.on_fault_cleared(now, &mut out),
             Event::StepDown => self.on_step_down(now, &mut out),
+            Event::GroupMaster => {
+                if self.state == State::Backup {
+                    self.become_master(now, TransitionReason::SyncGroup, &mut out);
+                }
+            }
         }
         out
+    }
+
+    /// A sync-group member ready to be Master ([`Action::GroupReady`]) and
+    /// not told otherwise by an advertisement since.
+    pub fn wants_master(&self) -> bool {
+        self.wants_master
     }
 
     /// [`Event::StepDown`]; any other state than Master ignores it.
@@ -602,7 +631,16 @@ impl Instance {
                 if self.master_down_deadline.is_some_and(|d| d <= now) =>
             {
                 self.master_down_deadline = None;
-                self.become_master(now, TransitionReason::MasterDown, out);
+                if self.params.sync_group {
+                    // keepalived's vrrp_sync_can_goto_master: "only sync to
+                    // master if everyone wants to, i.e. prefer backup state
+                    // to avoid thrashing"; the timer runs again meanwhile.
+                    self.arm_master_down(now + self.master_down_interval(), out);
+                    self.wants_master = true;
+                    out.push(Action::GroupReady);
+                } else {
+                    self.become_master(now, TransitionReason::MasterDown, out);
+                }
             }
             (Timer::Adver, State::Master) if self.adver_deadline.is_some_and(|d| d <= now) => {
                 // "Send an ADVERTISEMENT, reset the Adver_Timer to
@@ -680,6 +718,7 @@ impl Instance {
     }
 
     fn transition(&mut self, to: State, reason: TransitionReason, out: &mut Vec<Action>) {
+        self.wants_master = false;
         let from = self.state;
         self.state = to;
         out.push(Action::Notify { from, to, reason });
@@ -723,6 +762,8 @@ impl Instance {
     }
 
     fn arm_master_down(&mut self, deadline: Duration, out: &mut Vec<Action>) {
+        // Armed anew (an advertisement heard, a state entered): not ready.
+        self.wants_master = false;
         self.master_down_deadline = Some(deadline);
         out.push(Action::ArmTimer {
             timer: Timer::MasterDown,

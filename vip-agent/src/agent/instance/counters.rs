@@ -109,6 +109,7 @@ pub fn reason_name(reason: TransitionReason) -> &'static str {
         TransitionReason::Reload => "reload",
         TransitionReason::Restart => "restart",
         TransitionReason::RouteRemoved => "route_removed",
+        TransitionReason::SyncGroup => "sync_group",
     }
 }
 

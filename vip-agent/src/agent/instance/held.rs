@@ -246,6 +246,16 @@ impl Slot {
         lost
     }
 
+    /// A sync-group member ready to be Master ([`crate::vrrp::Instance::wants_master`]).
+    pub fn wants_master(&self) -> bool {
+        self.run.as_ref().is_some_and(|r| r.fsm.wants_master())
+    }
+
+    /// Goes Master with its sync group ([`Event::GroupMaster`]).
+    pub fn group_master(&mut self, ctx: &Context, now: Duration, out: &mut Vec<Effect>) {
+        self.feed(Event::GroupMaster, ctx, now, out);
+    }
+
     /// Steps down from Master for a moment ([`Event::StepDown`]); a sync
     /// group's other Masters follow.
     pub fn step_down(&mut self, ctx: &Context, now: Duration, out: &mut Vec<Effect>) {

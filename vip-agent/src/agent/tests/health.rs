@@ -147,3 +147,51 @@ fn tracked_interfaces_fault_or_weigh() {
     h.link_change(link(4, "eth2", [2, 0, 0, 0, 0, 4], true));
     assert_eq!(h.state("VI_1"), Some(State::Backup));
 }
+
+/// keepalived's vrrp_sync_can_goto_master: a member whose Master is gone
+/// waits while another member still hears its Master (the group's VIPs stay
+/// together on the other router), and the group goes Master as one when
+/// every member can.
+#[test]
+fn a_sync_group_goes_master_only_when_every_member_can() {
+    let conf = format!(
+        "vrrp_sync_group G {{\n  group {{\n    VI_1\n    VI_2\n  }}\n}}\n{}{}",
+        instance("VI_1", 51, 100, "10.0.0.100/24", ""),
+        instance("VI_2", 52, 100, "10.0.0.101/24", "")
+    );
+    let mut h = Harness::started(&conf);
+    for second in 1..=12 {
+        h.run_until(secs(second));
+        h.advert("10.0.0.9", 51, 150, &["10.0.0.100"]);
+        assert_eq!(
+            (h.state("VI_1"), h.state("VI_2")),
+            (Some(State::Backup), Some(State::Backup)),
+            "at {second} s"
+        );
+    }
+    assert!(h.slot("VI_2").wants_master() && !h.slot("VI_1").wants_master());
+
+    // The other router goes quiet: VI_1's timer expires, and both go Master.
+    let effects = h.run_until(secs(17));
+    assert_eq!(
+        (h.state("VI_1"), h.state("VI_2")),
+        (Some(State::Master), Some(State::Master))
+    );
+    let added: Vec<IpAddr> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::AddVip { address, .. } => Some(*address),
+            _ => None,
+        })
+        .collect();
+    assert!(added.contains(&ip("10.0.0.100")) && added.contains(&ip("10.0.0.101")));
+    let reasons: Vec<&str> = h
+        .slot("VI_2")
+        .counters
+        .transitions
+        .keys()
+        .filter(|t| t.to == "MASTER")
+        .map(|t| t.reason)
+        .collect();
+    assert_eq!(reasons, ["sync_group"]);
+}

@@ -46,6 +46,7 @@ fn v2_params(priority: u8) -> Params {
         vips: vec![ip("192.168.200.11")],
         initial_state: InitialState::Backup,
         auth: Auth::None,
+        sync_group: false,
     }
 }
 
@@ -686,4 +687,47 @@ fn step_down_makes_a_master_backup_for_skew_time() {
     let mut backup = started(v2_params(100));
     assert!(backup.handle(Event::StepDown, ms(100)).is_empty());
     assert_eq!(backup.state(), State::Backup);
+}
+
+/// keepalived's vrrp_sync_can_goto_master: a sync-group member whose
+/// Master_Down_Timer expires stays Backup, says it is ready, and runs the
+/// timer again; only Event::GroupMaster makes it Master.
+#[test]
+fn sync_group_member_waits_for_its_group_before_becoming_master() {
+    let mut instance = started(Params {
+        sync_group: true,
+        ..v2_params(100)
+    });
+    let down = instance.master_down_interval();
+    let actions = instance.handle(Event::TimerFired(Timer::MasterDown), down);
+    assert_eq!(instance.state(), State::Backup);
+    assert!(actions.contains(&Action::GroupReady), "{actions:?}");
+    assert_eq!(armed(&actions, Timer::MasterDown), Some(down + down));
+    assert!(instance.wants_master());
+
+    // An advertisement heard since: no longer ready.
+    rx_prio(&mut instance, 150, "172.17.0.9", down + ms(10));
+    assert!(!instance.wants_master());
+
+    instance.handle(Event::TimerFired(Timer::MasterDown), down + ms(10) + down);
+    assert!(instance.wants_master());
+    let actions = instance.handle(Event::GroupMaster, down + ms(20) + down);
+    assert_eq!(instance.state(), State::Master);
+    assert_eq!(
+        notified(&actions),
+        Some((State::Backup, State::Master, TransitionReason::SyncGroup))
+    );
+    assert!(!instance.wants_master());
+    // A Master ignores it.
+    assert!(instance.handle(Event::GroupMaster, down * 3).is_empty());
+}
+
+/// Outside a sync group the timer makes a Backup Master at once.
+#[test]
+fn rfc5798_6_4_2_master_down_timer_makes_a_backup_master() {
+    let mut instance = started(v2_params(100));
+    let down = instance.master_down_interval();
+    let actions = instance.handle(Event::TimerFired(Timer::MasterDown), down);
+    assert_eq!(instance.state(), State::Master);
+    assert!(!actions.contains(&Action::GroupReady));
 }
