@@ -1,0 +1,159 @@
+//! Sync groups side by side with keepalived 2.2.7: the same keepalived.conf
+//! (an outside and an inside instance in one `vrrp_sync_group`) on two
+//! routers, run once under vip-agent and once under keepalived.
+//!
+//! With `sync_group_tracking_weight`, a tracked script lowers the Master's
+//! inside instance below the other router's. keepalived keeps the group
+//! together: the other router's inside instance, though it would win alone,
+//! waits for its outside instance, which still hears the better Master, so
+//! both VIPs stay on the Master and nothing flaps. Before vip-agent held a
+//! ready member back, the inside VIP moved alone and the two routers then
+//! took the group from each other in turn.
+
+use std::{
+    net::IpAddr,
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use anyhow::{ensure, Result};
+use tests::{
+    agent::{holders, wait_for_sole_holder, AgentProcess, AgentSpec},
+    keepalived::Keepalived,
+    wait_for, Lab,
+};
+
+/// Generous: two noisy cores; a VRRPv2 election takes about 3.6 s.
+const BOUND: Duration = Duration::from_secs(40);
+/// How long the lowered group is watched for a split: two of the other
+/// router's Master_Down_Intervals (3 x 1 s + 156/256 s at priority 100).
+const WATCH: Duration = Duration::from_millis(2 * 3610 + 1000);
+
+const OUTSIDE_VIP: &str = "10.62.0.100";
+const INSIDE_VIP: &str = "10.62.1.100";
+
+/// The configuration of one router; `flag` lowers its inside instance by
+/// 60 while it exists.
+fn config(priority: u8, flag: &Path) -> String {
+    let flag = flag.display();
+    let instance = |name: &str, interface: &str, vrid: u8, vip: &str, extra: &str| {
+        format!(
+            "vrrp_instance {name} {{\n    state BACKUP\n    interface {interface}\n    \
+             virtual_router_id {vrid}\n    priority {priority}\n    advert_int 1\n    \
+             virtual_ipaddress {{\n        {vip}/24\n    }}\n{extra}}}\n"
+        )
+    };
+    format!(
+        "vrrp_script lowered {{\n    script \"/usr/bin/test ! -e {flag}\"\n    interval 1\n    \
+         weight -60\n}}\n\
+         vrrp_sync_group G {{\n    group {{\n        OUTSIDE\n        INSIDE\n    }}\n    \
+         sync_group_tracking_weight\n}}\n{}{}",
+        instance("OUTSIDE", "eth0", 92, OUTSIDE_VIP, ""),
+        instance(
+            "INSIDE",
+            "eth1",
+            93,
+            INSIDE_VIP,
+            "    track_script {\n        lowered\n    }\n"
+        ),
+    )
+}
+
+enum Router {
+    Agent(AgentProcess),
+    Keepalived(Keepalived),
+}
+
+impl Router {
+    /// Whether the script of this router's inside instance has failed,
+    /// lowering it: vip-agent's effective priority, keepalived's log.
+    fn lowered(&self) -> bool {
+        match self {
+            Router::Agent(agent) => agent.status().ok().is_some_and(|status| {
+                status["instances"].as_array().is_some_and(|instances| {
+                    instances.iter().any(|i| {
+                        i["name"] == "INSIDE" && i["effective_priority"].as_u64() == Some(90)
+                    })
+                })
+            }),
+            Router::Keepalived(keepalived) => keepalived
+                .log_text()
+                .contains("VRRP_Script(lowered) failed"),
+        }
+    }
+}
+
+/// Starts both routers under `implementation`, lowers the Master's inside
+/// instance and watches the group; returns what was seen.
+fn run(implementation: &str) -> Result<()> {
+    let mut lab = Lab::new()?;
+    let a = lab.add_node("a", "eth0", &["10.62.0.1/24"])?;
+    let b = lab.add_node("b", "eth0", &["10.62.0.2/24"])?;
+    lab.add_link(a, "br1", "eth1", &["10.62.1.1/24"])?;
+    lab.add_link(b, "br1", "eth1", &["10.62.1.2/24"])?;
+    let flag_a = lab.work_dir().join("a.lowered");
+    let flag_b = lab.work_dir().join("b.lowered");
+    let mut routers = Vec::new();
+    for (node, role, priority, flag) in [(a, "a", 150, &flag_a), (b, "b", 100, &flag_b)] {
+        let text = config(priority, flag);
+        routers.push(match implementation {
+            "vip-agent" => {
+                let path = lab.work_dir().join(format!("{role}.conf"));
+                std::fs::write(&path, text)?;
+                Router::Agent(lab.start_agent(&AgentSpec::with_config(node, role, &path))?)
+            }
+            _ => Router::Keepalived(Keepalived::start(&mut lab, node, role, &text)?),
+        });
+    }
+    let outside: IpAddr = OUTSIDE_VIP.parse()?;
+    let inside: IpAddr = INSIDE_VIP.parse()?;
+    wait_for_sole_holder(&lab, &[a, b], "eth0", outside, a, BOUND)?;
+    wait_for_sole_holder(&lab, &[a, b], "eth1", inside, a, BOUND)?;
+
+    // A's inside instance drops to 90, below B's 100.
+    std::fs::write(&flag_a, "")?;
+    wait_for(
+        &format!("{implementation}: a's inside instance to be lowered"),
+        BOUND,
+        || routers[0].lowered().then_some(()),
+    )?;
+    let start = Instant::now();
+    let mut samples = 0;
+    while start.elapsed() < WATCH {
+        let seen = (
+            holders(&lab, &[a, b], "eth0", outside),
+            holders(&lab, &[a, b], "eth1", inside),
+        );
+        ensure!(
+            seen == (vec![a], vec![a]),
+            "{implementation}: after {:?} of the lowered inside instance, the outside VIP is on \
+             {:?} and the inside VIP on {:?} (nodes a={a}, b={b}); both should stay on a",
+            start.elapsed(),
+            seen.0,
+            seen.1
+        );
+        samples += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("{implementation}: both VIPs stayed on a in {samples} samples over {WATCH:?}");
+
+    // Back to 150: still one router, a.
+    std::fs::remove_file(&flag_a)?;
+    wait_for(
+        &format!("{implementation}: a's inside instance to recover"),
+        BOUND,
+        || (!routers[0].lowered() || implementation != "vip-agent").then_some(()),
+    )?;
+    wait_for_sole_holder(&lab, &[a, b], "eth0", outside, a, BOUND)?;
+    wait_for_sole_holder(&lab, &[a, b], "eth1", inside, a, BOUND)?;
+    drop(routers);
+    lab.passed();
+    Ok(())
+}
+
+#[test]
+fn a_lowered_member_keeps_its_sync_group_together_as_keepalived_does() -> Result<()> {
+    tests::require_root();
+    run("keepalived")?;
+    run("vip-agent")
+}
