@@ -152,7 +152,6 @@ const IGNORED_INSTANCE: &[&str] = &[
     "track_file",
     "track_process",
     "track_bfd",
-    "mcast_src_ip",
     "mcast_dst_ip",
     "track_src_ip",
     "check_unicast_src",
@@ -824,7 +823,9 @@ impl Reader<'_> {
                 "version" => {
                     instance.version = self.parsed(statement, |text| values::integer(text, 2, 3))
                 }
-                "unicast_src_ip" => {
+                // The same keyword in keepalived (vrrp_srcip_handler): the
+                // source of the adverts, multicast or unicast.
+                "unicast_src_ip" | "mcast_src_ip" => {
                     instance.unicast_src_ip = self.parsed(statement, values::address)
                 }
                 "unicast_peer" => {

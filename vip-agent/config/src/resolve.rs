@@ -342,13 +342,6 @@ fn resolve_instance(
         }
     }
     if let Some(source) = &raw.unicast_src_ip {
-        if raw.unicast_peers.is_empty() {
-            diagnostics.error(
-                &source.at,
-                format!("vrrp_instance {name}: unicast_src_ip is set but there is no unicast_peer"),
-            );
-            valid = false;
-        }
         if AddressFamily::of(&source.value) != family {
             diagnostics.error(
                 &source.at,

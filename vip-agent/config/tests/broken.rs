@@ -79,15 +79,6 @@ fn duplicate_vrid_on_one_interface_and_family() {
 }
 
 #[test]
-fn unicast_src_ip_without_peers() {
-    expect(
-        "unicast_src_without_peers.conf",
-        false,
-        &[(4, 20, "unicast_src_ip is set but there is no unicast_peer")],
-    );
-}
-
-#[test]
 fn vip_equal_to_a_peer() {
     expect(
         "vip_is_peer.conf",

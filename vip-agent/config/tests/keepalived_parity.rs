@@ -304,3 +304,23 @@ fn a_sync_group_member_loses_its_tracker_weights_without_sync_group_tracking_wei
         "{warnings:?}"
     );
 }
+
+/// keepalived reads `mcast_src_ip` and `unicast_src_ip` with one handler:
+/// the source of the adverts, with or without unicast peers.
+#[test]
+fn mcast_src_ip_is_the_advert_source_as_unicast_src_ip_is() {
+    let source = |keyword: &str| {
+        let (config, warnings) = load(&format!(
+            "vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 1\n  {keyword} 10.0.0.2\n  \
+             virtual_ipaddress {{\n    10.0.0.10/24\n  }}\n}}\n"
+        ));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        (
+            config.instances[0].unicast_src_ip,
+            config.instances[0].unicast_peers.len(),
+        )
+    };
+    let expected = (Some("10.0.0.2".parse().unwrap()), 0);
+    assert_eq!(source("mcast_src_ip"), expected);
+    assert_eq!(source("unicast_src_ip"), expected);
+}
