@@ -51,10 +51,7 @@ const IGNORED_GLOBAL: &[&str] = &[
     "lvs_timeouts",
     "lvs_flush",
     "lvs_flush_on_stop",
-    "vrrp_garp_lower_prio_delay",
-    "vrrp_garp_lower_prio_repeat",
     "vrrp_down_timer_adverts",
-    "vrrp_min_garp",
     "vrrp_garp_extra_if",
     "vrrp_garp_extra_if_vmac",
     "vrrp_lower_prio_no_advert",
@@ -158,8 +155,6 @@ const IGNORED_INSTANCE: &[&str] = &[
     "unicast_fault_no_peer",
     "unicast_ttl",
     "old_unicast_checksum",
-    "garp_lower_prio_delay",
-    "garp_lower_prio_repeat",
     "garp_extra_if",
     "garp_extra_if_vmac",
     "down_timer_adverts",
@@ -220,6 +215,11 @@ pub struct RawGlobal {
     pub garp_master_repeat: Option<u32>,
     pub garp_master_refresh: Option<u32>,
     pub garp_master_refresh_repeat: Option<u32>,
+    pub garp_lower_prio_delay: Option<u32>,
+    pub garp_lower_prio_repeat: Option<u32>,
+    /// `vrrp_min_garp`: one message on becoming Master, no second burst, no
+    /// refresh, for what is not set explicitly.
+    pub min_garp: bool,
     pub garp_interval_us: Option<u64>,
     pub gna_interval_us: Option<u64>,
     pub mcast_group4: Option<std::net::Ipv4Addr>,
@@ -265,22 +265,35 @@ impl RawGlobal {
 
     pub fn resolve(&self) -> GlobalDefs {
         let defaults = GlobalDefs::default();
+        // keepalived's vrrp_min_garp_handler: what is still at its default
+        // becomes one message, no second burst, no refresh.
+        let (default_delay, default_repeat, default_refresh_repeat) = if self.min_garp {
+            (0, 1, 0)
+        } else {
+            (
+                defaults.garp.master_delay_s,
+                defaults.garp.master_repeat,
+                defaults.garp.master_refresh_repeat,
+            )
+        };
+        let master_delay_s = self.garp_master_delay.unwrap_or(default_delay);
+        let master_repeat = self.garp_master_repeat.unwrap_or(default_repeat);
         GlobalDefs {
             router_id: self.router_id.clone(),
             vrrp_version: self.vrrp_version.unwrap_or(defaults.vrrp_version),
             garp: super::model::GarpSettings {
-                master_delay_s: self
-                    .garp_master_delay
-                    .unwrap_or(defaults.garp.master_delay_s),
-                master_repeat: self
-                    .garp_master_repeat
-                    .unwrap_or(defaults.garp.master_repeat),
+                master_delay_s,
+                master_repeat,
                 master_refresh_s: self
                     .garp_master_refresh
                     .unwrap_or(defaults.garp.master_refresh_s),
                 master_refresh_repeat: self
                     .garp_master_refresh_repeat
-                    .unwrap_or(defaults.garp.master_refresh_repeat),
+                    .unwrap_or(default_refresh_repeat),
+                // keepalived (vrrp_complete_init): the master burst's
+                // settings unless given.
+                lower_prio_repeat: self.garp_lower_prio_repeat.unwrap_or(master_repeat),
+                lower_prio_delay_s: self.garp_lower_prio_delay.unwrap_or(master_delay_s),
             },
             garp_interval_us: self.garp_interval_us.unwrap_or(defaults.garp_interval_us),
             gna_interval_us: self.gna_interval_us.unwrap_or(defaults.gna_interval_us),
@@ -348,6 +361,8 @@ pub struct RawInstance {
     pub garp_master_repeat: Option<u32>,
     pub garp_master_refresh: Option<u32>,
     pub garp_master_refresh_repeat: Option<u32>,
+    pub garp_lower_prio_delay: Option<Spanned<u32>>,
+    pub garp_lower_prio_repeat: Option<Spanned<u32>>,
     pub accept: Option<Spanned<bool>>,
     pub dont_track_primary: bool,
     pub virtual_routes: Vec<Route>,
@@ -648,6 +663,13 @@ impl Reader<'_> {
                 "vrrp_garp_master_refresh_repeat" => {
                     global.garp_master_refresh_repeat = self.integer(statement, 0, 1_000_000)
                 }
+                "vrrp_garp_lower_prio_delay" => {
+                    global.garp_lower_prio_delay = self.integer(statement, 0, 86400)
+                }
+                "vrrp_garp_lower_prio_repeat" => {
+                    global.garp_lower_prio_repeat = self.integer(statement, 0, 1_000_000)
+                }
+                "vrrp_min_garp" => global.min_garp = self.flag(statement),
                 "vrrp_garp_interval" => {
                     global.garp_interval_us = self
                         .parsed(statement, values::seconds_as_micros)
@@ -768,6 +790,8 @@ impl Reader<'_> {
             garp_master_repeat: None,
             garp_master_refresh: None,
             garp_master_refresh_repeat: None,
+            garp_lower_prio_delay: None,
+            garp_lower_prio_repeat: None,
             accept: None,
             dont_track_primary: false,
             virtual_routes: Vec::new(),
@@ -885,6 +909,14 @@ impl Reader<'_> {
                 }
                 "garp_master_refresh_repeat" => {
                     instance.garp_master_refresh_repeat = self.integer(statement, 0, 1_000_000)
+                }
+                "garp_lower_prio_delay" => {
+                    instance.garp_lower_prio_delay =
+                        self.parsed(statement, |text| values::integer(text, 0, 86400))
+                }
+                "garp_lower_prio_repeat" => {
+                    instance.garp_lower_prio_repeat =
+                        self.parsed(statement, |text| values::integer(text, 0, 1_000_000))
                 }
                 "accept" | "no_accept" => {
                     self.bare_keyword(statement);

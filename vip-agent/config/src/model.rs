@@ -131,6 +131,13 @@ pub struct GarpSettings {
     pub master_refresh_s: u32,
     /// Messages per refresh burst.
     pub master_refresh_repeat: u32,
+    /// Messages per burst when a Master hears a lower-priority Master
+    /// (keepalived's `garp_lower_prio_repeat`); 0 = none.
+    #[serde(default)]
+    pub lower_prio_repeat: u32,
+    /// Seconds after that before a second such burst; 0 = no second burst.
+    #[serde(default)]
+    pub lower_prio_delay_s: u32,
 }
 
 impl Default for GarpSettings {
@@ -140,6 +147,8 @@ impl Default for GarpSettings {
             master_repeat: 5,
             master_refresh_s: 0,
             master_refresh_repeat: 1,
+            lower_prio_repeat: 5,
+            lower_prio_delay_s: 5,
         }
     }
 }

@@ -458,6 +458,14 @@ fn garp(out: &mut Printer, garp: &GarpSettings, prefix: &str) {
         &format!("{prefix}garp_master_refresh_repeat"),
         &garp.master_refresh_repeat.to_string(),
     ]);
+    out.line(&[
+        &format!("{prefix}garp_lower_prio_repeat"),
+        &garp.lower_prio_repeat.to_string(),
+    ]);
+    out.line(&[
+        &format!("{prefix}garp_lower_prio_delay"),
+        &garp.lower_prio_delay_s.to_string(),
+    ]);
 }
 
 fn vrrp_script(out: &mut Printer, script: &VrrpScript) {

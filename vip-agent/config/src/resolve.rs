@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::diagnostic::{Diagnostics, Location};
 use super::interpret::{
-    RawAddresses, RawConfig, RawGlobal, RawInstance, RawNotify, RawSyncGroup, RawTrack,
+    RawAddresses, RawConfig, RawGlobal, RawInstance, RawNotify, RawSyncGroup, RawTrack, Spanned,
 };
 use super::model::{
     max_advertised_addresses, AddressFamily, Config, GarpSettings, GlobalDefs, InitialState,
@@ -440,11 +440,54 @@ fn resolve_instance(
             master_refresh_repeat: raw
                 .garp_master_refresh_repeat
                 .unwrap_or(global.garp.master_refresh_repeat),
+            lower_prio_repeat: lower_prio(
+                &name,
+                "garp_lower_prio_repeat",
+                &raw.garp_lower_prio_repeat,
+                global.garp.lower_prio_repeat,
+                global.vrrp_strict,
+                diagnostics,
+            ),
+            lower_prio_delay_s: lower_prio(
+                &name,
+                "garp_lower_prio_delay",
+                &raw.garp_lower_prio_delay,
+                global.garp.lower_prio_delay_s,
+                global.vrrp_strict,
+                diagnostics,
+            ),
         },
         dont_track_primary: raw.dont_track_primary,
         virtual_routes: raw.virtual_routes.clone(),
         virtual_rules: raw.virtual_rules.clone(),
     })
+}
+
+/// An instance's `garp_lower_prio_repeat` / `_delay`: its own, else the
+/// global one; keepalived's strict mode allows none (0, with a warning
+/// when one is written).
+fn lower_prio(
+    name: &str,
+    keyword: &str,
+    own: &Option<Spanned<u32>>,
+    global: u32,
+    strict: bool,
+    diagnostics: &mut Diagnostics,
+) -> u32 {
+    match own {
+        Some(own) if strict && own.value != 0 => {
+            diagnostics.warning(
+                &own.at,
+                format!(
+                    "vrrp_instance {name}: vrrp_strict allows no {keyword}; 0 is used, as keepalived does"
+                ),
+            );
+            0
+        }
+        Some(own) => own.value,
+        None if strict => 0,
+        None => global,
+    }
 }
 
 /// VRRPv2 carries the interval in whole seconds (1..255), VRRPv3 in

@@ -324,3 +324,46 @@ fn mcast_src_ip_is_the_advert_source_as_unicast_src_ip_is() {
     assert_eq!(source("mcast_src_ip"), expected);
     assert_eq!(source("unicast_src_ip"), expected);
 }
+
+/// keepalived's vrrp_min_garp: one message on becoming Master, no second
+/// burst, no refresh, for what is not set explicitly; the lower-priority
+/// bursts follow the master burst unless set, and strict mode has none.
+#[test]
+fn vrrp_min_garp_and_the_lower_priority_bursts() {
+    let (config, _) = load(&with_global("  vrrp_min_garp"));
+    let garp = config.instances[0].garp;
+    assert_eq!(
+        (
+            garp.master_repeat,
+            garp.master_delay_s,
+            garp.master_refresh_s
+        ),
+        (1, 0, 0)
+    );
+    assert_eq!((garp.lower_prio_repeat, garp.lower_prio_delay_s), (1, 0));
+
+    let (config, _) = load(&with_global("  vrrp_min_garp\n  vrrp_garp_master_repeat 3"));
+    assert_eq!(config.instances[0].garp.master_repeat, 3, "explicit wins");
+    assert_eq!(config.instances[0].garp.lower_prio_repeat, 3);
+
+    let (config, _) = load(&with_global(
+        "  vrrp_garp_lower_prio_repeat 2\n  vrrp_garp_lower_prio_delay 7",
+    ));
+    let garp = config.instances[0].garp;
+    assert_eq!((garp.master_repeat, garp.master_delay_s), (5, 5));
+    assert_eq!((garp.lower_prio_repeat, garp.lower_prio_delay_s), (2, 7));
+
+    let (config, warnings) = load(&format!(
+        "global_defs {{\n  vrrp_strict\n}}\nvrrp_instance VI_1 {{\n  interface eth0\n  \
+         virtual_router_id 1\n  garp_lower_prio_repeat 4\n  virtual_ipaddress {{\n    \
+         10.0.0.10/24\n  }}\n}}\n"
+    ));
+    assert_eq!(config.instances[0].garp.lower_prio_repeat, 0);
+    assert_eq!(config.instances[0].garp.lower_prio_delay_s, 0);
+    assert!(
+        warnings.iter().any(|w| w
+            .message
+            .contains("vrrp_strict allows no garp_lower_prio_repeat")),
+        "{warnings:?}"
+    );
+}

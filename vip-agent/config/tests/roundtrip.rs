@@ -64,14 +64,31 @@ fn fifo(dir: &'static str) -> impl Strategy<Value = NotifyFifo> {
 }
 
 fn garp() -> impl Strategy<Value = GarpSettings> {
-    (0u32..100, 0u32..10, 0u32..100, 0u32..10).prop_map(
-        |(master_delay_s, master_repeat, master_refresh_s, master_refresh_repeat)| GarpSettings {
-            master_delay_s,
-            master_repeat,
-            master_refresh_s,
-            master_refresh_repeat,
-        },
+    (
+        0u32..100,
+        0u32..10,
+        0u32..100,
+        0u32..10,
+        0u32..10,
+        0u32..100,
     )
+        .prop_map(
+            |(
+                master_delay_s,
+                master_repeat,
+                master_refresh_s,
+                master_refresh_repeat,
+                lower_prio_repeat,
+                lower_prio_delay_s,
+            )| GarpSettings {
+                master_delay_s,
+                master_repeat,
+                master_refresh_s,
+                master_refresh_repeat,
+                lower_prio_repeat,
+                lower_prio_delay_s,
+            },
+        )
 }
 
 fn global() -> impl Strategy<Value = GlobalDefs> {
@@ -639,6 +656,14 @@ fn config() -> impl Strategy<Value = Config> {
                     } else {
                         Vec::new()
                     };
+                    let mut instances = instances;
+                    if global.vrrp_strict {
+                        // Strict mode allows no lower-priority bursts.
+                        for instance in &mut instances {
+                            instance.garp.lower_prio_repeat = 0;
+                            instance.garp.lower_prio_delay_s = 0;
+                        }
+                    }
                     Config {
                         global,
                         scripts,

@@ -62,6 +62,22 @@ impl AnnounceSchedule {
         schedule
     }
 
+    /// keepalived's answer to a lower-priority Master heard while Master
+    /// (vrrp.c, "Received advert ... with lower priority"): the other
+    /// router may have taken the VIPs' MAC cache entries, so
+    /// `garp_lower_prio_repeat` rounds go out now and, with a
+    /// `garp_lower_prio_delay`, as many again after it.
+    pub fn lower_priority_heard(&mut self, now: Duration) {
+        let repeat = self.garp.lower_prio_repeat;
+        if self.frames_per_round == 0 || repeat == 0 {
+            return;
+        }
+        self.push(now, repeat);
+        if self.garp.lower_prio_delay_s > 0 {
+            self.push(now + secs(self.garp.lower_prio_delay_s), repeat);
+        }
+    }
+
     fn push(&mut self, at: Duration, rounds: u32) {
         self.bursts.push(Burst {
             at,
@@ -127,6 +143,8 @@ mod tests {
             master_repeat: repeat,
             master_refresh_s: refresh_s,
             master_refresh_repeat: refresh_repeat,
+            lower_prio_repeat: 0,
+            lower_prio_delay_s: 0,
         }
     }
 

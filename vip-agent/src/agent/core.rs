@@ -158,7 +158,7 @@ impl Core {
         let Some(&vrid) = packet.payload.get(1) else {
             return Vec::new();
         };
-        let out = self.each_slot(|slot, ctx, out| {
+        let mut out = self.each_slot(|slot, ctx, out| {
             if slot.started()
                 && slot.spec.socket_key() == *key
                 && slot.spec.config.virtual_router_id == vrid
@@ -166,7 +166,45 @@ impl Core {
                 slot.on_packet(packet, ctx, now, out);
             }
         });
+        out.extend(self.announce_sync_peers_after_lower_priority(&out, now));
         self.with_groups(out)
+    }
+
+    /// keepalived also announces the VIPs of the other Master members of the
+    /// sync groups of an instance that heard a lower-priority Master.
+    fn announce_sync_peers_after_lower_priority(
+        &mut self,
+        effects: &[Effect],
+        now: Duration,
+    ) -> Vec<Effect> {
+        let heard: Vec<&str> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Notify {
+                    kind: NotifyKind::Instance,
+                    name,
+                    state: NotifyState::MasterRxLowerPri,
+                    ..
+                } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        if heard.is_empty() {
+            return Vec::new();
+        }
+        let peers: BTreeSet<String> = self
+            .config
+            .sync_groups
+            .iter()
+            .filter(|g| g.instances.iter().any(|m| heard.contains(&m.as_str())))
+            .flat_map(|g| g.instances.iter().cloned())
+            .filter(|m| !heard.contains(&m.as_str()))
+            .collect();
+        self.each_slot(|slot, _, out| {
+            if peers.contains(slot.name()) && slot.is_master() {
+                slot.announce_after_lower_priority(now, out);
+            }
+        })
     }
 
     pub fn system(&self) -> &SystemView {

@@ -454,6 +454,7 @@ impl Slot {
             if accepted && lower && was_master && run.fsm.state() == State::Master {
                 let priority = run.fsm.effective_priority();
                 out.push(self.notify(NotifyState::MasterRxLowerPri, priority));
+                self.announce_after_lower_priority(now, out);
             }
         }
     }

@@ -278,6 +278,17 @@ impl Slot {
         }
     }
 
+    /// A lower-priority Master was heard while this one is Master: announce
+    /// again ([`AnnounceSchedule::lower_priority_heard`]).
+    pub fn announce_after_lower_priority(&mut self, now: Duration, out: &mut Vec<Effect>) {
+        if let Some(held) = self.run.as_mut().and_then(|r| r.held.as_mut()) {
+            if let Some(schedule) = &mut held.announce {
+                schedule.lower_priority_heard(now);
+                push_frames(&held.frames, &schedule.take_due(now), out);
+            }
+        }
+    }
+
     /// A reload kept this instance with other gratuitous ARP settings (its
     /// own, or the `global_defs` ones it inherits): a running Master's
     /// announcements follow them from now on.

@@ -269,3 +269,34 @@ fn the_agents_own_removal_is_not_restored() {
     );
     assert!(!effects.iter().any(|e| matches!(e, Effect::AddVip { .. })));
 }
+
+/// keepalived: a Master hearing a lower-priority Master sends
+/// `garp_lower_prio_repeat` rounds at once and again after
+/// `garp_lower_prio_delay` (the other router may hold the switches' MAC
+/// entries of the VIPs); by default the global master burst's settings.
+#[test]
+fn a_master_hearing_a_lower_priority_master_announces_again() {
+    let mut h = Harness::new(two_interfaces());
+    h.start(&owner(
+        "",
+        "  garp_master_repeat 1\n  garp_master_delay 0\n  garp_lower_prio_repeat 2\n  \
+         garp_lower_prio_delay 3",
+    ));
+    h.run_until(secs(10));
+    assert_eq!(frames_by_time(&h), vec![(Duration::ZERO, 2)]);
+    let effects = h.advert("10.0.0.9", 51, 100, &["10.0.0.100", "10.0.0.101"]);
+    assert_eq!(frames_sent(&effects), 4, "two rounds of two VIPs at once");
+    h.run_until(secs(20));
+    assert_eq!(
+        frames_by_time(&h),
+        vec![(Duration::ZERO, 2), (secs(10), 4), (secs(13), 4)]
+    );
+
+    // Unset, it is the global one: vrrp_garp_lower_prio_repeat, else
+    // vrrp_garp_master_repeat (5), not the instance's garp_master_repeat.
+    let mut h = Harness::new(two_interfaces());
+    h.start(&owner("", "  garp_master_repeat 1\n  garp_master_delay 0"));
+    h.run_until(secs(10));
+    let effects = h.advert("10.0.0.9", 51, 100, &["10.0.0.100", "10.0.0.101"]);
+    assert_eq!(frames_sent(&effects), 5 * 2);
+}
