@@ -353,11 +353,11 @@ fn vrrp_min_garp_and_the_lower_priority_bursts() {
     assert_eq!((garp.master_repeat, garp.master_delay_s), (5, 5));
     assert_eq!((garp.lower_prio_repeat, garp.lower_prio_delay_s), (2, 7));
 
-    let (config, warnings) = load(&format!(
-        "global_defs {{\n  vrrp_strict\n}}\nvrrp_instance VI_1 {{\n  interface eth0\n  \
-         virtual_router_id 1\n  garp_lower_prio_repeat 4\n  virtual_ipaddress {{\n    \
-         10.0.0.10/24\n  }}\n}}\n"
-    ));
+    let (config, warnings) = load(
+        "global_defs {\n  vrrp_strict\n}\nvrrp_instance VI_1 {\n  interface eth0\n  \
+         virtual_router_id 1\n  garp_lower_prio_repeat 4\n  virtual_ipaddress {\n    \
+         10.0.0.10/24\n  }\n}\n",
+    );
     assert_eq!(config.instances[0].garp.lower_prio_repeat, 0);
     assert_eq!(config.instances[0].garp.lower_prio_delay_s, 0);
     assert!(
