@@ -216,6 +216,22 @@ pub const SECTIONS: [&str; 6] = [
 ];
 
 /// Runs the benchmark: every section, or only those named in `only`.
+/// Writes `bench/results.md` and `bench/failover.svg` again from the
+/// committed `bench/results.json`, running nothing: after a change to how
+/// the samples are rendered.
+pub fn render() -> Result<()> {
+    let dir = workspace_root().join("bench");
+    let path = dir.join("results.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let results: Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    write(&dir.join("results.md"), &report::markdown(&results))?;
+    write(&dir.join("failover.svg"), &report::svg(&results))?;
+    eprintln!("bench: wrote bench/results.md and bench/failover.svg from bench/results.json");
+    Ok(())
+}
+
 pub fn run(quick: bool, only: &[String]) -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
         bail!("the benchmark needs root (network namespaces, XDP): run it as root");

@@ -70,6 +70,10 @@ enum Task {
             value_parser = clap::builder::PossibleValuesParser::new(bench::SECTIONS),
         )]
         only: Vec<String>,
+        /// Run nothing: write bench/results.md and bench/failover.svg again
+        /// from the committed bench/results.json.
+        #[arg(long, conflicts_with_all = ["quick", "only"])]
+        render: bool,
     },
     /// Build the libFuzzer targets (vip-agent/fuzz) and run each: the VRRP
     /// decoder, the configuration reader, the control protocol. Fails on a
@@ -121,7 +125,8 @@ fn main() -> ExitCode {
         Task::BuildEbpf { release: _ } => build_ebpf(),
         Task::Test { unit_only, filter } => test::run(unit_only, filter.as_deref()),
         Task::Dist { profile } => dist::run(profile),
-        Task::Bench { quick, only } => bench::run(quick, &only),
+        Task::Bench { render: true, .. } => bench::render(),
+        Task::Bench { quick, only, .. } => bench::run(quick, &only),
         Task::Fuzz {
             secs,
             runs,

@@ -38,12 +38,22 @@ fn ratio(a: f64, b: f64) -> String {
     }
 }
 
+/// Fewer samples than this and their p95 is their maximum: it is then
+/// reported as one (`max N`), not as a percentile it cannot be.
+pub const MIN_SAMPLES_FOR_P95: usize = 20;
+
+/// `median / p95`, or `median / max N` with fewer than
+/// [`MIN_SAMPLES_FOR_P95`] samples.
 fn mp(v: &[f64], digits: usize) -> String {
     let (m, p) = median_p95(v);
     if m.is_nan() {
         return "–".into();
     }
-    format!("{m:.digits$} / {p:.digits$}")
+    if v.len() < MIN_SAMPLES_FOR_P95 {
+        format!("{m:.digits$} / max {p:.digits$}")
+    } else {
+        format!("{m:.digits$} / {p:.digits$}")
+    }
 }
 
 /// Notes under a client-probe table: runs that saw no reply after the
@@ -165,7 +175,8 @@ pub fn markdown(r: &Value) -> String {
     let _ = writeln!(
         s,
         "`cargo xtask bench{}` on Linux {}, {} CPUs ({}), {}; vip-agent {} (release build). \
-         Every figure is median / p95 over repetitions; the systems compared ran interleaved \
+         Every figure is median / p95 over repetitions (median / max where there are fewer than \
+         {MIN_SAMPLES_FOR_P95}: the p95 of fewer samples is their maximum); the systems compared ran interleaved \
          (A B A B) in the same run, and ratios are of medians. Everything ran in network \
          namespaces on veth pairs and a bridge.\n",
         if r["quick"].as_bool() == Some(true) {
@@ -277,6 +288,11 @@ pub fn markdown(r: &Value) -> String {
     // 2. XDP cost
     let xc = &r["xdp_cost"];
     if let Some(progs) = xc["programs"].as_array() {
+        let blocks = progs
+            .first()
+            .and_then(|p| p["block_median_ns"].as_array())
+            .map(Vec::len)
+            .unwrap_or(0);
         let _ = writeln!(
             s,
             "### ARP answer cost in the kernel\n\nOne ARP request for a held VIP through \
@@ -285,13 +301,13 @@ pub fn markdown(r: &Value) -> String {
              `repeat = 1` (the program rewrites the request into a reply in place, so a repeated run \
              would measure a reply, not a request); the kernel-reported duration includes one \
              `ktime_get_ns()`, common to all three programs. Per block of {} runs the median; \
-             the table gives median / p95 over {} blocks, interleaved.\n",
+             the table gives median / {} over {blocks} blocks, interleaved.\n",
             xc["runs_per_block"],
-            progs
-                .first()
-                .and_then(|p| p["block_median_ns"].as_array())
-                .map(Vec::len)
-                .unwrap_or(0)
+            if blocks < MIN_SAMPLES_FOR_P95 {
+                "max"
+            } else {
+                "p95"
+            }
         );
         let _ = writeln!(s, "| program | verdict | ns per packet | ratio to floor |");
         let _ = writeln!(s, "|---|---|---|---|");
@@ -594,6 +610,15 @@ pub fn svg(r: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn p95_only_with_enough_samples_else_max() {
+        let few: Vec<f64> = (1..=5).map(f64::from).collect();
+        assert_eq!(mp(&few, 0), "3 / max 5");
+        let many: Vec<f64> = (1..=40).map(f64::from).collect();
+        assert_eq!(mp(&many, 1), "20.5 / 38.0");
+        assert_eq!(mp(&[], 0), "–");
+    }
 
     /// `cargo xtask bench` writes both files from one run: the committed
     /// table must be exactly what the committed raw samples render to.
