@@ -609,4 +609,138 @@ mod tests {
         );
         assert!(!initial.matches("sleep", &["sleep", "a"]));
     }
+
+    async fn next_report(rx: &mut mpsc::Receiver<TrackerReport>) -> TrackerReport {
+        tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .expect("a report within 20 s")
+            .expect("the runner is running")
+    }
+
+    fn file_report(name: &str, value: i64) -> TrackerReport {
+        TrackerReport::File {
+            name: name.into(),
+            value,
+        }
+    }
+
+    /// Real inotify on a real directory: every write, removal and rename
+    /// is reported; `init_file` creates a missing file.
+    #[tokio::test]
+    async fn a_watched_file_reports_each_change() {
+        let dir = std::env::temp_dir().join(format!("vip-agent-track-file-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("weight");
+        let created = dir.join("created");
+        std::fs::write(&path, "3\n").unwrap();
+        let file = |name: &str, path: &Path, init| TrackFile {
+            name: name.into(),
+            path: path.display().to_string(),
+            weight: 1,
+            weight_reverse: false,
+            init,
+        };
+        let files = vec![
+            file("w", &path, None),
+            file(
+                "c",
+                &created,
+                Some(crate::config::TrackFileInit {
+                    value: 7,
+                    overwrite: false,
+                }),
+            ),
+        ];
+        let (tx, mut rx) = mpsc::channel(16);
+        let task = spawn_file_trackers(files, false, tx).unwrap();
+        assert_eq!(next_report(&mut rx).await, file_report("w", 3));
+        assert_eq!(next_report(&mut rx).await, file_report("c", 7));
+        assert_eq!(std::fs::read_to_string(&created).unwrap(), "7\n");
+        std::fs::write(&path, "-5").unwrap();
+        assert_eq!(next_report(&mut rx).await, file_report("w", -5));
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(next_report(&mut rx).await, file_report("w", 0));
+        let staged = dir.join("staged");
+        std::fs::write(&staged, "0x10").unwrap();
+        std::fs::rename(&staged, &path).unwrap();
+        assert_eq!(next_report(&mut rx).await, file_report("w", 16));
+        task.abort();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn init_file_overwrites_only_when_asked_and_not_on_a_reload() {
+        let dir = std::env::temp_dir().join(format!("vip-agent-init-file-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        std::fs::write(&path, "1\n").unwrap();
+        let mut file = TrackFile {
+            name: "f".into(),
+            path: path.display().to_string(),
+            weight: 1,
+            weight_reverse: false,
+            init: Some(crate::config::TrackFileInit {
+                value: 9,
+                overwrite: false,
+            }),
+        };
+        init_file(&file, false);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "1\n",
+            "exists: left alone"
+        );
+        file.init = Some(crate::config::TrackFileInit {
+            value: 9,
+            overwrite: true,
+        });
+        init_file(&file, true);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "1\n",
+            "not on a reload"
+        );
+        init_file(&file, false);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "9\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Real processes: a `sleep` with a distinctive parameter is counted,
+    /// its exit seen through its pidfd, a new one found by the rescan.
+    #[tokio::test]
+    async fn a_tracked_process_exit_and_return_are_reported() {
+        let marker = format!("{}.{}", 100_000 + std::process::id(), 7);
+        let start = || {
+            std::process::Command::new("sleep")
+                .arg(&marker)
+                .spawn()
+                .expect("sleep starts")
+        };
+        let mut first = start();
+        let tracker = TrackProcess {
+            name: "p".into(),
+            params: vec![marker.clone()],
+            param_match: Some(ParamMatch::Exact),
+            full_command: true,
+            ..tracker(1, u32::MAX, 0, 0)
+        };
+        let (tx, mut rx) = mpsc::channel(16);
+        let task = spawn_process_trackers(vec![tracker], tx).unwrap();
+        let up = |up| TrackerReport::Process {
+            name: "p".into(),
+            up,
+        };
+        assert_eq!(next_report(&mut rx).await, up(true));
+        first.kill().unwrap();
+        first.wait().unwrap();
+        assert_eq!(next_report(&mut rx).await, up(false));
+        let mut second = start();
+        assert_eq!(next_report(&mut rx).await, up(true));
+        second.kill().unwrap();
+        second.wait().unwrap();
+        assert_eq!(next_report(&mut rx).await, up(false));
+        task.abort();
+    }
 }
