@@ -154,7 +154,7 @@ async fn watch_files(
     // Watch descriptor -> (file name in the directory, tracker index).
     let mut watched: HashMap<i32, Vec<(OsString, usize)>> = HashMap::new();
     for (index, file) in files.iter().enumerate() {
-        let path = PathBuf::from(&file.path);
+        let path = resolved(Path::new(&file.path));
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
@@ -193,6 +193,15 @@ async fn watch_files(
             Err(err) => return Err(err.into()),
         };
         for event in events {
+            if event.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
+                // Events were lost: read every file again.
+                for (index, file) in files.iter().enumerate() {
+                    if let Some(value) = read_file_value(&resolved(Path::new(&file.path))) {
+                        report_file(files, index, value, &mut last, reports).await;
+                    }
+                }
+                continue;
+            }
             if event.mask.contains(AddWatchFlags::IN_ISDIR) {
                 continue;
             }
@@ -213,7 +222,7 @@ async fn watch_files(
                 let value = if gone {
                     Some(0)
                 } else {
-                    read_file_value(Path::new(&files[index].path))
+                    read_file_value(&resolved(Path::new(&files[index].path)))
                 };
                 match value {
                     Some(value) => report_file(files, index, value, &mut last, reports).await,
@@ -223,6 +232,21 @@ async fn watch_files(
                 }
             }
         }
+    }
+}
+
+/// The path with its symbolic links resolved, as keepalived resolves it
+/// (the file's, or when it does not exist yet its directory's), so the
+/// directory watched is the one the file really is in.
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) if !dir.as_os_str().is_empty() => std::fs::canonicalize(dir)
+            .map(|dir| dir.join(name))
+            .unwrap_or_else(|_| path.to_path_buf()),
+        _ => path.to_path_buf(),
     }
 }
 
@@ -665,6 +689,32 @@ mod tests {
         std::fs::write(&staged, "0x10").unwrap();
         std::fs::rename(&staged, &path).unwrap();
         assert_eq!(next_report(&mut rx).await, file_report("w", 16));
+        task.abort();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A track file that is a symbolic link is watched where its target is.
+    #[tokio::test]
+    async fn a_linked_file_is_watched_in_its_targets_directory() {
+        let dir = std::env::temp_dir().join(format!("vip-agent-track-link-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("real")).unwrap();
+        let target = dir.join("real/value");
+        std::fs::write(&target, "1").unwrap();
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let file = TrackFile {
+            name: "l".into(),
+            path: link.display().to_string(),
+            weight: 1,
+            weight_reverse: false,
+            init: None,
+        };
+        let (tx, mut rx) = mpsc::channel(16);
+        let task = spawn_file_trackers(vec![file], false, tx).unwrap();
+        assert_eq!(next_report(&mut rx).await, file_report("l", 1));
+        std::fs::write(&target, "4").unwrap();
+        assert_eq!(next_report(&mut rx).await, file_report("l", 4));
         task.abort();
         std::fs::remove_dir_all(&dir).unwrap();
     }
