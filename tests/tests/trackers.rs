@@ -17,7 +17,7 @@ use std::{
     net::IpAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::{ensure, Context, Result};
@@ -131,9 +131,14 @@ fn a_tracked_file_value_moves_the_vip_and_back() -> Result<()> {
     );
 
     write_value(&path, 6)?;
+    let written = Instant::now();
     wait_for("A's priority to be 150 - 60", BOUND, || {
         (effective_priority(&agent_a)? == 90).then_some(())
     })?;
+    println!(
+        "track_file: the write seen in A's status after {} ms",
+        written.elapsed().as_millis()
+    );
     wait_for_sole_holder(&lab, &nodes, IFACE, vip(), b, BOUND)?;
 
     write_value(&path, 0)?;
@@ -154,12 +159,25 @@ fn a_tracked_process_exit_moves_the_vip_and_its_return_brings_it_back() -> Resul
     wait_for_sole_holder(&lab, &nodes, IFACE, vip(), a, BOUND)?;
 
     sleeper.kill()?;
+    let killed = Instant::now();
     wait_for("A to be in FAULT", BOUND, || {
         (agent_a.state("VI_1")? == "FAULT").then_some(())
     })?;
+    println!(
+        "track_process: the exit seen in A's status after {} ms",
+        killed.elapsed().as_millis()
+    );
     wait_for_sole_holder(&lab, &nodes, IFACE, vip(), b, BOUND)?;
 
     let _sleeper = Sleeper::start(&marker)?;
+    let started = Instant::now();
+    wait_for("A to leave FAULT", BOUND, || {
+        (agent_a.state("VI_1")? != "FAULT").then_some(())
+    })?;
+    println!(
+        "track_process: the new process seen in A's status after {} ms",
+        started.elapsed().as_millis()
+    );
     wait_for_sole_holder(&lab, &nodes, IFACE, vip(), a, BOUND)?;
     ensure!(agent_a.state("VI_1").as_deref() == Some("MASTER"));
     lab.passed();
