@@ -368,7 +368,6 @@ fn scan(trackers: &[TrackProcess]) -> Vec<BTreeSet<i32>> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return found;
     };
-    let own = i32::try_from(std::process::id()).unwrap_or(0);
     for entry in dir.flatten() {
         let Some(pid) = entry
             .file_name()
@@ -377,9 +376,6 @@ fn scan(trackers: &[TrackProcess]) -> Vec<BTreeSet<i32>> {
         else {
             continue;
         };
-        if pid == own {
-            continue;
-        }
         let Some(info) = process_info(pid, cmdline) else {
             continue;
         };
