@@ -138,6 +138,49 @@ pub fn summary(path: &Path, config: &Config, warnings: usize) -> String {
             script.fall
         );
     }
+    for file in &config.track_files {
+        let init = match &file.init {
+            Some(init) if init.overwrite => format!(", set to {} at start", init.value),
+            Some(init) => format!(", created with {} when missing", init.value),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "track_file {}: {}, weight {}{}{init}",
+            file.name,
+            file.path,
+            file.weight,
+            if file.weight_reverse { " reverse" } else { "" },
+        );
+    }
+    for process in &config.track_processes {
+        let mut command = process.process.clone();
+        for param in &process.params {
+            command.push(' ');
+            command.push_str(param);
+        }
+        let matching = match process.param_match {
+            Some(mode) => format!(", parameters {}", format!("{mode:?}").to_lowercase()),
+            None if process.full_command => ", full command".to_string(),
+            None => String::new(),
+        };
+        let quorum = if process.quorum_max == u32::MAX {
+            format!("at least {}", process.quorum)
+        } else {
+            format!("{}..{}", process.quorum, process.quorum_max)
+        };
+        let _ = writeln!(
+            out,
+            "vrrp_track_process {}: '{command}'{matching}, quorum {quorum}, weight {}{}",
+            process.name,
+            process.weight,
+            if process.weight_reverse {
+                " reverse"
+            } else {
+                ""
+            },
+        );
+    }
     for group in &config.sync_groups {
         let _ = writeln!(
             out,
@@ -270,6 +313,19 @@ fn instance_summary(out: &mut String, config: &Config, instance: &VrrpInstance) 
             "  tracks script {} (weight {})",
             track.name, track.weight
         );
+    }
+    for (kind, tracks) in [
+        ("file", &instance.track_files),
+        ("process", &instance.track_processes),
+    ] {
+        for track in tracks {
+            let reverse = if track.reverse { " reverse" } else { "" };
+            let _ = writeln!(
+                out,
+                "  tracks {kind} {} (weight {}{reverse})",
+                track.name, track.weight
+            );
+        }
     }
     let notifies: [(&str, &Option<Command>); 5] = [
         ("master", &instance.notify.master),

@@ -5,7 +5,8 @@ use std::net::IpAddr;
 
 use super::diagnostic::{Diagnostics, Location};
 use super::model::{
-    Command, GlobalDefs, InitialState, NotifyFifo, ScriptUser, VirtualAddress, VrrpScript,
+    Command, GlobalDefs, InitialState, NotifyFifo, ParamMatch, ScriptUser, TrackFile,
+    TrackFileInit, TrackProcess, VirtualAddress, VrrpScript,
 };
 use super::parser::{Block, Statement, Word};
 use super::routing::{Route, Rule};
@@ -20,9 +21,6 @@ pub const REQUIRED_INSTANCE_KEYWORDS: &[&str] =
 const IGNORED_TOP_LEVEL: &[&str] = &[
     "virtual_server",
     "virtual_server_group",
-    "vrrp_track_file",
-    "track_file",
-    "vrrp_track_process",
     "bfd_instance",
     "track_group",
     "garp_group",
@@ -146,8 +144,6 @@ const IGNORED_INSTANCE: &[&str] = &[
     "use_ipvlan",
     "native_ipv6",
     "vrf",
-    "track_file",
-    "track_process",
     "track_bfd",
     "mcast_dst_ip",
     "track_src_ip",
@@ -173,13 +169,7 @@ const IGNORED_INSTANCE: &[&str] = &[
 ];
 
 /// `vrrp_sync_group` keywords keepalived knows that vip-agent does not implement.
-const IGNORED_SYNC_GROUP: &[&str] = &[
-    "track_file",
-    "track_process",
-    "track_bfd",
-    "notify_priority_changes",
-    "smtp_alert",
-];
+const IGNORED_SYNC_GROUP: &[&str] = &["track_bfd", "notify_priority_changes", "smtp_alert"];
 
 /// Options of a virtual address line that vip-agent does not apply, with
 /// whether they take a value.
@@ -356,6 +346,8 @@ pub struct RawInstance {
     pub virtual_ipaddresses_excluded: RawAddresses,
     pub track_interfaces: Vec<RawTrack>,
     pub track_scripts: Vec<RawTrack>,
+    pub track_files: Vec<RawTrack>,
+    pub track_processes: Vec<RawTrack>,
     pub notify: RawNotify,
     pub garp_master_delay: Option<u32>,
     pub garp_master_repeat: Option<u32>,
@@ -379,6 +371,8 @@ pub struct RawSyncGroup {
     pub members: Vec<Spanned<String>>,
     pub track_interfaces: Vec<RawTrack>,
     pub track_scripts: Vec<RawTrack>,
+    pub track_files: Vec<RawTrack>,
+    pub track_processes: Vec<RawTrack>,
     pub notify: RawNotify,
     /// `sync_group_tracking_weight` (or the deprecated `global_tracking`).
     pub tracking_weight: bool,
@@ -415,6 +409,8 @@ impl RawAddresses {
 pub struct RawConfig {
     pub global: RawGlobal,
     pub scripts: Vec<Spanned<VrrpScript>>,
+    pub track_files: Vec<Spanned<TrackFile>>,
+    pub track_processes: Vec<Spanned<TrackProcess>>,
     pub instances: Vec<RawInstance>,
     pub sync_groups: Vec<RawSyncGroup>,
     /// `static_ipaddress` lines; their interface is known once `global_defs`
@@ -453,6 +449,25 @@ pub fn interpret(statements: Block<'_>, diagnostics: &mut Diagnostics) -> RawCon
                 {
                     if let Some(script) = reader.script(name, block) {
                         raw.scripts.push(script);
+                    }
+                }
+            }
+            // keepalived 2.2.7 reads `vrrp_track_file` as an older name of `track_file`.
+            "track_file" | "vrrp_track_file" => {
+                if let (Some(name), Some(block)) =
+                    (reader.section_name(statement), reader.block(statement))
+                {
+                    if let Some(file) = reader.track_file(name, block) {
+                        raw.track_files.push(file);
+                    }
+                }
+            }
+            "vrrp_track_process" => {
+                if let (Some(name), Some(block)) =
+                    (reader.section_name(statement), reader.block(statement))
+                {
+                    if let Some(process) = reader.track_process(name, block) {
+                        raw.track_processes.push(process);
                     }
                 }
             }
@@ -785,6 +800,8 @@ impl Reader<'_> {
             virtual_ipaddresses_excluded: RawAddresses::default(),
             track_interfaces: Vec::new(),
             track_scripts: Vec::new(),
+            track_files: Vec::new(),
+            track_processes: Vec::new(),
             notify: RawNotify::default(),
             garp_master_delay: None,
             garp_master_repeat: None,
@@ -893,6 +910,16 @@ impl Reader<'_> {
                 "track_script" => {
                     if let Some(block) = self.bare_block(statement) {
                         instance.track_scripts = self.tracks(block, 253);
+                    }
+                }
+                "track_file" => {
+                    if let Some(block) = self.bare_block(statement) {
+                        instance.track_files = self.tracks(block, 254);
+                    }
+                }
+                "track_process" => {
+                    if let Some(block) = self.bare_block(statement) {
+                        instance.track_processes = self.tracks(block, 254);
                     }
                 }
                 "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
@@ -1318,6 +1345,268 @@ impl Reader<'_> {
         })
     }
 
+    /// `weight W [reverse]` of a `track_file` or `vrrp_track_process`
+    /// section (keepalived: -254..254).
+    fn section_weight(&mut self, statement: &Statement) -> Option<(i32, bool)> {
+        self.no_block(statement);
+        let Some(word) = statement.args.first() else {
+            self.diagnostics
+                .error(statement.at(), "'weight' needs a value");
+            return None;
+        };
+        let weight = match values::integer(word.text, -254, 254) {
+            Ok(weight) => weight,
+            Err(message) => {
+                self.diagnostics
+                    .error(&word.at, format!("weight: {message}"));
+                return None;
+            }
+        };
+        let reverse = match statement.args.get(1) {
+            Some(option) if option.text == "reverse" => true,
+            Some(option) => {
+                self.diagnostics.warning(
+                    &option.at,
+                    format!("unknown weight option '{}' is ignored", option.text),
+                );
+                false
+            }
+            None => false,
+        };
+        self.extra_args(statement, 2);
+        Some((weight, reverse))
+    }
+
+    fn track_file(&mut self, name: &Word, block: Block<'_>) -> Option<Spanned<TrackFile>> {
+        let mut file = TrackFile {
+            name: name.text.to_string(),
+            path: String::new(),
+            weight: 1,
+            weight_reverse: false,
+            init: None,
+        };
+        let mut has_path = false;
+        for statement in block {
+            let statement = &statement;
+            match statement.name() {
+                "file" => {
+                    if let Some(word) = self.value(statement) {
+                        if has_path {
+                            self.diagnostics.warning(
+                                &word.at,
+                                format!(
+                                    "track_file {}: the file is already set; '{}' is ignored, as keepalived ignores it",
+                                    name.text, word.text
+                                ),
+                            );
+                        } else {
+                            file.path = word.text.to_string();
+                            has_path = true;
+                        }
+                    }
+                }
+                "weight" => {
+                    if let Some((weight, reverse)) = self.section_weight(statement) {
+                        file.weight = weight;
+                        file.weight_reverse = reverse;
+                    }
+                }
+                "init_file" => {
+                    self.no_block(statement);
+                    let mut init = TrackFileInit {
+                        value: 0,
+                        overwrite: false,
+                    };
+                    for word in &statement.args {
+                        if word.text == "overwrite" {
+                            init.overwrite = true;
+                        } else if word
+                            .text
+                            .starts_with(|c: char| c.is_ascii_digit() || c == '-')
+                        {
+                            match values::integer(
+                                word.text,
+                                i64::from(i32::MIN),
+                                i64::from(i32::MAX),
+                            ) {
+                                Ok(value) => {
+                                    if !(-254..=254).contains(&value) {
+                                        self.diagnostics.warning(
+                                            &word.at,
+                                            format!("init_file: {value} is outside the sensible range -254..254"),
+                                        );
+                                    }
+                                    init.value = value;
+                                }
+                                Err(message) => self
+                                    .diagnostics
+                                    .error(&word.at, format!("init_file: {message}")),
+                            }
+                        } else {
+                            self.diagnostics.warning(
+                                &word.at,
+                                format!("unknown init_file option '{}' is ignored", word.text),
+                            );
+                        }
+                    }
+                    file.init = Some(init);
+                }
+                _ => self.unknown(statement),
+            }
+        }
+        if !has_path {
+            self.diagnostics
+                .error(&name.at, format!("track_file {} has no 'file'", name.text));
+            return None;
+        }
+        Some(Spanned {
+            value: file,
+            at: name.at.clone(),
+        })
+    }
+
+    fn track_process(&mut self, name: &Word, block: Block<'_>) -> Option<Spanned<TrackProcess>> {
+        let mut process = TrackProcess {
+            name: name.text.to_string(),
+            process: String::new(),
+            params: Vec::new(),
+            param_match: None,
+            full_command: false,
+            weight: 0,
+            weight_reverse: false,
+            quorum: 1,
+            quorum_max: u32::MAX,
+            fork_delay_us: 0,
+            terminate_delay_us: 0,
+        };
+        let mut has_process = false;
+        for statement in block {
+            let statement = &statement;
+            match statement.name() {
+                "process" => {
+                    self.no_block(statement);
+                    match statement.args.split_first() {
+                        None => self
+                            .diagnostics
+                            .error(statement.at(), "'process' needs a process name"),
+                        Some((word, _)) if has_process => self.diagnostics.warning(
+                            &word.at,
+                            format!(
+                                "vrrp_track_process {}: the process is already set; '{}' is ignored, as keepalived ignores it",
+                                name.text, word.text
+                            ),
+                        ),
+                        Some((word, params)) => {
+                            has_process = true;
+                            process.process = word.text.to_string();
+                            process.params = params.iter().map(|p| p.text.to_string()).collect();
+                            if !params.is_empty() {
+                                process.param_match.get_or_insert(ParamMatch::Exact);
+                                process.full_command = true;
+                            }
+                        }
+                    }
+                }
+                "param_match" => {
+                    self.no_block(statement);
+                    let mode = match statement.args.first().map(|w| w.text) {
+                        None | Some("exact") => Some(ParamMatch::Exact),
+                        Some("partial") => Some(ParamMatch::Partial),
+                        Some("initial") => Some(ParamMatch::Initial),
+                        Some(other) => {
+                            self.diagnostics.error(
+                                &statement.args[0].at,
+                                format!(
+                                    "param_match: '{other}' is none of exact, partial, initial"
+                                ),
+                            );
+                            None
+                        }
+                    };
+                    self.extra_args(statement, 1);
+                    if let Some(mode) = mode {
+                        process.param_match = Some(mode);
+                        process.full_command = true;
+                    }
+                }
+                "full_command" => {
+                    self.bare_keyword(statement);
+                    process.full_command = true;
+                }
+                "weight" => {
+                    if let Some((weight, reverse)) = self.section_weight(statement) {
+                        process.weight = weight;
+                        process.weight_reverse = reverse;
+                    }
+                }
+                "quorum" => {
+                    if let Some(quorum) = self.integer::<u32>(statement, 1, 65535) {
+                        if quorum > process.quorum_max {
+                            self.diagnostics.error(
+                                statement.at(),
+                                format!(
+                                    "quorum {quorum} is greater than quorum_max {}",
+                                    process.quorum_max
+                                ),
+                            );
+                        } else {
+                            process.quorum = quorum;
+                        }
+                    }
+                }
+                "quorum_max" => {
+                    if let Some(max) = self.integer::<u32>(statement, 0, 65535) {
+                        // keepalived: quorum_max 0 (no such process may run) sets quorum to 0.
+                        if (max != 0 || process.quorum > 1) && max < process.quorum {
+                            self.diagnostics.error(
+                                statement.at(),
+                                format!("quorum_max {max} is less than quorum {}", process.quorum),
+                            );
+                        } else {
+                            process.quorum_max = max;
+                            if max == 0 {
+                                process.quorum = 0;
+                            } else if process.quorum == 0 {
+                                process.quorum = 1;
+                            }
+                        }
+                    }
+                }
+                keyword @ ("delay" | "terminate_delay" | "fork_delay") => {
+                    let delay = self.parsed(statement, |text| {
+                        let micros = values::seconds_as_micros(text)?;
+                        if !(1..=3600 * 1_000_000).contains(&micros) {
+                            return Err(format!(
+                                "{text} is outside the range 0.000001..3600 seconds"
+                            ));
+                        }
+                        Ok(micros)
+                    });
+                    if let Some(delay) = delay {
+                        if keyword != "fork_delay" {
+                            process.terminate_delay_us = delay.value;
+                        }
+                        if keyword != "terminate_delay" {
+                            process.fork_delay_us = delay.value;
+                        }
+                    }
+                }
+                _ => self.unknown(statement),
+            }
+        }
+        if !has_process {
+            self.diagnostics.error(
+                &name.at,
+                format!("vrrp_track_process {} has no 'process'", name.text),
+            );
+            return None;
+        }
+        Some(Spanned {
+            value: process,
+            at: name.at.clone(),
+        })
+    }
+
     fn sync_group(&mut self, name: &Word, block: Block<'_>) -> RawSyncGroup {
         let mut group = RawSyncGroup {
             name: name.text.to_string(),
@@ -1325,6 +1614,8 @@ impl Reader<'_> {
             members: Vec::new(),
             track_interfaces: Vec::new(),
             track_scripts: Vec::new(),
+            track_files: Vec::new(),
+            track_processes: Vec::new(),
             notify: RawNotify::default(),
             tracking_weight: false,
         };
@@ -1370,6 +1661,16 @@ impl Reader<'_> {
                 "track_script" => {
                     if let Some(block) = self.bare_block(statement) {
                         group.track_scripts = self.tracks(block, 253);
+                    }
+                }
+                "track_file" => {
+                    if let Some(block) = self.bare_block(statement) {
+                        group.track_files = self.tracks(block, 254);
+                    }
+                }
+                "track_process" => {
+                    if let Some(block) = self.bare_block(statement) {
+                        group.track_processes = self.tracks(block, 254);
                     }
                 }
                 "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {

@@ -23,8 +23,9 @@ mod values;
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use model::{
     max_advertised_addresses, AddressFamily, Command, Config, GarpSettings, GlobalDefs,
-    InitialState, NotifyFifo, NotifyScripts, ScriptUser, SyncGroup, TrackedInterface,
-    TrackedScript, VirtualAddress, VrrpInstance, VrrpScript, DEFAULT_MTU,
+    InitialState, NotifyFifo, NotifyScripts, ParamMatch, ScriptUser, SyncGroup, TrackFile,
+    TrackFileInit, TrackProcess, TrackedFile, TrackedInterface, TrackedProcess, TrackedScript,
+    VirtualAddress, VrrpInstance, VrrpScript, DEFAULT_MTU,
 };
 pub use routing::{
     rtax, NextHop, PortRange, Prefix, Route, RouteMetrics, RouteMode, RouteType, Rule, RuleAction,

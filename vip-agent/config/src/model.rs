@@ -13,6 +13,12 @@ use super::routing::{Route, Rule, StaticAddress};
 pub struct Config {
     pub global: GlobalDefs,
     pub scripts: Vec<VrrpScript>,
+    /// `track_file` (and its older name `vrrp_track_file`) sections.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_files: Vec<TrackFile>,
+    /// `vrrp_track_process` sections.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_processes: Vec<TrackProcess>,
     pub instances: Vec<VrrpInstance>,
     pub sync_groups: Vec<SyncGroup>,
     /// `static_ipaddress`: added at start, kept while the agent runs.
@@ -225,6 +231,10 @@ pub struct VrrpInstance {
     pub virtual_ipaddresses_excluded: Vec<VirtualAddress>,
     pub track_interfaces: Vec<TrackedInterface>,
     pub track_scripts: Vec<TrackedScript>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_files: Vec<TrackedFile>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_processes: Vec<TrackedProcess>,
     pub notify: NotifyScripts,
     pub garp: GarpSettings,
     /// Ignore faults of the instance's own interface.
@@ -329,6 +339,110 @@ pub struct TrackedScript {
     pub reverse: bool,
 }
 
+/// A `track_file` line: the file's name, its effective weight (the one
+/// written here, else the file's own) and direction.
+pub type TrackedFile = TrackedScript;
+
+/// A `track_process` line: the process tracker's name, its effective weight
+/// (the one written here, else the tracker's own) and direction.
+pub type TrackedProcess = TrackedScript;
+
+/// `track_file NAME { file PATH; weight W [reverse]; init_file [VALUE] [overwrite] }`:
+/// an integer read from a file, multiplied by the weight, adjusts the priority.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackFile {
+    pub name: String,
+    pub path: String,
+    /// Default weight of the `track_file` lines naming it (keepalived: 1).
+    pub weight: i32,
+    pub weight_reverse: bool,
+    /// `init_file`: write a value into the file when the agent starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<TrackFileInit>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackFileInit {
+    pub value: i32,
+    /// Also write it over a file that exists (only at start, not on a reload).
+    pub overwrite: bool,
+}
+
+/// How a process's parameters must match those of a `vrrp_track_process`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamMatch {
+    /// The same parameters, no more.
+    Exact,
+    /// The configured parameters first, any more after them.
+    Partial,
+    /// As partial, and the last configured one may be a prefix.
+    Initial,
+}
+
+/// `vrrp_track_process NAME { ... }`: the number of running processes that
+/// match decides whether the tracker is up (`quorum` ..= `quorum_max`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackProcess {
+    pub name: String,
+    /// The process name (`/proc/PID/comm`), or with `full_command` or
+    /// parameters, the command's first word (`argv[0]`).
+    pub process: String,
+    pub params: Vec<String>,
+    /// None: parameters are not looked at.
+    pub param_match: Option<ParamMatch>,
+    pub full_command: bool,
+    /// Default weight of the `track_process` lines naming it (keepalived 2.2.7: 0).
+    pub weight: i32,
+    pub weight_reverse: bool,
+    pub quorum: u32,
+    pub quorum_max: u32,
+    /// Quorum gained counts only after this long (microseconds).
+    pub fork_delay_us: u64,
+    /// Quorum lost counts only after this long (microseconds).
+    pub terminate_delay_us: u64,
+}
+
+impl TrackProcess {
+    /// Whether the command line (argv, NUL-separated words) is one of the
+    /// tracked processes; `comm` is the kernel's process name.
+    pub fn matches(&self, comm: &str, argv: &[&str]) -> bool {
+        if !(self.full_command || self.param_match.is_some()) {
+            return comm == self.process;
+        }
+        let Some((first, params)) = argv.split_first() else {
+            return false;
+        };
+        if *first != self.process {
+            return false;
+        }
+        let Some(mode) = self.param_match else {
+            return true;
+        };
+        let wanted = &self.params;
+        match mode {
+            ParamMatch::Exact => {
+                params.len() == wanted.len() && params.iter().zip(wanted).all(|(a, b)| a == b)
+            }
+            ParamMatch::Partial | ParamMatch::Initial if params.len() < wanted.len() => false,
+            ParamMatch::Partial => params.iter().zip(wanted).all(|(a, b)| a == b),
+            ParamMatch::Initial => {
+                let Some((last, before)) = wanted.split_last() else {
+                    return true;
+                };
+                params.iter().zip(before).all(|(a, b)| a == b)
+                    && params[before.len()].starts_with(last.as_str())
+            }
+        }
+    }
+
+    /// Whether `count` matching processes make the quorum.
+    pub fn has_quorum(&self, count: usize) -> bool {
+        let count = u64::try_from(count).unwrap_or(u64::MAX);
+        u64::from(self.quorum) <= count && count <= u64::from(self.quorum_max)
+    }
+}
+
 /// A program to run with its user and group (keepalived's
 /// `notify_* COMMAND [USER [GROUP]]`). The command is split on spaces when run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -397,6 +511,10 @@ pub struct SyncGroup {
     pub instances: Vec<String>,
     pub track_interfaces: Vec<TrackedInterface>,
     pub track_scripts: Vec<TrackedScript>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_files: Vec<TrackedFile>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_processes: Vec<TrackedProcess>,
     pub notify: NotifyScripts,
     /// `sync_group_tracking_weight`: the members' own trackers keep their
     /// weights. Without it (keepalived's default) a member's tracked

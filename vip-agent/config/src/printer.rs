@@ -5,8 +5,9 @@
 use std::fmt::Write;
 
 use super::model::{
-    AddressFamily, Command, Config, GarpSettings, InitialState, NotifyScripts, SyncGroup,
-    TrackedInterface, TrackedScript, VirtualAddress, VrrpInstance, VrrpScript,
+    AddressFamily, Command, Config, GarpSettings, InitialState, NotifyScripts, ParamMatch,
+    SyncGroup, TrackFile, TrackProcess, TrackedInterface, TrackedScript, VirtualAddress,
+    VrrpInstance, VrrpScript,
 };
 use super::names;
 use super::routing::{rtax, Route, RouteMode, RouteType, Rule, RuleAction};
@@ -16,6 +17,12 @@ pub fn to_keepalived_string(config: &Config) -> String {
     global_defs(&mut out, config);
     for script in &config.scripts {
         vrrp_script(&mut out, script);
+    }
+    for file in &config.track_files {
+        track_file(&mut out, file);
+    }
+    for process in &config.track_processes {
+        track_process(&mut out, process);
     }
     for instance in &config.instances {
         vrrp_instance(&mut out, instance);
@@ -544,6 +551,8 @@ fn vrrp_instance(out: &mut Printer, instance: &VrrpInstance) {
     );
     track_interfaces(out, &instance.track_interfaces);
     track_scripts(out, &instance.track_scripts);
+    tracked_block(out, "track_file", &instance.track_files);
+    tracked_block(out, "track_process", &instance.track_processes);
     notify(out, &instance.notify);
     garp(out, &instance.garp, "");
     routes(out, "virtual_routes", &instance.virtual_routes);
@@ -592,6 +601,75 @@ fn track_scripts(out: &mut Printer, tracks: &[TrackedScript]) {
     out.close();
 }
 
+/// A `track_file { ... }` or `track_process { ... }` block.
+fn tracked_block(out: &mut Printer, keyword: &str, tracks: &[TrackedScript]) {
+    if tracks.is_empty() {
+        return;
+    }
+    out.open(&[keyword]);
+    for track in tracks {
+        tracked(out, &track.name, track.weight, track.reverse);
+    }
+    out.close();
+}
+
+fn section_weight(out: &mut Printer, weight: i32, reverse: bool) {
+    let weight = weight.to_string();
+    if reverse {
+        out.line(&["weight", &weight, "reverse"]);
+    } else {
+        out.line(&["weight", &weight]);
+    }
+}
+
+fn track_file(out: &mut Printer, file: &TrackFile) {
+    out.open(&["track_file", &file.name]);
+    out.line(&["file", &file.path]);
+    section_weight(out, file.weight, file.weight_reverse);
+    if let Some(init) = &file.init {
+        let value = init.value.to_string();
+        let mut words = vec!["init_file", value.as_str()];
+        if init.overwrite {
+            words.push("overwrite");
+        }
+        out.line(&words);
+    }
+    out.close();
+}
+
+fn track_process(out: &mut Printer, process: &TrackProcess) {
+    out.open(&["vrrp_track_process", &process.name]);
+    let mut words = vec!["process", process.process.as_str()];
+    words.extend(process.params.iter().map(String::as_str));
+    out.line(&words);
+    match process.param_match {
+        // keepalived 2.2.7 takes `param_match` alone for an exact match.
+        Some(ParamMatch::Exact) => out.line(&["param_match"]),
+        Some(ParamMatch::Partial) => out.line(&["param_match", "partial"]),
+        Some(ParamMatch::Initial) => out.line(&["param_match", "initial"]),
+        None if process.full_command => out.line(&["full_command"]),
+        None => {}
+    }
+    section_weight(out, process.weight, process.weight_reverse);
+    // quorum_max first: keepalived checks quorum against the maximum set so far.
+    if process.quorum_max != u32::MAX {
+        out.line(&["quorum_max", &process.quorum_max.to_string()]);
+    }
+    if process.quorum_max != 0 {
+        out.line(&["quorum", &process.quorum.to_string()]);
+    }
+    if process.fork_delay_us > 0 {
+        out.line(&["fork_delay", &seconds_from_us(process.fork_delay_us)]);
+    }
+    if process.terminate_delay_us > 0 {
+        out.line(&[
+            "terminate_delay",
+            &seconds_from_us(process.terminate_delay_us),
+        ]);
+    }
+    out.close();
+}
+
 fn tracked(out: &mut Printer, name: &str, weight: i32, reverse: bool) {
     let weight = weight.to_string();
     let mut words = vec![name, "weight", weight.as_str()];
@@ -623,6 +701,8 @@ fn sync_group(out: &mut Printer, group: &SyncGroup) {
     out.close();
     track_interfaces(out, &group.track_interfaces);
     track_scripts(out, &group.track_scripts);
+    tracked_block(out, "track_file", &group.track_files);
+    tracked_block(out, "track_process", &group.track_processes);
     notify(out, &group.notify);
     if group.tracking_weight {
         out.line(&["sync_group_tracking_weight"]);

@@ -10,8 +10,8 @@ use super::interpret::{
 };
 use super::model::{
     max_advertised_addresses, AddressFamily, Config, GarpSettings, GlobalDefs, InitialState,
-    NotifyScripts, SyncGroup, TrackedInterface, TrackedScript, VirtualAddress, VrrpInstance,
-    VrrpScript, DEFAULT_MTU,
+    NotifyScripts, SyncGroup, TrackFile, TrackProcess, TrackedInterface, TrackedScript,
+    VirtualAddress, VrrpInstance, VrrpScript, DEFAULT_MTU,
 };
 use super::routing::StaticAddress;
 
@@ -36,6 +36,15 @@ pub fn resolve(mut raw: RawConfig, top: &Location, diagnostics: &mut Diagnostics
         }
         scripts.push(script.value.clone());
     }
+    let trackers = Trackers {
+        files: unique_sections(&raw.track_files, "track_file", |f| &f.name, diagnostics),
+        processes: unique_sections(
+            &raw.track_processes,
+            "vrrp_track_process",
+            |p| &p.name,
+            diagnostics,
+        ),
+    };
 
     warn_repeated_addresses(&raw, diagnostics);
 
@@ -49,8 +58,26 @@ pub fn resolve(mut raw: RawConfig, top: &Location, diagnostics: &mut Diagnostics
             );
             continue;
         }
-        if let Some(instance) = resolve_instance(raw_instance, &global, &scripts, diagnostics) {
-            instances.push((index, instance));
+        if let Some(mut instance) = resolve_instance(raw_instance, &global, &scripts, diagnostics) {
+            let mut valid = true;
+            instance.track_files = trackers.files_of(
+                &raw_instance.name,
+                "vrrp_instance",
+                &raw_instance.track_files,
+                diagnostics,
+                &mut valid,
+            );
+            instance.track_processes = trackers.processes_of(
+                &raw_instance.name,
+                "vrrp_instance",
+                &raw_instance.track_processes,
+                diagnostics,
+                &mut valid,
+            );
+            valid &= check_owner_weights(raw_instance, &instance, diagnostics);
+            if valid {
+                instances.push((index, instance));
+            }
         }
     }
     check_duplicate_vrids(&raw.instances, &instances, diagnostics);
@@ -68,12 +95,27 @@ pub fn resolve(mut raw: RawConfig, top: &Location, diagnostics: &mut Diagnostics
             );
             continue;
         }
-        let group = resolve_sync_group(
+        let mut group = resolve_sync_group(
             raw_group,
             &raw,
             &scripts,
             &mut group_of_instance,
             diagnostics,
+        );
+        let mut valid = true;
+        group.track_files = trackers.files_of(
+            &raw_group.name,
+            "vrrp_sync_group",
+            &raw_group.track_files,
+            diagnostics,
+            &mut valid,
+        );
+        group.track_processes = trackers.processes_of(
+            &raw_group.name,
+            "vrrp_sync_group",
+            &raw_group.track_processes,
+            diagnostics,
+            &mut valid,
         );
         sync_groups.push(group);
     }
@@ -110,6 +152,8 @@ pub fn resolve(mut raw: RawConfig, top: &Location, diagnostics: &mut Diagnostics
     Config {
         global,
         scripts,
+        track_files: trackers.files,
+        track_processes: trackers.processes,
         instances: instances
             .into_iter()
             .map(|(_, instance)| instance)
@@ -430,6 +474,8 @@ fn resolve_instance(
         virtual_ipaddresses_excluded,
         track_interfaces,
         track_scripts,
+        track_files: Vec::new(),
+        track_processes: Vec::new(),
         notify: resolve_notify(&raw.notify),
         garp: GarpSettings {
             master_delay_s: raw.garp_master_delay.unwrap_or(global.garp.master_delay_s),
@@ -770,6 +816,8 @@ fn resolve_sync_group(
             diagnostics,
             &mut valid,
         ),
+        track_files: Vec::new(),
+        track_processes: Vec::new(),
         notify: resolve_notify(&raw_group.notify),
         tracking_weight: raw_group.tracking_weight,
     }
@@ -830,5 +878,193 @@ fn unweight_sync_group_members(
             );
             false
         });
+        // keepalived: a file's default weight (1) becomes 0; another weight
+        // drops the tracker.
+        instance.track_files.retain_mut(|track| {
+            let at = at(&track.name, &raw.track_files);
+            if track.weight == 1 {
+                diagnostics.warning(
+                    &at,
+                    format!(
+                        "vrrp_instance {}: tracked file {} counts with weight 0 (a non-zero value \
+                         is a fault), because the instance is in vrrp_sync_group {} without \
+                         sync_group_tracking_weight, as keepalived does",
+                        instance.name, track.name, group.name
+                    ),
+                );
+                track.weight = 0;
+            } else if track.weight != 0 {
+                diagnostics.warning(
+                    &at,
+                    format!(
+                        "vrrp_instance {}: tracked file {} has a weight and is not tracked, because \
+                         the instance is in vrrp_sync_group {} without sync_group_tracking_weight, \
+                         as keepalived does",
+                        instance.name, track.name, group.name
+                    ),
+                );
+                return false;
+            }
+            true
+        });
     }
+}
+
+/// The `track_file` and `vrrp_track_process` sections, each name once.
+struct Trackers {
+    files: Vec<TrackFile>,
+    processes: Vec<TrackProcess>,
+}
+
+impl Trackers {
+    fn files_of(
+        &self,
+        owner: &str,
+        owner_kind: &str,
+        tracks: &[RawTrack],
+        diagnostics: &mut Diagnostics,
+        valid: &mut bool,
+    ) -> Vec<TrackedScript> {
+        let defaults = |name: &str| {
+            self.files
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| (f.weight, f.weight_reverse))
+        };
+        resolve_tracked(
+            (owner_kind, owner),
+            ("track_file", "track_file"),
+            tracks,
+            defaults,
+            diagnostics,
+            valid,
+        )
+    }
+
+    fn processes_of(
+        &self,
+        owner: &str,
+        owner_kind: &str,
+        tracks: &[RawTrack],
+        diagnostics: &mut Diagnostics,
+        valid: &mut bool,
+    ) -> Vec<TrackedScript> {
+        let defaults = |name: &str| {
+            self.processes
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| (p.weight, p.weight_reverse))
+        };
+        resolve_tracked(
+            (owner_kind, owner),
+            ("track_process", "vrrp_track_process"),
+            tracks,
+            defaults,
+            diagnostics,
+            valid,
+        )
+    }
+}
+
+/// The sections of one kind, a name defined twice reported (the first kept).
+fn unique_sections<T: Clone>(
+    sections: &[super::interpret::Spanned<T>],
+    keyword: &str,
+    name: impl Fn(&T) -> &String,
+    diagnostics: &mut Diagnostics,
+) -> Vec<T> {
+    let mut unique: Vec<T> = Vec::new();
+    for section in sections {
+        if unique
+            .iter()
+            .any(|known| name(known) == name(&section.value))
+        {
+            diagnostics.error(
+                &section.at,
+                format!("{keyword} {} is defined twice", name(&section.value)),
+            );
+            continue;
+        }
+        unique.push(section.value.clone());
+    }
+    unique
+}
+
+/// `track_file` / `track_process` lines, as [`resolve_tracked_scripts`]
+/// resolves `track_script` lines: the weight written, else the section's.
+fn resolve_tracked(
+    (owner_kind, owner): (&str, &str),
+    (keyword, section): (&str, &str),
+    tracks: &[RawTrack],
+    defaults: impl Fn(&str) -> Option<(i32, bool)>,
+    diagnostics: &mut Diagnostics,
+    valid: &mut bool,
+) -> Vec<TrackedScript> {
+    let mut resolved = Vec::new();
+    for track in tracks {
+        let Some((weight, reverse)) = defaults(&track.name) else {
+            diagnostics.error(
+                &track.at,
+                format!(
+                    "{owner_kind} {owner}: {keyword} names {}, but there is no {section} {}",
+                    track.name, track.name
+                ),
+            );
+            *valid = false;
+            continue;
+        };
+        resolved.push(TrackedScript {
+            name: track.name.clone(),
+            weight: track.weight.unwrap_or(weight),
+            reverse: if track.weight.is_some() {
+                track.reverse
+            } else {
+                track.reverse || reverse
+            },
+        });
+    }
+    resolved
+}
+
+/// An address owner (priority 255) cannot change priority: a weighted
+/// file or process tracker would have no effect.
+fn check_owner_weights(
+    raw: &RawInstance,
+    instance: &VrrpInstance,
+    diagnostics: &mut Diagnostics,
+) -> bool {
+    if instance.priority != PRIORITY_OWNER {
+        return true;
+    }
+    let mut valid = true;
+    let weighted = instance
+        .track_files
+        .iter()
+        .map(|t| (t, &raw.track_files))
+        .chain(
+            instance
+                .track_processes
+                .iter()
+                .map(|t| (t, &raw.track_processes)),
+        );
+    for (track, raws) in weighted {
+        if track.weight == 0 {
+            continue;
+        }
+        let at = raws
+            .iter()
+            .find(|r| r.name == track.name)
+            .map(|r| &r.at)
+            .unwrap_or(&raw.at);
+        diagnostics.error(
+            at,
+            format!(
+                "vrrp_instance {}: priority 255 (address owner) cannot change, \
+                 so the weight of tracked {} would have no effect",
+                instance.name, track.name
+            ),
+        );
+        valid = false;
+    }
+    valid
 }

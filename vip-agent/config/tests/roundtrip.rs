@@ -8,9 +8,10 @@ use proptest::option;
 use proptest::prelude::*;
 use vip_config::{
     load_str, rtax, AddressFamily, Command, Config, GarpSettings, GlobalDefs, InitialState,
-    LoadOptions, NextHop, NotifyFifo, NotifyScripts, PortRange, Prefix, Route, RouteMetrics,
-    RouteMode, RouteType, Rule, RuleAction, ScriptUser, StaticAddress, SyncGroup, TrackedInterface,
-    TrackedScript, VirtualAddress, VrrpInstance, VrrpScript, PROTOCOL_KEEPALIVED,
+    LoadOptions, NextHop, NotifyFifo, NotifyScripts, ParamMatch, PortRange, Prefix, Route,
+    RouteMetrics, RouteMode, RouteType, Rule, RuleAction, ScriptUser, StaticAddress, SyncGroup,
+    TrackFile, TrackFileInit, TrackProcess, TrackedInterface, TrackedScript, VirtualAddress,
+    VrrpInstance, VrrpScript, PROTOCOL_KEEPALIVED,
 };
 
 fn name() -> impl Strategy<Value = String> {
@@ -172,6 +173,68 @@ fn script(index: usize) -> impl Strategy<Value = VrrpScript> {
                 user: user.as_ref().map(|(user, _)| user.clone()),
                 group: user.and_then(|(_, group)| group),
                 init_fail,
+            },
+        )
+}
+
+fn track_file(index: usize) -> impl Strategy<Value = TrackFile> {
+    (
+        free_text(),
+        -254i32..=254,
+        any::<bool>(),
+        option::of((-1000i32..1000, any::<bool>())),
+    )
+        .prop_map(move |(path, weight, weight_reverse, init)| TrackFile {
+            name: format!("file{index}"),
+            path,
+            weight,
+            weight_reverse,
+            init: init.map(|(value, overwrite)| TrackFileInit { value, overwrite }),
+        })
+}
+
+fn track_process(index: usize) -> impl Strategy<Value = TrackProcess> {
+    let matching = prop_oneof![
+        Just((None, false)),
+        Just((None, true)),
+        Just((Some(ParamMatch::Exact), true)),
+        Just((Some(ParamMatch::Partial), true)),
+        Just((Some(ParamMatch::Initial), true)),
+    ];
+    (
+        free_text(),
+        vec(free_text(), 0..3),
+        matching,
+        (-254i32..=254, any::<bool>()),
+        prop_oneof![
+            Just((1u32, u32::MAX)),
+            Just((0u32, 0u32)),
+            (1u32..5, 0u32..5).prop_map(|(quorum, extra)| (quorum, quorum + extra)),
+            (1u32..5).prop_map(|quorum| (quorum, u32::MAX)),
+        ],
+        (0u64..3_600_000_000, 0u64..3_600_000_000),
+    )
+        .prop_map(
+            move |(process, params, (param_match, full_command), weight, quorum, delays)| {
+                // Parameters need a way of matching them (the process line gives one).
+                let param_match = if params.is_empty() {
+                    param_match
+                } else {
+                    param_match.or(Some(ParamMatch::Exact))
+                };
+                TrackProcess {
+                    name: format!("proc{index}"),
+                    process,
+                    full_command: full_command || param_match.is_some(),
+                    params,
+                    param_match,
+                    weight: weight.0,
+                    weight_reverse: weight.1,
+                    quorum: quorum.0,
+                    quorum_max: quorum.1,
+                    fork_delay_us: delays.0,
+                    terminate_delay_us: delays.1,
+                }
             },
         )
 }
@@ -583,6 +646,8 @@ fn instance(index: usize, script_count: usize) -> impl Strategy<Value = VrrpInst
                     notify,
                     garp,
                     dont_track_primary: flags[2],
+                    track_files: Vec::new(),
+                    track_processes: Vec::new(),
                     virtual_routes,
                     virtual_rules,
                 }
@@ -612,17 +677,49 @@ fn config() -> impl Strategy<Value = Config> {
                 vec(any_family().prop_flat_map(rule), 0..3),
             )
                 .boxed(),
+            (vec(0usize..3, 0..3), vec(-254i32..=254, 6)).prop_flat_map(|(used, weights)| {
+                (
+                    (0..2usize).map(track_file).collect::<Vec<_>>(),
+                    (0..2usize).map(track_process).collect::<Vec<_>>(),
+                    Just(used),
+                    Just(weights),
+                )
+            }),
         )
             .prop_map(
                 move |(
                     global,
                     scripts,
-                    instances,
+                    mut instances,
                     with_group,
                     group_notify,
                     group_tracks,
                     (static_addresses, static_routes, static_rules),
+                    (track_files, track_processes, used, weights),
                 )| {
+                    // Each instance tracks some of the files and processes,
+                    // with the section's weight or one of its own.
+                    for (index, instance) in instances.iter_mut().enumerate() {
+                        let pick = used.get(index).copied().unwrap_or(0);
+                        instance.track_files = track_files
+                            .iter()
+                            .take(pick)
+                            .map(|file| TrackedScript {
+                                name: file.name.clone(),
+                                weight: weights[index],
+                                reverse: index % 2 == 1,
+                            })
+                            .collect();
+                        instance.track_processes = track_processes
+                            .iter()
+                            .take(pick)
+                            .map(|process| TrackedScript {
+                                name: process.name.clone(),
+                                weight: weights[index + 3],
+                                reverse: index % 2 == 0,
+                            })
+                            .collect();
+                    }
                     let sync_groups = if with_group {
                         vec![SyncGroup {
                             name: "G1".into(),
@@ -647,6 +744,24 @@ fn config() -> impl Strategy<Value = Config> {
                                     reverse: false,
                                 })
                                 .collect(),
+                            track_files: track_files
+                                .iter()
+                                .take(1)
+                                .map(|file| TrackedScript {
+                                    name: file.name.clone(),
+                                    weight: 0,
+                                    reverse: true,
+                                })
+                                .collect(),
+                            track_processes: track_processes
+                                .iter()
+                                .skip(1)
+                                .map(|process| TrackedScript {
+                                    name: process.name.clone(),
+                                    weight: -5,
+                                    reverse: false,
+                                })
+                                .collect(),
                             notify: group_notify,
                             // Without it the members' weights would be
                             // dropped on reading, which the property's
@@ -667,6 +782,8 @@ fn config() -> impl Strategy<Value = Config> {
                     Config {
                         global,
                         scripts,
+                        track_files,
+                        track_processes,
                         instances,
                         sync_groups,
                         static_addresses,

@@ -28,6 +28,7 @@ use super::{
     routing::Statics,
     scripts::ScriptResult,
     system::SystemView,
+    trackers::TrackerReport,
 };
 
 /// How often instances that cannot start yet (missing interface or address,
@@ -68,6 +69,11 @@ pub struct Core {
     pub(super) requested: BTreeMap<SocketKey, SocketSpec>,
     /// Verdict of every running `vrrp_script`.
     pub(super) scripts: HashMap<String, bool>,
+    /// What the file and process trackers last reported.
+    pub(super) observed: health::Observed,
+    /// The tracker runners were started once (a reload does not overwrite
+    /// an `init_file ... overwrite` file again).
+    pub(super) trackers_started: bool,
     /// The state each instance was last notified in.
     pub(super) member_states: HashMap<String, NotifyState>,
     /// The state each sync group was last notified in.
@@ -88,6 +94,8 @@ impl Core {
             sockets: BTreeMap::new(),
             requested: BTreeMap::new(),
             scripts: HashMap::new(),
+            observed: health::Observed::default(),
+            trackers_started: false,
             member_states: HashMap::new(),
             group_states: BTreeMap::new(),
             statics: Statics::default(),
@@ -350,6 +358,20 @@ impl Core {
 
     pub fn on_script(&mut self, result: ScriptResult, now: Duration) -> Vec<Effect> {
         self.scripts.insert(result.name, result.ok);
+        let out = self.refresh_health(now);
+        self.with_groups(out)
+    }
+
+    /// A file tracker's value or a process tracker's quorum changed.
+    pub fn on_tracker(&mut self, report: TrackerReport, now: Duration) -> Vec<Effect> {
+        match report {
+            TrackerReport::File { name, value } => {
+                self.observed.files.insert(name, value);
+            }
+            TrackerReport::Process { name, up } => {
+                self.observed.processes.insert(name, up);
+            }
+        }
         let out = self.refresh_health(now);
         self.with_groups(out)
     }
@@ -716,8 +738,13 @@ impl Core {
     /// pass a member's fault on to the others) and tells the state machines.
     pub(super) fn refresh_health(&mut self, now: Duration) -> Vec<Effect> {
         for slot in &mut self.slots {
-            let trackers =
-                health::trackers_of(&slot.spec.config, &self.config, &self.system, &self.scripts);
+            let trackers = health::trackers_of(
+                &slot.spec.config,
+                &self.config,
+                &self.system,
+                &self.scripts,
+                &self.observed,
+            );
             slot.set_trackers(&trackers);
         }
         let faulty: BTreeSet<String> = self

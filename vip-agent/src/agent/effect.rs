@@ -7,7 +7,7 @@
 use std::{net::IpAddr, time::Duration};
 
 use crate::{
-    config::{NotifyScripts, Rule, ScriptUser, VrrpScript},
+    config::{NotifyScripts, Rule, ScriptUser, TrackFile, TrackProcess, VrrpScript},
     dataplane::VrrpPolicy,
     net::routes::RouteSpec,
 };
@@ -148,6 +148,14 @@ pub enum Effect {
     RunScripts {
         scripts: Vec<(VrrpScript, bool)>,
         default_user: Option<ScriptUser>,
+    },
+    /// Replace the file and process tracker runners by ones for these
+    /// (`reload`: not the first start, so `init_file ... overwrite` leaves
+    /// an existing file alone).
+    RunTrackers {
+        files: Vec<TrackFile>,
+        processes: Vec<TrackProcess>,
+        reload: bool,
     },
     /// Write the liveness heartbeat into the fast path.
     Heartbeat,

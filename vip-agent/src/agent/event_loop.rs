@@ -151,6 +151,7 @@ pub async fn run(options: RunOptions, mut config: Config) -> Result<()> {
     let metrics_task = metrics_listener.map(|l| tokio::spawn(metrics::serve(l, metrics_tx)));
     let (packets_tx, mut packets_rx) = mpsc::channel(1024);
     let (script_tx, mut script_rx) = mpsc::channel(64);
+    let (tracker_tx, mut tracker_rx) = mpsc::channel(64);
 
     let mut sigterm = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("SIGINT handler")?;
@@ -174,6 +175,7 @@ pub async fn run(options: RunOptions, mut config: Config) -> Result<()> {
             pin_dir,
             SocketRegistry::new(packets_tx),
             script_tx,
+            tracker_tx,
         ),
         service,
         resync_retry: None,
@@ -208,6 +210,7 @@ pub async fn run(options: RunOptions, mut config: Config) -> Result<()> {
                 agent.core.on_net_event(&event, agent.now())
             }
             Some(result) = script_rx.recv() => agent.core.on_script(result, agent.now()),
+            Some(report) = tracker_rx.recv() => agent.core.on_tracker(report, agent.now()),
             Some((command, reply)) = control_rx.recv() => {
                 if command == Command::Stop && !stopping {
                     tracing::info!("stop requested: handing over, then shutting down");

@@ -13,6 +13,7 @@ use super::{
     notify,
     scripts::{self, ScriptResult},
     sockets::SocketRegistry,
+    trackers::{self, TrackerReport},
 };
 use crate::net::{announce::FrameSender, netlink::Netlink};
 
@@ -29,6 +30,9 @@ pub struct Executor {
     frames: HashMap<u32, FrameSender>,
     scripts: Vec<JoinHandle<()>>,
     script_results: mpsc::Sender<ScriptResult>,
+    /// The `track_file` and `vrrp_track_process` runners.
+    trackers: Vec<JoinHandle<()>>,
+    tracker_reports: mpsc::Sender<TrackerReport>,
     fifos: notify::NotifyFifos,
 }
 
@@ -39,6 +43,7 @@ impl Executor {
         pin_dir: PathBuf,
         sockets: SocketRegistry,
         script_results: mpsc::Sender<ScriptResult>,
+        tracker_reports: mpsc::Sender<TrackerReport>,
     ) -> Self {
         Self {
             netlink,
@@ -49,6 +54,8 @@ impl Executor {
             frames: HashMap::new(),
             scripts: Vec::new(),
             script_results,
+            trackers: Vec::new(),
+            tracker_reports,
             fifos: notify::NotifyFifos::default(),
         }
     }
@@ -219,6 +226,21 @@ impl Executor {
                     ));
                 }
             }
+            Effect::RunTrackers {
+                files,
+                processes,
+                reload,
+            } => {
+                for task in self.trackers.drain(..) {
+                    task.abort();
+                }
+                let reports = &self.tracker_reports;
+                self.trackers.extend(
+                    trackers::spawn_file_trackers(files, reload, reports.clone())
+                        .into_iter()
+                        .chain(trackers::spawn_process_trackers(processes, reports.clone())),
+                );
+            }
             // Handled above.
             _ => {}
         }
@@ -323,7 +345,7 @@ impl Executor {
 
     /// Ends what the executor runs: script runners, sockets, the fast path.
     pub fn shutdown(mut self) -> anyhow::Result<()> {
-        for task in self.scripts.drain(..) {
+        for task in self.scripts.drain(..).chain(self.trackers.drain(..)) {
             task.abort();
         }
         self.fifos.close();

@@ -7,13 +7,16 @@
 //! - weight < 0: added (lowering it) while the tracker fails;
 //! - `reverse` swaps success and failure.
 //!
+//! A `track_file` is the exception: its value times the weight is added
+//! (see [`file_tracker`]); a `track_process` is up while its quorum is met.
+//!
 //! A sync group's trackers count for every member, and a member in fault
 //! (its own interface down, or a weight-0 tracker failing) puts the other
 //! members in fault too.
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::config::{Config, SyncGroup, VrrpInstance};
+use crate::config::{Config, SyncGroup, TrackFile, TrackProcess, VrrpInstance};
 
 use super::{notify::NotifyState, system::SystemView};
 
@@ -24,6 +27,53 @@ pub struct TrackerState {
     pub reverse: bool,
     /// The tracked thing is up / the script succeeds.
     pub ok: bool,
+}
+
+/// What the file and process trackers last reported, by tracker name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// The integer each `track_file` holds (0 until read).
+    pub files: HashMap<String, i64>,
+    /// Whether each `vrrp_track_process` has its quorum (after its delays).
+    pub processes: HashMap<String, bool>,
+}
+
+/// keepalived's limits of one file tracker's adjustment: at most 253, and
+/// -254 or below puts the instance in FAULT.
+const FILE_FAULT: i64 = -254;
+const FILE_MAX: i64 = 253;
+
+/// A `track_file` holding `value`, as a tracker [`combine`] understands.
+/// keepalived 2.2.7: with weight 0 a non-zero value is a fault (with
+/// `reverse`, a zero value); otherwise `value * weight` (negated with
+/// `reverse`), at most 253, is added, and -254 or below is a fault.
+pub fn file_tracker(weight: i32, reverse: bool, value: i64) -> TrackerState {
+    if weight == 0 {
+        return TrackerState {
+            weight: 0,
+            reverse,
+            ok: value == 0,
+        };
+    }
+    let sign = if reverse { -1 } else { 1 };
+    let status = value
+        .saturating_mul(i64::from(weight))
+        .saturating_mul(sign)
+        .clamp(FILE_FAULT, FILE_MAX);
+    if status == FILE_FAULT {
+        return TrackerState {
+            weight: 0,
+            reverse: false,
+            ok: false,
+        };
+    }
+    // An adjustment that always applies: positive ones while "ok",
+    // negative ones while "failed".
+    TrackerState {
+        weight: i32::try_from(status).unwrap_or_default(),
+        reverse: false,
+        ok: status >= 0,
+    }
 }
 
 /// The priority adjustment and whether a weight-0 tracker failed.
@@ -57,6 +107,7 @@ pub fn trackers_of(
     config: &Config,
     system: &SystemView,
     scripts: &HashMap<String, bool>,
+    observed: &Observed,
 ) -> Vec<TrackerState> {
     let groups: Vec<&SyncGroup> = groups_of(config, &instance.name).collect();
     let routing = routing_interfaces(instance);
@@ -99,10 +150,30 @@ pub fn trackers_of(
             reverse: t.reverse,
             ok: scripts.get(&t.name).copied().unwrap_or(true),
         });
+    let files = instance
+        .track_files
+        .iter()
+        .chain(groups.iter().flat_map(|g| g.track_files.iter()))
+        .map(|t| {
+            let value = observed.files.get(&t.name).copied().unwrap_or(0);
+            file_tracker(t.weight, t.reverse, value)
+        });
+    // A process tracker not reported yet counts as up, as a script does.
+    let processes = instance
+        .track_processes
+        .iter()
+        .chain(groups.iter().flat_map(|g| g.track_processes.iter()))
+        .map(|t| TrackerState {
+            weight: t.weight,
+            reverse: t.reverse,
+            ok: observed.processes.get(&t.name).copied().unwrap_or(true),
+        });
     interfaces
         .into_iter()
         .chain(routing)
         .chain(scripts)
+        .chain(files)
+        .chain(processes)
         .collect()
 }
 
@@ -190,6 +261,43 @@ pub fn tracked_scripts(config: &Config) -> BTreeSet<String> {
         .collect()
 }
 
+/// The `track_file` and `vrrp_track_process` sections some instance or
+/// sync group uses.
+pub fn tracked_files_and_processes(config: &Config) -> (Vec<TrackFile>, Vec<TrackProcess>) {
+    let owners = || {
+        config
+            .instances
+            .iter()
+            .map(|i| (&i.track_files, &i.track_processes))
+            .chain(
+                config
+                    .sync_groups
+                    .iter()
+                    .map(|g| (&g.track_files, &g.track_processes)),
+            )
+    };
+    let files: BTreeSet<&str> = owners()
+        .flat_map(|(files, _)| files.iter().map(|t| t.name.as_str()))
+        .collect();
+    let processes: BTreeSet<&str> = owners()
+        .flat_map(|(_, processes)| processes.iter().map(|t| t.name.as_str()))
+        .collect();
+    (
+        config
+            .track_files
+            .iter()
+            .filter(|f| files.contains(f.name.as_str()))
+            .cloned()
+            .collect(),
+        config
+            .track_processes
+            .iter()
+            .filter(|p| processes.contains(p.name.as_str()))
+            .cloned()
+            .collect(),
+    )
+}
+
 /// What an instance's health is made of, and what its state machine was
 /// last told of it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -240,6 +348,38 @@ mod tests {
             (0, true),
             "reverse: success is failure"
         );
+    }
+
+    #[test]
+    fn a_file_value_times_the_weight_adjusts_the_priority() {
+        assert_eq!(combine(&[file_tracker(10, false, 3)]), (30, false));
+        assert_eq!(combine(&[file_tracker(10, false, -3)]), (-30, false));
+        assert_eq!(
+            combine(&[file_tracker(10, true, 3)]),
+            (-30, false),
+            "reverse"
+        );
+        assert_eq!(combine(&[file_tracker(-2, false, 5)]), (-10, false));
+        assert_eq!(combine(&[file_tracker(7, false, 0)]), (0, false));
+    }
+
+    #[test]
+    fn a_file_adjustment_stops_at_253_and_faults_from_minus_254() {
+        assert_eq!(combine(&[file_tracker(100, false, 3)]), (253, false));
+        assert_eq!(combine(&[file_tracker(1, false, -253)]), (-253, false));
+        assert_eq!(combine(&[file_tracker(1, false, -254)]), (0, true));
+        assert_eq!(combine(&[file_tracker(254, false, -1)]), (0, true));
+        assert_eq!(combine(&[file_tracker(254, false, i64::MIN)]), (0, true));
+        assert_eq!(combine(&[file_tracker(254, true, i64::MIN)]), (253, false));
+    }
+
+    #[test]
+    fn a_weight_zero_file_faults_on_a_non_zero_value() {
+        assert_eq!(combine(&[file_tracker(0, false, 0)]), (0, false));
+        assert_eq!(combine(&[file_tracker(0, false, 1)]), (0, true));
+        assert_eq!(combine(&[file_tracker(0, false, -7)]), (0, true));
+        assert_eq!(combine(&[file_tracker(0, true, 0)]), (0, true), "reverse");
+        assert_eq!(combine(&[file_tracker(0, true, 5)]), (0, false), "reverse");
     }
 
     #[test]

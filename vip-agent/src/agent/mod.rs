@@ -36,6 +36,7 @@ mod spec;
 mod system;
 #[cfg(test)]
 mod tests;
+mod trackers;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 

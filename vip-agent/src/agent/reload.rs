@@ -163,6 +163,7 @@ impl Core {
                 .unwrap_or(usize::MAX)
         });
         out.extend(self.restart_scripts());
+        out.extend(self.restart_trackers());
         // Tracker states first, so an instance starts with its priority and
         // fault already known.
         out.extend(self.refresh_health(now));
@@ -254,6 +255,25 @@ impl Core {
         vec![Effect::RunScripts {
             scripts,
             default_user: self.config.global.script_user.clone(),
+        }]
+    }
+
+    /// (Re)starts the file and process tracker runners. A tracker that
+    /// stays keeps what it last reported until its runner reports again.
+    fn restart_trackers(&mut self) -> Vec<Effect> {
+        let (files, processes) = health::tracked_files_and_processes(&self.config);
+        self.observed
+            .files
+            .retain(|name, _| files.iter().any(|f| f.name == *name));
+        self.observed
+            .processes
+            .retain(|name, _| processes.iter().any(|p| p.name == *name));
+        let reload = self.trackers_started;
+        self.trackers_started = true;
+        vec![Effect::RunTrackers {
+            files,
+            processes,
+            reload,
         }]
     }
 

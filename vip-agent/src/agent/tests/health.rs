@@ -1,7 +1,7 @@
 //! Trackers and sync groups through the core.
 
 use super::*;
-use crate::agent::scripts::ScriptResult;
+use crate::agent::{scripts::ScriptResult, trackers::TrackerReport};
 
 /// Two owners, VI_1 on eth0 and VI_2 on eth1, in one sync group.
 fn sync_pair(group_extra: &str) -> String {
@@ -194,4 +194,168 @@ fn a_sync_group_goes_master_only_when_every_member_can() {
         .map(|t| t.reason)
         .collect();
     assert_eq!(reasons, ["sync_group"]);
+}
+
+fn file_report(h: &mut Harness, name: &str, value: i64) {
+    let effects = h.core.on_tracker(
+        TrackerReport::File {
+            name: name.into(),
+            value,
+        },
+        h.now,
+    );
+    h.record(effects);
+}
+
+fn process_report(h: &mut Harness, name: &str, up: bool) {
+    let effects = h.core.on_tracker(
+        TrackerReport::Process {
+            name: name.into(),
+            up,
+        },
+        h.now,
+    );
+    h.record(effects);
+}
+
+/// The file's value times the weight goes into the priority the Master
+/// advertises; a value that takes it to -254 or below is a fault.
+#[test]
+fn a_tracked_file_value_weighs_on_the_advertised_priority() {
+    let conf = format!(
+        "track_file f {{\n  file /run/f\n  weight -10\n}}\n{}",
+        instance(
+            "VI_1",
+            51,
+            100,
+            "10.0.0.100/24",
+            "  track_file {\n    f\n  }"
+        )
+    );
+    let mut h = Harness::started(&conf);
+    h.run_until(secs(4));
+    assert_eq!(h.state("VI_1"), Some(State::Master));
+    file_report(&mut h, "f", 3);
+    assert_eq!(h.status("VI_1").effective_priority, 70);
+    let next = h.run_until(secs(5));
+    assert_eq!(sent_adverts(&next), vec![(ip("224.0.0.18"), 70)]);
+    file_report(&mut h, "f", -500);
+    assert_eq!(
+        h.status("VI_1").effective_priority,
+        254,
+        "at most 253 added, and the priority stays below 255"
+    );
+    file_report(&mut h, "f", -10);
+    assert_eq!(h.status("VI_1").effective_priority, 200);
+    file_report(&mut h, "f", 26);
+    assert_eq!(h.state("VI_1"), Some(State::Fault));
+    file_report(&mut h, "f", 0);
+    assert_ne!(h.state("VI_1"), Some(State::Fault));
+    assert_eq!(h.status("VI_1").effective_priority, 100);
+}
+
+/// A weight-0 file (the instance's line overriding the file's weight) puts
+/// the instance in FAULT while it holds a non-zero value.
+#[test]
+fn a_weight_zero_file_with_a_non_zero_value_is_a_fault() {
+    let conf = format!(
+        "track_file f {{\n  file /run/f\n}}\n{}",
+        instance(
+            "VI_1",
+            51,
+            100,
+            "10.0.0.100/24",
+            "  track_file {\n    f weight 0\n  }"
+        )
+    );
+    let mut h = Harness::started(&conf);
+    h.run_until(secs(4));
+    assert_eq!(h.state("VI_1"), Some(State::Master));
+    file_report(&mut h, "f", 1);
+    assert_eq!(h.state("VI_1"), Some(State::Fault));
+    file_report(&mut h, "f", 0);
+    h.run_until(secs(8));
+    assert_eq!(h.state("VI_1"), Some(State::Master));
+}
+
+/// A process tracker (weight 0 by default) faults while its quorum is
+/// lost; a sync group's counts for every member; a weighted one lowers.
+#[test]
+fn a_process_tracker_without_quorum_faults_or_weighs() {
+    let conf = format!(
+        "vrrp_track_process p {{\n  process sleep\n}}\n\
+         vrrp_track_process q {{\n  process nginx\n  weight -30\n}}\n{}",
+        sync_pair("  track_process {\n    p\n  }")
+    )
+    .replace(
+        "  advert_int 1\n  virtual_ipaddress {\n    10.0.0.100/24",
+        "  advert_int 1\n  track_process {\n    q\n  }\n  virtual_ipaddress {\n    10.0.0.100/24",
+    );
+    let conf = conf.replace("priority 255", "priority 200");
+    let mut h = Harness::started(&conf);
+    h.run_until(secs(4));
+    assert_eq!(h.state("VI_1"), Some(State::Master));
+    process_report(&mut h, "q", false);
+    assert_eq!(h.status("VI_1").effective_priority, 170);
+    assert_eq!(h.status("VI_2").effective_priority, 200);
+    process_report(&mut h, "p", false);
+    assert_eq!(
+        (h.state("VI_1"), h.state("VI_2")),
+        (Some(State::Fault), Some(State::Fault))
+    );
+    process_report(&mut h, "p", true);
+    process_report(&mut h, "q", true);
+    h.run_until(secs(8));
+    assert_eq!(
+        (h.state("VI_1"), h.state("VI_2")),
+        (Some(State::Master), Some(State::Master))
+    );
+    assert_eq!(h.status("VI_1").effective_priority, 200);
+}
+
+/// Only the files and processes something tracks get a runner; a reload
+/// keeps what a staying tracker reported and tells the runner it reloads.
+#[test]
+fn tracker_runners_start_with_what_is_tracked_and_restart_on_reload() {
+    let sections = "track_file f {\n  file /run/f\n}\ntrack_file unused {\n  file /run/u\n}\n\
+                    vrrp_track_process p {\n  process sleep\n}\n";
+    let conf = format!(
+        "{sections}{}",
+        instance(
+            "VI_1",
+            51,
+            100,
+            "10.0.0.100/24",
+            "  track_file {\n    f weight -10\n  }\n  track_process {\n    p\n  }"
+        )
+    );
+    let mut h = Harness::new(two_interfaces());
+    let effects = h.start(&conf);
+    let runs: Vec<(Vec<String>, Vec<String>, bool)> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::RunTrackers {
+                files,
+                processes,
+                reload,
+            } => Some((
+                files.iter().map(|f| f.name.clone()).collect(),
+                processes.iter().map(|p| p.name.clone()).collect(),
+                *reload,
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(runs, vec![(vec!["f".into()], vec!["p".into()], false)]);
+    file_report(&mut h, "f", 2);
+    assert_eq!(h.status("VI_1").effective_priority, 80);
+    let effects = h.reload(&conf);
+    assert!(effects
+        .iter()
+        .any(|e| matches!(e, Effect::RunTrackers { reload: true, .. })));
+    assert_eq!(
+        h.status("VI_1").effective_priority,
+        80,
+        "kept across the reload"
+    );
 }
