@@ -62,7 +62,6 @@ const IGNORED_GLOBAL: &[&str] = &[
     "nftables_counters",
     "vrrp_check_unicast_src",
     "vrrp_skip_check_adv_addr",
-    "vrrp_notify_priority_changes",
     "dbus_service_name",
     "lvs_notify_fifo",
     "lvs_notify_fifo_script",
@@ -162,14 +161,13 @@ const IGNORED_INSTANCE: &[&str] = &[
     "debug",
     "notify_deleted",
     "notify_master_rx_lower_pri",
-    "notify_priority_changes",
     "smtp_alert",
     "kernel_rx_buf_size",
     "linkbeat_use_polling",
 ];
 
 /// `vrrp_sync_group` keywords keepalived knows that vip-agent does not implement.
-const IGNORED_SYNC_GROUP: &[&str] = &["track_bfd", "notify_priority_changes", "smtp_alert"];
+const IGNORED_SYNC_GROUP: &[&str] = &["track_bfd", "smtp_alert"];
 
 /// Options of a virtual address line that vip-agent does not apply, with
 /// whether they take a value.
@@ -224,6 +222,8 @@ pub struct RawGlobal {
     pub vrrp_notify_fifo: Option<Spanned<Command>>,
     pub vrrp_notify_fifo_script: Option<Spanned<Command>>,
     pub fifo_write_vrrp_states_on_reload: bool,
+    /// `vrrp_notify_priority_changes`: the default of the instances.
+    pub notify_priority_changes: bool,
     /// Where a `static_ipaddress` without `dev` goes.
     pub default_interface: Option<String>,
 }
@@ -357,6 +357,7 @@ pub struct RawInstance {
     pub garp_lower_prio_repeat: Option<Spanned<u32>>,
     pub accept: Option<Spanned<bool>>,
     pub dont_track_primary: bool,
+    pub notify_priority_changes: Option<bool>,
     pub virtual_routes: Vec<Route>,
     pub virtual_rules: Vec<Rule>,
     /// Which of [`REQUIRED_INSTANCE_KEYWORDS`] the block has, valid or not,
@@ -376,6 +377,8 @@ pub struct RawSyncGroup {
     pub notify: RawNotify,
     /// `sync_group_tracking_weight` (or the deprecated `global_tracking`).
     pub tracking_weight: bool,
+    /// The default of its members' `notify_priority_changes`.
+    pub notify_priority_changes: Option<bool>,
 }
 
 /// The lines of an address block. Values and places are kept apart so that
@@ -685,6 +688,9 @@ impl Reader<'_> {
                     global.garp_lower_prio_repeat = self.integer(statement, 0, 1_000_000)
                 }
                 "vrrp_min_garp" => global.min_garp = self.flag(statement),
+                "vrrp_notify_priority_changes" => {
+                    global.notify_priority_changes = self.flag(statement)
+                }
                 "vrrp_garp_interval" => {
                     global.garp_interval_us = self
                         .parsed(statement, values::seconds_as_micros)
@@ -811,6 +817,7 @@ impl Reader<'_> {
             garp_lower_prio_repeat: None,
             accept: None,
             dont_track_primary: false,
+            notify_priority_changes: None,
             virtual_routes: Vec::new(),
             virtual_rules: Vec::new(),
             written: Vec::new(),
@@ -951,6 +958,9 @@ impl Reader<'_> {
                         value: statement.name() == "accept",
                         at: statement.at().clone(),
                     });
+                }
+                "notify_priority_changes" => {
+                    instance.notify_priority_changes = Some(self.flag(statement))
                 }
                 "dont_track_primary" => {
                     self.bare_keyword(statement);
@@ -1618,10 +1628,14 @@ impl Reader<'_> {
             track_processes: Vec::new(),
             notify: RawNotify::default(),
             tracking_weight: false,
+            notify_priority_changes: None,
         };
         for statement in block {
             let statement = &statement;
             match statement.name() {
+                "notify_priority_changes" => {
+                    group.notify_priority_changes = Some(self.flag(statement))
+                }
                 "sync_group_tracking_weight" => {
                     self.bare_keyword(statement);
                     group.tracking_weight = true;

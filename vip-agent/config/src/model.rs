@@ -239,6 +239,12 @@ pub struct VrrpInstance {
     pub garp: GarpSettings,
     /// Ignore faults of the instance's own interface.
     pub dont_track_primary: bool,
+    /// keepalived's `notify_priority_changes` (its own, else its sync
+    /// group's, else `vrrp_notify_priority_changes`): a change of the
+    /// effective priority is written to the notify FIFOs
+    /// (`MASTER_PRIORITY` / `BACKUP_PRIORITY`).
+    #[serde(default)]
+    pub notify_priority_changes: bool,
     /// Installed on becoming Master, after the VIPs; removed on leaving it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub virtual_routes: Vec<Route>,

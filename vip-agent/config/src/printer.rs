@@ -524,6 +524,9 @@ fn vrrp_instance(out: &mut Printer, instance: &VrrpInstance) {
     } else {
         "no_accept"
     }]);
+    if instance.notify_priority_changes {
+        out.line(&["notify_priority_changes"]);
+    }
     if instance.dont_track_primary {
         out.line(&["dont_track_primary"]);
     }

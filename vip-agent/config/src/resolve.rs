@@ -58,7 +58,13 @@ pub fn resolve(mut raw: RawConfig, top: &Location, diagnostics: &mut Diagnostics
             );
             continue;
         }
-        if let Some(mut instance) = resolve_instance(raw_instance, &global, &scripts, diagnostics) {
+        if let Some(mut instance) = resolve_instance(
+            raw_instance,
+            &global,
+            raw.global.notify_priority_changes,
+            &scripts,
+            diagnostics,
+        ) {
             let mut valid = true;
             instance.track_files = trackers.files_of(
                 &raw_instance.name,
@@ -120,6 +126,20 @@ pub fn resolve(mut raw: RawConfig, top: &Location, diagnostics: &mut Diagnostics
         sync_groups.push(group);
     }
     unweight_sync_group_members(&sync_groups, &raw.instances, &mut instances, diagnostics);
+    // keepalived: an instance's notify_priority_changes, else its sync
+    // group's, else the global one.
+    for (index, instance) in &mut instances {
+        if raw.instances[*index].notify_priority_changes.is_some() {
+            continue;
+        }
+        let group = raw
+            .sync_groups
+            .iter()
+            .find(|g| g.members.iter().any(|m| m.value == instance.name));
+        if let Some(value) = group.and_then(|g| g.notify_priority_changes) {
+            instance.notify_priority_changes = value;
+        }
+    }
 
     if raw.instances.is_empty() && !diagnostics.items.iter().any(|d| d.is_error()) {
         // An error for check-config, run and reload alike: a reload to a file
@@ -252,6 +272,7 @@ fn split_excess_addresses(
 fn resolve_instance(
     raw: &mut RawInstance,
     global: &GlobalDefs,
+    global_notify_priority_changes: bool,
     scripts: &[VrrpScript],
     diagnostics: &mut Diagnostics,
 ) -> Option<VrrpInstance> {
@@ -504,6 +525,10 @@ fn resolve_instance(
             ),
         },
         dont_track_primary: raw.dont_track_primary,
+        // The sync group's value is filled in once the groups are read.
+        notify_priority_changes: raw
+            .notify_priority_changes
+            .unwrap_or(global_notify_priority_changes),
         virtual_routes: raw.virtual_routes.clone(),
         virtual_rules: raw.virtual_rules.clone(),
     })

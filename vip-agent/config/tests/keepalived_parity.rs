@@ -367,3 +367,43 @@ fn vrrp_min_garp_and_the_lower_priority_bursts() {
         "{warnings:?}"
     );
 }
+
+/// keepalived: an instance's notify_priority_changes, else its sync
+/// group's, else vrrp_notify_priority_changes.
+#[test]
+fn notify_priority_changes_inherits_from_the_sync_group_then_global_defs() {
+    let text = |global: &str, group: &str, own: &str| {
+        format!(
+            "global_defs {{\n{global}\n}}\nvrrp_sync_group G {{\n  group {{\n    VI_1\n    VI_2\n  }}\n{group}\n}}\n\
+             vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 1\n{own}\n  \
+             virtual_ipaddress {{\n    10.0.0.10/24\n  }}\n}}\n\
+             vrrp_instance VI_2 {{\n  interface eth1\n  virtual_router_id 2\n  \
+             virtual_ipaddress {{\n    10.0.1.10/24\n  }}\n}}\n"
+        )
+    };
+    let told = |global: &str, group: &str, own: &str| {
+        let (config, _) = load(&text(global, group, own));
+        (
+            config.instances[0].notify_priority_changes,
+            config.instances[1].notify_priority_changes,
+        )
+    };
+    assert_eq!(told("", "", ""), (false, false));
+    assert_eq!(told("  vrrp_notify_priority_changes", "", ""), (true, true));
+    assert_eq!(
+        told(
+            "  vrrp_notify_priority_changes",
+            "  notify_priority_changes off",
+            ""
+        ),
+        (false, false)
+    );
+    assert_eq!(
+        told(
+            "",
+            "  notify_priority_changes",
+            "  notify_priority_changes no"
+        ),
+        (false, true)
+    );
+}

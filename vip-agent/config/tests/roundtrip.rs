@@ -646,6 +646,7 @@ fn instance(index: usize, script_count: usize) -> impl Strategy<Value = VrrpInst
                     notify,
                     garp,
                     dont_track_primary: flags[2],
+                    notify_priority_changes: flags[1] != flags[2],
                     track_files: Vec::new(),
                     track_processes: Vec::new(),
                     virtual_routes,

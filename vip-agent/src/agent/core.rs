@@ -561,7 +561,7 @@ impl Core {
                     name,
                     state,
                     ..
-                } if *state != NotifyState::MasterRxLowerPri => Some((name.clone(), *state)),
+                } if state.is_state() => Some((name.clone(), *state)),
                 _ => None,
             };
             let Some((name, state)) = member else {

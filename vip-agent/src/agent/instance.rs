@@ -512,7 +512,9 @@ impl Slot {
         }
         if self.health.weight != self.health.weight_fed {
             self.health.weight_fed = self.health.weight;
+            let before = self.run.as_ref().map(|r| r.fsm.effective_priority());
             self.feed(Event::TrackerWeight(self.health.weight), ctx, now, out);
+            self.notify_priority_change(before, out);
         }
         let fault = self.health.fault();
         if fault != self.health.fault_fed {
@@ -524,6 +526,26 @@ impl Slot {
             };
             self.feed(event, ctx, now, out);
         }
+    }
+
+    /// keepalived's `send_instance_priority_notifies`: with
+    /// `notify_priority_changes`, a new effective priority goes to the
+    /// FIFOs, as `MASTER_PRIORITY` from a Master and `BACKUP_PRIORITY` from
+    /// any other state.
+    fn notify_priority_change(&self, before: Option<u8>, out: &mut Vec<Effect>) {
+        let Some(run) = &self.run else {
+            return;
+        };
+        let now = run.fsm.effective_priority();
+        if !self.spec.config.notify_priority_changes || before == Some(now) {
+            return;
+        }
+        let state = if run.fsm.state() == State::Master {
+            NotifyState::MasterPriority
+        } else {
+            NotifyState::BackupPriority
+        };
+        out.push(self.notify(state, now));
     }
 
     fn feed(&mut self, event: Event, ctx: &Context, now: Duration, out: &mut Vec<Effect>) {

@@ -31,6 +31,11 @@ pub enum NotifyState {
     /// A Master heard a lower priority Master (a FIFO line only, as
     /// keepalived's `notify_master_rx_lower_pri` event).
     MasterRxLowerPri,
+    /// The effective priority of a Master (`MASTER_PRIORITY`) or of an
+    /// instance in any other state (`BACKUP_PRIORITY`) changed, with
+    /// `notify_priority_changes` (a FIFO line only, as in keepalived).
+    MasterPriority,
+    BackupPriority,
 }
 
 impl NotifyState {
@@ -41,7 +46,17 @@ impl NotifyState {
             NotifyState::Fault => "FAULT",
             NotifyState::Stop => "STOP",
             NotifyState::MasterRxLowerPri => "MASTER_RX_LOWER_PRI",
+            NotifyState::MasterPriority => "MASTER_PRIORITY",
+            NotifyState::BackupPriority => "BACKUP_PRIORITY",
         }
+    }
+
+    /// A state change (not an event that leaves the state as it was).
+    pub fn is_state(self) -> bool {
+        matches!(
+            self,
+            NotifyState::Master | NotifyState::Backup | NotifyState::Fault | NotifyState::Stop
+        )
     }
 }
 
@@ -130,7 +145,9 @@ pub fn run(
         NotifyState::Backup => &scripts.backup,
         NotifyState::Fault => &scripts.fault,
         NotifyState::Stop => &scripts.stop,
-        NotifyState::MasterRxLowerPri => return,
+        NotifyState::MasterRxLowerPri
+        | NotifyState::MasterPriority
+        | NotifyState::BackupPriority => return,
     };
     if let Some(command) = specific {
         spawn(command, default_user, &[]);
@@ -422,6 +439,15 @@ mod tests {
                 150
             ),
             "INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 150\n"
+        );
+        assert_eq!(
+            fifo_line(
+                NotifyKind::Instance,
+                "VI_1",
+                NotifyState::BackupPriority,
+                90
+            ),
+            "INSTANCE \"VI_1\" BACKUP_PRIORITY 90\n"
         );
     }
 

@@ -291,3 +291,48 @@ fn ipv6_adverts_carry_what_the_interfaces_mtu_allows() {
     assert_eq!(v6(9000), (vec![90], 120));
     assert_eq!(v6(1280), (vec![((1280 - 62) / 16) as u8], 120));
 }
+
+/// keepalived's notify_priority_changes: each change of the effective
+/// priority is a FIFO line, MASTER_PRIORITY from a Master and
+/// BACKUP_PRIORITY from any other state; without it, none.
+#[test]
+fn priority_changes_are_told_with_notify_priority_changes() {
+    let conf = |extra: &str| {
+        format!(
+            "vrrp_script chk {{\n  script /bin/true\n  weight -30\n}}\n{}",
+            instance(
+                "VI_1",
+                51,
+                150,
+                "10.0.0.100/24",
+                &format!("  track_script {{\n    chk\n  }}\n{extra}")
+            )
+        )
+    };
+    let verdict = |h: &mut Harness, ok: bool| {
+        let effects = h.core.on_script(
+            crate::agent::scripts::ScriptResult {
+                name: "chk".into(),
+                ok,
+            },
+            h.now,
+        );
+        lines(&h.record(effects))
+    };
+    let mut h = Harness::started(&conf("  notify_priority_changes"));
+    h.run_until(secs(5));
+    assert_eq!(h.state("VI_1"), Some(State::Master));
+    assert_eq!(
+        verdict(&mut h, false),
+        ["INSTANCE \"VI_1\" MASTER_PRIORITY 120"]
+    );
+    assert_eq!(
+        verdict(&mut h, true),
+        ["INSTANCE \"VI_1\" MASTER_PRIORITY 150"]
+    );
+    assert!(verdict(&mut h, true).is_empty(), "no change, no line");
+
+    let mut h = Harness::started(&conf(""));
+    h.run_until(secs(5));
+    assert!(verdict(&mut h, false).is_empty());
+}
