@@ -159,7 +159,6 @@ const IGNORED_INSTANCE: &[&str] = &[
     "skip_check_adv_addr",
     "strict_mode",
     "debug",
-    "notify_deleted",
     "notify_master_rx_lower_pri",
     "smtp_alert",
     "kernel_rx_buf_size",
@@ -324,6 +323,7 @@ pub struct RawNotify {
     pub backup: Option<Command>,
     pub fault: Option<Command>,
     pub stop: Option<Command>,
+    pub deleted: Option<Command>,
     pub any: Option<Command>,
 }
 
@@ -358,6 +358,7 @@ pub struct RawInstance {
     pub accept: Option<Spanned<bool>>,
     pub dont_track_primary: bool,
     pub notify_priority_changes: Option<bool>,
+    pub notify_deleted: bool,
     pub virtual_routes: Vec<Route>,
     pub virtual_rules: Vec<Rule>,
     /// Which of [`REQUIRED_INSTANCE_KEYWORDS`] the block has, valid or not,
@@ -818,6 +819,7 @@ impl Reader<'_> {
             accept: None,
             dont_track_primary: false,
             notify_priority_changes: None,
+            notify_deleted: false,
             virtual_routes: Vec::new(),
             virtual_rules: Vec::new(),
             written: Vec::new(),
@@ -961,6 +963,22 @@ impl Reader<'_> {
                 }
                 "notify_priority_changes" => {
                     instance.notify_priority_changes = Some(self.flag(statement))
+                }
+                // `notify_deleted [SCRIPT [USER [GROUP]]]`
+                "notify_deleted" => {
+                    if instance.notify_deleted {
+                        self.diagnostics.warning(
+                            statement.at(),
+                            "'notify_deleted' was already given; this one is ignored, as keepalived ignores it",
+                        );
+                    } else {
+                        instance.notify_deleted = true;
+                        if !statement.args.is_empty() {
+                            instance.notify.deleted = self.command(statement);
+                        } else {
+                            self.no_block(statement);
+                        }
+                    }
                 }
                 "dont_track_primary" => {
                     self.bare_keyword(statement);

@@ -245,6 +245,10 @@ pub struct VrrpInstance {
     /// (`MASTER_PRIORITY` / `BACKUP_PRIORITY`).
     #[serde(default)]
     pub notify_priority_changes: bool,
+    /// keepalived's `notify_deleted`: an instance a reload removes is told
+    /// as `DELETED` (and `notify.deleted` runs), not as `FAULT`.
+    #[serde(default)]
+    pub notify_deleted: bool,
     /// Installed on becoming Master, after the VIPs; removed on leaving it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub virtual_routes: Vec<Route>,
@@ -464,29 +468,34 @@ pub struct NotifyScripts {
     pub backup: Option<Command>,
     pub fault: Option<Command>,
     pub stop: Option<Command>,
+    /// `notify_deleted SCRIPT`: run when a reload removes the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<Command>,
     /// Run on every transition with TYPE NAME STATE PRIORITY appended.
     pub any: Option<Command>,
 }
 
 impl NotifyScripts {
     /// Each script with the keyword that sets it, in keepalived's order.
-    pub fn by_keyword(&self) -> [(&'static str, &Option<Command>); 5] {
+    pub fn by_keyword(&self) -> [(&'static str, &Option<Command>); 6] {
         [
             ("notify_master", &self.master),
             ("notify_backup", &self.backup),
             ("notify_fault", &self.fault),
             ("notify_stop", &self.stop),
+            ("notify_deleted", &self.deleted),
             ("notify", &self.any),
         ]
     }
 
     /// [`Self::by_keyword`], to change a script in place.
-    pub fn by_keyword_mut(&mut self) -> [(&'static str, &mut Option<Command>); 5] {
+    pub fn by_keyword_mut(&mut self) -> [(&'static str, &mut Option<Command>); 6] {
         [
             ("notify_master", &mut self.master),
             ("notify_backup", &mut self.backup),
             ("notify_fault", &mut self.fault),
             ("notify_stop", &mut self.stop),
+            ("notify_deleted", &mut self.deleted),
             ("notify", &mut self.any),
         ]
     }

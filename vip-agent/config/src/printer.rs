@@ -527,6 +527,9 @@ fn vrrp_instance(out: &mut Printer, instance: &VrrpInstance) {
     if instance.notify_priority_changes {
         out.line(&["notify_priority_changes"]);
     }
+    if instance.notify_deleted && instance.notify.deleted.is_none() {
+        out.line(&["notify_deleted"]);
+    }
     if instance.dont_track_primary {
         out.line(&["dont_track_primary"]);
     }

@@ -525,6 +525,7 @@ fn resolve_instance(
             ),
         },
         dont_track_primary: raw.dont_track_primary,
+        notify_deleted: raw.notify_deleted,
         // The sync group's value is filled in once the groups are read.
         notify_priority_changes: raw
             .notify_priority_changes
@@ -735,6 +736,7 @@ fn resolve_notify(raw: &RawNotify) -> NotifyScripts {
         backup: raw.backup.clone(),
         fault: raw.fault.clone(),
         stop: raw.stop.clone(),
+        deleted: raw.deleted.clone(),
         any: raw.any.clone(),
     }
 }

@@ -45,6 +45,8 @@ fn notify() -> impl Strategy<Value = NotifyScripts> {
             backup,
             fault,
             stop,
+            // An instance's, set below: a sync group has none.
+            deleted: None,
             any,
         })
 }
@@ -643,10 +645,18 @@ fn instance(index: usize, script_count: usize) -> impl Strategy<Value = VrrpInst
                             })
                             .collect()
                     },
-                    notify,
+                    notify: NotifyScripts {
+                        deleted: if flags[0] != flags[1] {
+                            notify.stop.clone()
+                        } else {
+                            None
+                        },
+                        ..notify
+                    },
                     garp,
                     dont_track_primary: flags[2],
                     notify_priority_changes: flags[1] != flags[2],
+                    notify_deleted: flags[0] != flags[1],
                     track_files: Vec::new(),
                     track_processes: Vec::new(),
                     virtual_routes,

@@ -259,6 +259,31 @@ impl Slot {
     /// Stops the instance: a Master resigns with priority 0 (RFC 5798 section
     /// 6.4.3 Shutdown) and releases its VIPs, except `keep`.
     pub fn stop(&mut self, ctx: &Context, now: Duration, keep: &[IpAddr], out: &mut Vec<Effect>) {
+        self.stop_telling(Some(NotifyState::Stop), ctx, now, keep, out);
+    }
+
+    /// [`Self::stop`] for an instance a reload removed, told as keepalived
+    /// tells it (clear_diff_vrrp): `DELETED` with `notify_deleted`, else
+    /// `FAULT`, unless it was in FAULT already.
+    pub fn delete(&mut self, ctx: &Context, now: Duration, keep: &[IpAddr], out: &mut Vec<Effect>) {
+        let notice = if self.spec.config.notify_deleted {
+            Some(NotifyState::Deleted)
+        } else if self.state() == Some(State::Fault) {
+            None
+        } else {
+            Some(NotifyState::Fault)
+        };
+        self.stop_telling(notice, ctx, now, keep, out);
+    }
+
+    fn stop_telling(
+        &mut self,
+        notice: Option<NotifyState>,
+        ctx: &Context,
+        now: Duration,
+        keep: &[IpAddr],
+        out: &mut Vec<Effect>,
+    ) {
         let Some(run) = &mut self.run else {
             return;
         };
@@ -282,7 +307,9 @@ impl Slot {
                 ipv6: self.spec.ipv6(),
             });
         }
-        out.push(self.notify(NotifyState::Stop, priority));
+        if let Some(notice) = notice {
+            out.push(self.notify(notice, priority));
+        }
         self.run = None;
     }
 

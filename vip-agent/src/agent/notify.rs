@@ -28,6 +28,9 @@ pub enum NotifyState {
     Backup,
     Fault,
     Stop,
+    /// A reload removed the instance and it has `notify_deleted` (without
+    /// it keepalived tells `FAULT`).
+    Deleted,
     /// A Master heard a lower priority Master (a FIFO line only, as
     /// keepalived's `notify_master_rx_lower_pri` event).
     MasterRxLowerPri,
@@ -45,6 +48,7 @@ impl NotifyState {
             NotifyState::Backup => "BACKUP",
             NotifyState::Fault => "FAULT",
             NotifyState::Stop => "STOP",
+            NotifyState::Deleted => "DELETED",
             NotifyState::MasterRxLowerPri => "MASTER_RX_LOWER_PRI",
             NotifyState::MasterPriority => "MASTER_PRIORITY",
             NotifyState::BackupPriority => "BACKUP_PRIORITY",
@@ -145,6 +149,7 @@ pub fn run(
         NotifyState::Backup => &scripts.backup,
         NotifyState::Fault => &scripts.fault,
         NotifyState::Stop => &scripts.stop,
+        NotifyState::Deleted => &scripts.deleted,
         NotifyState::MasterRxLowerPri
         | NotifyState::MasterPriority
         | NotifyState::BackupPriority => return,

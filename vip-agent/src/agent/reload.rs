@@ -127,9 +127,13 @@ impl Core {
                     handed_over.rules.extend(handed.rules);
                     resumed.push(slot.name().to_string());
                 }
-                _ => {
-                    tracing::info!(instance = %slot.name(), "instance removed or changed by reload");
+                Some(_) => {
+                    tracing::info!(instance = %slot.name(), "instance changed by reload");
                     slot.stop(&ctx, now, &held_by_kept, &mut out);
+                }
+                None => {
+                    tracing::info!(instance = %slot.name(), "instance removed by reload");
+                    slot.delete(&ctx, now, &held_by_kept, &mut out);
                 }
             }
         }

@@ -336,3 +336,42 @@ fn priority_changes_are_told_with_notify_priority_changes() {
     h.run_until(secs(5));
     assert!(verdict(&mut h, false).is_empty());
 }
+
+/// keepalived's clear_diff_vrrp: an instance a reload removes is told as
+/// FAULT (the old way, kept as the default), as DELETED with
+/// notify_deleted (running its script), and not at all when it was in
+/// FAULT already; an instance the reload only changes is told as STOP.
+#[test]
+fn an_instance_removed_by_reload_is_told_as_fault_or_deleted() {
+    let kept = instance("VI_1", 51, 150, "10.0.0.100/24", "");
+    let removed = |extra: &str| instance("VI_2", 52, 100, "10.0.0.101/24", extra);
+    let mut h = Harness::started(&format!("{kept}{}", removed("")));
+    h.run_until(secs(5));
+    assert_eq!(lines(&h.reload(&kept)), ["INSTANCE \"VI_2\" FAULT 100"]);
+
+    let mut h = Harness::started(&format!(
+        "{kept}{}",
+        removed("  notify_deleted \"/bin/deleted VI_2\"")
+    ));
+    h.run_until(secs(5));
+    let effects = h.reload(&kept);
+    assert_eq!(lines(&effects), ["INSTANCE \"VI_2\" DELETED 100"]);
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Notify { scripts, state: NotifyState::Deleted, .. }
+            if scripts.deleted.as_ref().map(|c| c.command.as_str()) == Some("/bin/deleted VI_2")
+    )));
+
+    // A change is not a removal.
+    let mut h = Harness::started(&format!("{kept}{}", removed("")));
+    h.run_until(secs(5));
+    let changed = kept.replace("priority 150", "priority 160");
+    let effects = h.reload(&format!("{changed}{}", removed("")));
+    assert!(
+        lines(&effects)
+            .iter()
+            .all(|l| !l.contains("FAULT") && !l.contains("DELETED")),
+        "{:?}",
+        lines(&effects)
+    );
+}
