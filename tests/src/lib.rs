@@ -15,6 +15,7 @@ pub mod frames;
 pub mod keepalived;
 pub mod metrics;
 pub mod scenario_lab;
+pub mod side_by_side;
 pub mod xdp_model;
 
 use std::{

@@ -6,9 +6,8 @@ use std::{net::IpAddr, time::Duration};
 
 use anyhow::{ensure, Context, Result};
 use tests::{
-    agent::AgentSpec,
     frames::{parse_ethernet_frame, PacketSocket},
-    keepalived::Keepalived,
+    side_by_side::{Implementation, Router},
     Lab,
 };
 
@@ -36,25 +35,13 @@ fn advert_source(lab: &Lab, watcher: usize) -> Result<IpAddr> {
         .src)
 }
 
-fn run(implementation: &str) -> Result<()> {
+fn run(implementation: Implementation) -> Result<()> {
     let mut lab = Lab::new()?;
     // 10.64.0.1 is the primary address; 10.64.0.5 a second one.
     let router = lab.add_node("r", "eth0", &["10.64.0.1/24", "10.64.0.5/24"])?;
     let watcher = lab.add_node("w", "eth0", &["10.64.0.2/24"])?;
-    let _router = match implementation {
-        "vip-agent" => {
-            let path = lab.work_dir().join("r.conf");
-            std::fs::write(&path, CONFIG)?;
-            (
-                Some(lab.start_agent(&AgentSpec::with_config(router, "r", &path))?),
-                None,
-            )
-        }
-        _ => (
-            None,
-            Some(Keepalived::start(&mut lab, router, "r", CONFIG)?),
-        ),
-    };
+    let _router = Router::start(&mut lab, router, "r", implementation, CONFIG)?;
+    let implementation = implementation.name();
     let source = advert_source(&lab, watcher)?;
     ensure!(
         source == "10.64.0.5".parse::<IpAddr>()?,
@@ -68,6 +55,8 @@ fn run(implementation: &str) -> Result<()> {
 #[test]
 fn multicast_adverts_come_from_mcast_src_ip_as_with_keepalived() -> Result<()> {
     tests::require_root();
-    run("keepalived")?;
-    run("vip-agent")
+    for implementation in Implementation::BOTH {
+        run(implementation)?;
+    }
+    Ok(())
 }

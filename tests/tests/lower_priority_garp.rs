@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use tests::{
-    agent::AgentSpec,
     frames::{parse_ethernet_frame, PacketSocket, V2Advert},
-    keepalived::Keepalived,
+    side_by_side::{Implementation, Router},
     Lab,
 };
 
@@ -63,26 +62,16 @@ fn garps_after_lower_priority_advert(lab: &Lab, watcher: usize) -> Result<usize>
     Ok(garps)
 }
 
-fn run(implementation: &str) -> Result<usize> {
+fn run(implementation: Implementation) -> Result<usize> {
     let mut lab = Lab::new()?;
     let router = lab.add_node("r", "eth0", &["10.65.0.1/24"])?;
     let watcher = lab.add_node("w", "eth0", &["10.65.0.2/24"])?;
-    let _router = match implementation {
-        "vip-agent" => {
-            let path = lab.work_dir().join("r.conf");
-            std::fs::write(&path, CONFIG)?;
-            (
-                Some(lab.start_agent(&AgentSpec::with_config(router, "r", &path))?),
-                None,
-            )
-        }
-        _ => (
-            None,
-            Some(Keepalived::start(&mut lab, router, "r", CONFIG)?),
-        ),
-    };
+    let _router = Router::start(&mut lab, router, "r", implementation, CONFIG)?;
     let garps = garps_after_lower_priority_advert(&lab, watcher)?;
-    println!("{implementation}: {garps} gratuitous ARPs after the lower-priority advert");
+    println!(
+        "{}: {garps} gratuitous ARPs after the lower-priority advert",
+        implementation.name()
+    );
     lab.passed();
     Ok(garps)
 }
@@ -90,8 +79,8 @@ fn run(implementation: &str) -> Result<usize> {
 #[test]
 fn a_master_hearing_a_lower_priority_master_announces_again_as_keepalived_does() -> Result<()> {
     tests::require_root();
-    let keepalived = run("keepalived")?;
-    let agent = run("vip-agent")?;
+    let keepalived = run(Implementation::Keepalived)?;
+    let agent = run(Implementation::VipAgent)?;
     ensure!(keepalived == 3, "keepalived sent {keepalived}, expected 3");
     ensure!(
         agent == keepalived,

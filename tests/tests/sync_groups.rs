@@ -18,8 +18,8 @@ use std::{
 
 use anyhow::{ensure, Result};
 use tests::{
-    agent::{holders, wait_for_sole_holder, AgentProcess, AgentSpec},
-    keepalived::Keepalived,
+    agent::{holders, wait_for_sole_holder},
+    side_by_side::{Implementation, Router},
     wait_for, Lab,
 };
 
@@ -59,33 +59,26 @@ fn config(priority: u8, flag: &Path) -> String {
     )
 }
 
-enum Router {
-    Agent(AgentProcess),
-    Keepalived(Keepalived),
-}
-
-impl Router {
-    /// Whether the script of this router's inside instance has failed,
-    /// lowering it: vip-agent's effective priority, keepalived's log.
-    fn lowered(&self) -> bool {
-        match self {
-            Router::Agent(agent) => agent.status().ok().is_some_and(|status| {
-                status["instances"].as_array().is_some_and(|instances| {
-                    instances.iter().any(|i| {
-                        i["name"] == "INSIDE" && i["effective_priority"].as_u64() == Some(90)
-                    })
-                })
-            }),
-            Router::Keepalived(keepalived) => keepalived
-                .log_text()
-                .contains("VRRP_Script(lowered) failed"),
-        }
+/// Whether the script of this router's inside instance has failed,
+/// lowering it: vip-agent's effective priority, keepalived's log.
+fn lowered(router: &Router) -> bool {
+    match router {
+        Router::Agent(agent) => agent.status().ok().is_some_and(|status| {
+            status["instances"].as_array().is_some_and(|instances| {
+                instances
+                    .iter()
+                    .any(|i| i["name"] == "INSIDE" && i["effective_priority"].as_u64() == Some(90))
+            })
+        }),
+        Router::Keepalived(keepalived) => keepalived
+            .log_text()
+            .contains("VRRP_Script(lowered) failed"),
     }
 }
 
 /// Starts both routers under `implementation`, lowers the Master's inside
 /// instance and watches the group; returns what was seen.
-fn run(implementation: &str) -> Result<()> {
+fn run(implementation: Implementation) -> Result<()> {
     let mut lab = Lab::new()?;
     let a = lab.add_node("a", "eth0", &["10.62.0.1/24"])?;
     let b = lab.add_node("b", "eth0", &["10.62.0.2/24"])?;
@@ -96,15 +89,10 @@ fn run(implementation: &str) -> Result<()> {
     let mut routers = Vec::new();
     for (node, role, priority, flag) in [(a, "a", 150, &flag_a), (b, "b", 100, &flag_b)] {
         let text = config(priority, flag);
-        routers.push(match implementation {
-            "vip-agent" => {
-                let path = lab.work_dir().join(format!("{role}.conf"));
-                std::fs::write(&path, text)?;
-                Router::Agent(lab.start_agent(&AgentSpec::with_config(node, role, &path))?)
-            }
-            _ => Router::Keepalived(Keepalived::start(&mut lab, node, role, &text)?),
-        });
+        routers.push(Router::start(&mut lab, node, role, implementation, &text)?);
     }
+    let agent = implementation == Implementation::VipAgent;
+    let implementation = implementation.name();
     let outside: IpAddr = OUTSIDE_VIP.parse()?;
     let inside: IpAddr = INSIDE_VIP.parse()?;
     wait_for_sole_holder(&lab, &[a, b], "eth0", outside, a, BOUND)?;
@@ -115,7 +103,7 @@ fn run(implementation: &str) -> Result<()> {
     wait_for(
         &format!("{implementation}: a's inside instance to be lowered"),
         BOUND,
-        || routers[0].lowered().then_some(()),
+        || lowered(&routers[0]).then_some(()),
     )?;
     let start = Instant::now();
     let mut samples = 0;
@@ -142,7 +130,7 @@ fn run(implementation: &str) -> Result<()> {
     wait_for(
         &format!("{implementation}: a's inside instance to recover"),
         BOUND,
-        || (!routers[0].lowered() || implementation != "vip-agent").then_some(()),
+        || (!lowered(&routers[0]) || !agent).then_some(()),
     )?;
     wait_for_sole_holder(&lab, &[a, b], "eth0", outside, a, BOUND)?;
     wait_for_sole_holder(&lab, &[a, b], "eth1", inside, a, BOUND)?;
@@ -154,6 +142,8 @@ fn run(implementation: &str) -> Result<()> {
 #[test]
 fn a_lowered_member_keeps_its_sync_group_together_as_keepalived_does() -> Result<()> {
     tests::require_root();
-    run("keepalived")?;
-    run("vip-agent")
+    for implementation in Implementation::BOTH {
+        run(implementation)?;
+    }
+    Ok(())
 }
