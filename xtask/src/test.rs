@@ -137,6 +137,9 @@ pub fn run(unit_only: bool, filter: Option<&str>) -> Result<()> {
         // Namespace tests share the machine's two cores and its timers: one at a time.
         .args(["--test-threads=1", "--nocapture"])
         .env("VIP_AGENT_BIN", agent)
-        .env("VIP_AGENT_DEB", deb);
+        .env("VIP_AGENT_DEB", deb)
+        // A failing test's error is its message: a captured backtrace of the
+        // test thread pushes it out of a log's tail.
+        .env("RUST_LIB_BACKTRACE", "0");
     step("integration tests (root, network namespaces)", &mut cmd)
 }
