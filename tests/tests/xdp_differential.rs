@@ -273,7 +273,7 @@ impl World {
             for &vip in &vips {
                 if rng.chance(50) {
                     let mac = rng.pick(&self.macs);
-                    dp.set_owned(ifindex, vip, mac, rng.pick(&self.vrids))?;
+                    dp.set_owned(ifindex, vip, mac, rng.pick(&self.vrids), true)?;
                     self.state.owned.insert((ifindex, vip), mac);
                 } else {
                     dp.clear_owned(ifindex, vip)?;

@@ -88,8 +88,8 @@ fn xdp_answers_arping_and_ns_on_veth_and_fencing_stops_it() -> Result<()> {
         "no answer before ownership"
     );
 
-    dp.set_owned(ifindex, IpAddr::from(VIP4), OWNER_MAC, 7)?;
-    dp.set_owned(ifindex, IpAddr::from(VIP6), OWNER_MAC, 7)?;
+    dp.set_owned(ifindex, IpAddr::from(VIP4), OWNER_MAC, 7, true)?;
+    dp.set_owned(ifindex, IpAddr::from(VIP6), OWNER_MAC, 7, true)?;
     dp.set_fence_bound(Duration::from_secs(3600))?;
     dp.heartbeat()?;
     assert!(arping(&lab, client, "3", "5")?, "XDP answers arping");

@@ -128,7 +128,7 @@ fn key16(a: [u8; 4]) -> Vec<u8> {
 #[test]
 fn xdp_arp_for_a_held_vip_becomes_a_reply_checked_by_tshark() -> Result<()> {
     with_dataplane(|dp| {
-        dp.set_owned(IF, IpAddr::from(VIP4), OWNER_MAC, 7)?;
+        dp.set_owned(IF, IpAddr::from(VIP4), OWNER_MAC, 7, true)?;
         dp.set_fence_bound(Duration::from_secs(3600))?;
         dp.heartbeat()?;
         let mut replies = Vec::new();
@@ -184,8 +184,8 @@ fn xdp_arp_for_a_held_vip_becomes_a_reply_checked_by_tshark() -> Result<()> {
 #[test]
 fn xdp_arp_not_for_us_passes_untouched() -> Result<()> {
     with_dataplane(|dp| {
-        dp.set_owned(IF, IpAddr::from(VIP4), OWNER_MAC, 7)?;
-        dp.set_owned(IF, IpAddr::from([10, 0, 0, 101]), OWNER_MAC, 7)?;
+        dp.set_owned(IF, IpAddr::from(VIP4), OWNER_MAC, 7, true)?;
+        dp.set_owned(IF, IpAddr::from([10, 0, 0, 101]), OWNER_MAC, 7, true)?;
         dp.clear_owned(IF, IpAddr::from([10, 0, 0, 101]))?;
         dp.set_fence_bound(Duration::from_secs(3600))?;
         dp.heartbeat()?;
@@ -233,8 +233,8 @@ fn xdp_arp_not_for_us_passes_untouched() -> Result<()> {
 #[test]
 fn xdp_stale_heartbeat_fences_arp_and_ns_answers() -> Result<()> {
     with_dataplane(|dp| {
-        dp.set_owned(IF, IpAddr::from(VIP4), OWNER_MAC, 7)?;
-        dp.set_owned(IF, IpAddr::from(VIP6), OWNER_MAC, 7)?;
+        dp.set_owned(IF, IpAddr::from(VIP4), OWNER_MAC, 7, true)?;
+        dp.set_owned(IF, IpAddr::from(VIP6), OWNER_MAC, 7, true)?;
         let arp = arp_request(CLIENT_MAC, None, CLIENT4, VIP4);
         let ns = neighbour_solicitation(CLIENT_MAC, None, CLIENT6, VIP6, true);
 
@@ -280,7 +280,7 @@ fn xdp_stale_heartbeat_fences_arp_and_ns_answers() -> Result<()> {
 #[test]
 fn xdp_ns_for_a_held_vip_becomes_an_na_checked_by_tshark() -> Result<()> {
     with_dataplane(|dp| {
-        dp.set_owned(IF, IpAddr::from(VIP6), OWNER_MAC, 7)?;
+        dp.set_owned(IF, IpAddr::from(VIP6), OWNER_MAC, 7, true)?;
         dp.set_fence_bound(Duration::from_secs(3600))?;
         dp.heartbeat()?;
         let mut answers = Vec::new();
@@ -358,7 +358,7 @@ fn xdp_ns_for_a_held_vip_becomes_an_na_checked_by_tshark() -> Result<()> {
 #[test]
 fn xdp_ns_not_for_us_passes_untouched() -> Result<()> {
     with_dataplane(|dp| {
-        dp.set_owned(IF, IpAddr::from(VIP6), OWNER_MAC, 7)?;
+        dp.set_owned(IF, IpAddr::from(VIP6), OWNER_MAC, 7, true)?;
         dp.set_fence_bound(Duration::from_secs(3600))?;
         dp.heartbeat()?;
         let other = neighbour_solicitation(CLIENT_MAC, None, CLIENT6, CLIENT6, true);

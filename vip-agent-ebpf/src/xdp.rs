@@ -33,9 +33,9 @@ use vip_agent_ebpf::{
     NA_LEN, ND_HLEN, ND_OPT_SOURCE_LL, ND_OPT_TARGET_LL, VLAN_HLEN, VRRP_HLEN,
 };
 use vip_common::{
-    IfKey, L2Stats, Liveness, Ownership, OwnershipKey, VrrpKey, VrrpPolicy, VrrpStats, AUTH_NONE,
-    FAMILY_V4, FAMILY_V6, IPPROTO_VRRP, L2_STATS_MAX_ENTRIES, MAX_PEERS, OWNERSHIP_FLAG_MASTER,
-    OWNERSHIP_MAX_ENTRIES, VRRP_STATS_MAX_ENTRIES,
+    refuses_traffic, IfKey, L2Stats, Liveness, Ownership, OwnershipKey, VrrpKey, VrrpPolicy,
+    VrrpStats, AUTH_NONE, FAMILY_V4, FAMILY_V6, IPPROTO_VRRP, L2_STATS_MAX_ENTRIES, MAX_PEERS,
+    OWNERSHIP_FLAG_MASTER, OWNERSHIP_MAX_ENTRIES, VRRP_STATS_MAX_ENTRIES,
 };
 
 #[btf_map]
@@ -196,8 +196,9 @@ enum L2 {
     NsFenced,
     VrrpShort,
     VrrpFragments,
+    NoAcceptDropped,
 }
-const L2_COUNTERS: u32 = L2::VrrpFragments as u32 + 1;
+const L2_COUNTERS: u32 = L2::NoAcceptDropped as u32 + 1;
 const _: () = assert!(L2_COUNTERS as usize * 8 == core::mem::size_of::<L2Stats>());
 
 /// Adds one to `counter` of `ifindex` (its own BPF function: one copy of the
@@ -306,6 +307,25 @@ fn held(ifindex: u32, family: u8, vip: [u8; 16]) -> Option<Ownership> {
     }
 }
 
+/// RFC 5798 section 6.4.3: a master that is not the address owner and has
+/// no Accept_Mode does not accept packets addressed to the VIP. True (and
+/// counted) when `dst` is such a VIP on `ifindex`; the caller drops.
+#[inline(never)]
+fn refused(ifindex: u32, family: u8, dst: [u8; 16]) -> bool {
+    let key = OwnershipKey::new(ifindex, family, dst);
+    let Some(own) = OWNERSHIP.get_ptr(key) else {
+        return false;
+    };
+    // SAFETY: map value pointer from a successful lookup.
+    let flags = unsafe { (*own).flags };
+    if refuses_traffic(flags) {
+        count_l2(ifindex, L2::NoAcceptDropped);
+        true
+    } else {
+        false
+    }
+}
+
 // --------------------------------------------------------------------- ARP
 
 #[inline(never)]
@@ -374,6 +394,9 @@ fn ipv4(ctx: &XdpContext, ifindex: u32, l3: usize) -> u32 {
 fn try_ipv4(ctx: &XdpContext, ifindex: u32, l3: usize) -> Result<u32, Error> {
     let ip: [u8; 20] = read(ctx, l3)?;
     if ip[9] != IPPROTO_VRRP {
+        if refused(ifindex, FAMILY_V4, v4_key([ip[16], ip[17], ip[18], ip[19]])) {
+            return Ok(xdp_action::XDP_DROP);
+        }
         return Ok(xdp_action::XDP_PASS);
     }
     let hlen = ipv4_header_len(ip[0]).ok_or(Error::MalformedIp)?;
@@ -462,8 +485,9 @@ fn try_ipv6(ctx: &XdpContext, ifindex: u32, l3: usize) -> Result<u32, Error> {
                 count_l2(ifindex, L2::VrrpFragments);
                 return Err(Error::Fragment);
             }
-            Ok(xdp_action::XDP_PASS)
+            Ok(accept_rule(ifindex, dst))
         }
+        IPPROTO_ICMPV6 if !is_neighbour_discovery(ctx, l4) => Ok(accept_rule(ifindex, dst)),
         IPPROTO_ICMPV6 if hop_limit == 255 => {
             let nd = Nd {
                 l3,
@@ -478,7 +502,31 @@ fn try_ipv6(ctx: &XdpContext, ifindex: u32, l3: usize) -> Result<u32, Error> {
                 action => Ok(action),
             }
         }
-        _ => Ok(xdp_action::XDP_PASS),
+        // Neighbour discovery without hop limit 255: the kernel's to discard.
+        IPPROTO_ICMPV6 => Ok(xdp_action::XDP_PASS),
+        _ => Ok(accept_rule(ifindex, dst)),
+    }
+}
+
+/// The verdict on an IPv6 packet that is neither VRRP nor neighbour
+/// discovery: dropped when addressed to a VIP held without Accept_Mode.
+#[inline(always)]
+fn accept_rule(ifindex: u32, dst: [u8; 16]) -> u32 {
+    if refused(ifindex, FAMILY_V6, dst) {
+        xdp_action::XDP_DROP
+    } else {
+        xdp_action::XDP_PASS
+    }
+}
+
+/// ICMPv6 types 133..=137 (RFC 4861): router and neighbour discovery,
+/// redirects. Handled as without the accept rule whatever their hop limit.
+/// An ICMPv6 message too short for its type is not one of them.
+#[inline(always)]
+fn is_neighbour_discovery(ctx: &XdpContext, l4: usize) -> bool {
+    match read::<u8>(ctx, l4) {
+        Ok(t) => (133..=137).contains(&t),
+        Err(_) => false,
     }
 }
 

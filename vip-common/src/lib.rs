@@ -50,6 +50,27 @@ pub const MAX_PEERS: usize = 8;
 
 /// [`Ownership::flags`]: this node is master; the program answers for the VIP.
 pub const OWNERSHIP_FLAG_MASTER: u8 = 1;
+/// [`Ownership::flags`]: a non-owner master without Accept_Mode (RFC 5798
+/// section 6.1, keepalived's `no_accept`): IPv4/IPv6 packets addressed to the
+/// VIP are dropped, except VRRP and ICMPv6 neighbour discovery.
+pub const OWNERSHIP_FLAG_NO_ACCEPT: u8 = 2;
+
+/// The [`Ownership::flags`] of a VIP held by a master that does (`accept`)
+/// or does not accept packets addressed to it. Written in the same map
+/// update as the ownership itself.
+pub const fn ownership_flags(accept: bool) -> u8 {
+    if accept {
+        OWNERSHIP_FLAG_MASTER
+    } else {
+        OWNERSHIP_FLAG_MASTER | OWNERSHIP_FLAG_NO_ACCEPT
+    }
+}
+
+/// Whether a packet to a VIP held with `flags` is dropped by the accept
+/// rule (the VIP is held, as master, without Accept_Mode).
+pub const fn refuses_traffic(flags: u8) -> bool {
+    flags & OWNERSHIP_FLAG_MASTER != 0 && flags & OWNERSHIP_FLAG_NO_ACCEPT != 0
+}
 
 /// VRRPv2 authentication types ([`VrrpPolicy::auth_type`]).
 pub const AUTH_NONE: u8 = 0;
@@ -87,7 +108,7 @@ pub struct Ownership {
     pub mac: [u8; 6],
     /// The virtual router holding the VIP.
     pub vrid: u8,
-    /// [`OWNERSHIP_FLAG_MASTER`].
+    /// [`OWNERSHIP_FLAG_MASTER`], [`OWNERSHIP_FLAG_NO_ACCEPT`].
     pub flags: u8,
 }
 
@@ -206,6 +227,10 @@ pub struct L2Stats {
     /// IPv4 with More Fragments or an offset, IPv6 with a Fragment header
     /// naming VRRP.
     pub vrrp_fragments: u64,
+    /// IPv4/IPv6 packets addressed to a VIP this node holds as a non-owner
+    /// master without `accept`, dropped (VRRP and neighbour discovery are
+    /// not counted here: they are handled as always).
+    pub no_accept_dropped: u64,
 }
 
 /// Value of [`MAP_LIVENESS`] (index 0).
@@ -287,11 +312,26 @@ mod tests {
     #[test]
     fn l2_and_liveness_layout() {
         assert_eq!(size_of::<IfKey>(), 4);
-        assert_eq!(size_of::<L2Stats>(), 11 * 8);
+        assert_eq!(size_of::<L2Stats>(), 12 * 8);
         assert_eq!(offset_of!(L2Stats, arp_requests_seen), 0);
         assert_eq!(offset_of!(L2Stats, vrrp_fragments), 80);
+        assert_eq!(offset_of!(L2Stats, no_accept_dropped), 88);
         assert_eq!(size_of::<Liveness>(), 16);
         assert_eq!(offset_of!(Liveness, heartbeat_ns), 0);
         assert_eq!(offset_of!(Liveness, bound_ns), 8);
+    }
+
+    #[test]
+    fn ownership_flags_carry_the_accept_policy() {
+        assert_eq!(ownership_flags(true), OWNERSHIP_FLAG_MASTER);
+        assert_eq!(
+            ownership_flags(false),
+            OWNERSHIP_FLAG_MASTER | OWNERSHIP_FLAG_NO_ACCEPT
+        );
+        assert!(!refuses_traffic(ownership_flags(true)));
+        assert!(refuses_traffic(ownership_flags(false)));
+        // Not master: nothing is held, nothing refused.
+        assert!(!refuses_traffic(OWNERSHIP_FLAG_NO_ACCEPT));
+        assert!(!refuses_traffic(0));
     }
 }

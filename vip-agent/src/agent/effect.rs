@@ -76,12 +76,14 @@ pub enum Effect {
         destination: IpAddr,
         payload: Vec<u8>,
     },
-    /// Make the fast path answer ARP/NS for the VIP.
+    /// Make the fast path answer ARP/NS for the VIP; without `accept` it
+    /// also drops the other packets addressed to it (RFC 5798 section 6.1).
     SetOwned {
         ifindex: u32,
         vip: IpAddr,
         mac: [u8; 6],
         vrid: u8,
+        accept: bool,
     },
     ClearOwned {
         ifindex: u32,

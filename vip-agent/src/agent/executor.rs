@@ -290,8 +290,9 @@ impl Executor {
                 vip,
                 mac,
                 vrid,
+                accept,
             } => {
-                if let Err(err) = fastpath.set_owned(ifindex, vip, mac, vrid) {
+                if let Err(err) = fastpath.set_owned(ifindex, vip, mac, vrid, accept) {
                     tracing::warn!(%vip, error = %format!("{err:#}"), "XDP ownership");
                 }
             }

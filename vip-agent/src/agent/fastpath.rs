@@ -150,9 +150,16 @@ impl FastPath {
         Ok(())
     }
 
-    pub fn set_owned(&mut self, ifindex: u32, vip: IpAddr, mac: [u8; 6], vrid: u8) -> Result<()> {
+    pub fn set_owned(
+        &mut self,
+        ifindex: u32,
+        vip: IpAddr,
+        mac: [u8; 6],
+        vrid: u8,
+        accept: bool,
+    ) -> Result<()> {
         if let Some(dataplane) = &mut self.dataplane {
-            dataplane.set_owned(ifindex, vip, mac, vrid)?;
+            dataplane.set_owned(ifindex, vip, mac, vrid, accept)?;
         }
         Ok(())
     }

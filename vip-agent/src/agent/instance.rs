@@ -595,7 +595,7 @@ impl Slot {
                 Action::SendAdvert(advert) => self.send_advert(&advert, out),
                 // The state machine keeps its own deadlines (Instance::timer_deadline).
                 Action::ArmTimer { .. } | Action::CancelTimer(_) => {}
-                Action::AddVips { .. } => self.install_vips(ctx, now, out),
+                Action::AddVips { accept, .. } => self.install_vips(ctx, now, accept, out),
                 Action::RemoveVips(_) => {
                     self.remove_vips(&[], None, out);
                 }

@@ -402,6 +402,10 @@ fn render_xdp(e: &Exposition, xdp: &XdpSnapshot) -> prometheus::Result<()> {
         "vip_agent_xdp_vrrp_fragments_dropped_total",
         "Fragmented IPv4 VRRP frames dropped (adverts are never fragmented).",
     )?;
+    let no_accept = interface_counter(
+        "vip_agent_xdp_no_accept_dropped_total",
+        "IPv4/IPv6 packets to a VIP held by a non-owner master without accept, dropped.",
+    )?;
     for c in &xdp.counters.l2 {
         let Some(name) = xdp.interfaces.get(&c.ifindex) else {
             continue;
@@ -419,6 +423,7 @@ fn render_xdp(e: &Exposition, xdp: &XdpSnapshot) -> prometheus::Result<()> {
             (&ns_fenced, c.ns_fenced),
             (&vrrp_short, c.vrrp_short),
             (&vrrp_fragments, c.vrrp_fragments),
+            (&no_accept, c.no_accept_dropped),
         ] {
             metric.with_label_values(&labels).inc_by(value);
         }

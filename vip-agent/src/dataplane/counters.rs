@@ -46,6 +46,8 @@ pub struct L2Counters {
     pub ns_fenced: u64,
     pub vrrp_short: u64,
     pub vrrp_fragments: u64,
+    /// Packets to a VIP held without `accept` (non-owner master), dropped.
+    pub no_accept_dropped: u64,
 }
 
 /// Everything the program counts.
@@ -109,6 +111,7 @@ impl Dataplane {
                 t.ns_fenced += c.ns_fenced;
                 t.vrrp_short += c.vrrp_short;
                 t.vrrp_fragments += c.vrrp_fragments;
+                t.no_accept_dropped += c.no_accept_dropped;
             }
         }
         counters.l2 = l2.into_values().collect();

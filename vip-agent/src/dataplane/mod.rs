@@ -29,9 +29,10 @@ use aya::{
 use serde::Serialize;
 use thiserror::Error;
 use vip_common::{
-    IfKey, L2Stats, Liveness, Ownership, OwnershipKey, VrrpKey, VrrpPolicy as PolicyValue,
-    VrrpStats, AUTH_NONE, AUTH_PASS, FAMILY_V4, FAMILY_V6, MAP_L2_STATS, MAP_LIVENESS, MAP_NAMES,
-    MAP_OWNERSHIP, MAP_VRRP_POLICY, MAP_VRRP_STATS, MAX_PEERS, OWNERSHIP_FLAG_MASTER, PROGRAM_NAME,
+    ownership_flags, IfKey, L2Stats, Liveness, Ownership, OwnershipKey, VrrpKey,
+    VrrpPolicy as PolicyValue, VrrpStats, AUTH_NONE, AUTH_PASS, FAMILY_V4, FAMILY_V6, MAP_L2_STATS,
+    MAP_LIVENESS, MAP_NAMES, MAP_OWNERSHIP, MAP_VRRP_POLICY, MAP_VRRP_STATS, MAX_PEERS,
+    OWNERSHIP_FLAG_MASTER, PROGRAM_NAME,
 };
 
 use attach::{link_pin, AttachedLink, LINK_PIN_PREFIX};
@@ -440,18 +441,21 @@ impl Dataplane {
 
     /// This node is master for `vip` on `ifindex`: the program answers ARP
     /// (IPv4) or NS (IPv6) for it with `owner_mac` while the heartbeat is fresh.
+    /// Without `accept` it drops the other packets addressed to `vip`; the
+    /// policy is in the same map entry, written in one update.
     pub fn set_owned(
         &mut self,
         ifindex: u32,
         vip: IpAddr,
         owner_mac: [u8; 6],
         vrid: u8,
+        accept: bool,
     ) -> Result<(), DataplaneError> {
         let key = OwnershipKey::new(ifindex, Family::of(&vip).key(), addr_key(&vip));
         let value = Ownership {
             mac: owner_mac,
             vrid,
-            flags: OWNERSHIP_FLAG_MASTER,
+            flags: ownership_flags(accept),
         };
         self.ownership
             .insert(key, value, 0)

@@ -51,7 +51,13 @@ pub struct Handed {
 impl Slot {
     /// Becoming Master: ownership into XDP first (so the fast path answers
     /// ARP/NS as soon as anyone asks), then the addresses.
-    pub(super) fn install_vips(&mut self, ctx: &Context, now: Duration, out: &mut Vec<Effect>) {
+    pub(super) fn install_vips(
+        &mut self,
+        ctx: &Context,
+        now: Duration,
+        accept: bool,
+        out: &mut Vec<Effect>,
+    ) {
         let Some(run) = &self.run else {
             return;
         };
@@ -84,6 +90,7 @@ impl Slot {
                 vip: p.address,
                 mac: p.mac,
                 vrid,
+                accept,
             });
         }
         push_vips(&placements, ctx.vip_lifetime, out);

@@ -412,3 +412,29 @@ fn a_taken_over_attachment_nobody_uses_is_detached() {
         }]
     );
 }
+
+/// The accept policy goes into XDP with the ownership itself: a non-owner
+/// Master without `accept` refuses traffic to its VIPs; `accept`, or the
+/// owner at 255, accepts it.
+#[test]
+fn the_ownership_carries_the_accept_policy() {
+    let accept_of = |priority: u8, extra: &str| {
+        let mut h = Harness::new(two_interfaces());
+        h.start(&instance("VI_1", 51, priority, "10.0.0.100/24", extra));
+        h.run_until(secs(5));
+        assert_eq!(h.state("VI_1"), Some(State::Master));
+        let owned = h.logged(|e| match e {
+            Effect::SetOwned { vip, accept, .. } => Some((*vip, *accept)),
+            _ => None,
+        });
+        assert!(!owned.is_empty());
+        assert!(owned.iter().all(|(_, (vip, _))| *vip == ip("10.0.0.100")));
+        owned[0].1 .1
+    };
+    // keepalived's default outside vrrp_strict is to accept.
+    assert!(accept_of(100, ""));
+    assert!(!accept_of(100, "  no_accept"));
+    assert!(accept_of(100, "  accept"));
+    assert!(accept_of(255, ""));
+    assert!(accept_of(255, "  no_accept"));
+}
