@@ -40,6 +40,15 @@
 //!   (a v3 advert never satisfies a policy with a password); source among
 //!   the policy's peers, if it lists any. Valid adverts pass and record their
 //!   source; the rest are dropped.
+//! - The accept rule (RFC 5798 section 6.4.3, keepalived's `no_accept`): on
+//!   a VIP held by a Master that is not its owner and has no Accept_Mode,
+//!   IPv4 that is not VRRP (with at least its 20-byte header in the frame)
+//!   and IPv6 that is neither VRRP nor ICMPv6 type 135/136 is dropped as
+//!   `no_accept_dropped`, whatever it carries; this includes IPv6 whose
+//!   extension header walk stopped at a bound (misplaced Hop-by-Hop, past
+//!   byte 512, more than 4 headers), non-VRRP fragments and ICMPv6 too
+//!   short for its type and code. A frame that ends inside the IPv4 header
+//!   or an IPv6 extension or Fragment header passes: the stack discards it.
 //! - Neighbour Solicitations (RFC 4861 section 7.1.1), hop limit 255, type
 //!   135, code 0, at least 24 bytes, target not multicast, options filling
 //!   the message in units of 8 bytes: messages longer than 64 bytes are not
@@ -57,7 +66,7 @@
 //!   and the frame ends after it. Router stays clear, as in the agent's own
 //!   unsolicited NA (a documented choice: RFC 5798 section 6.4.2 sets it).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub use vip_agent::dataplane::{Counters, Family, L2Counters, VrrpCounters, VrrpPolicy};
@@ -82,6 +91,8 @@ pub struct State {
     pub policies: BTreeMap<(u32, u8, Family), VrrpPolicy>,
     /// (ifindex, VIP) -> reply MAC, for the VIPs held (master).
     pub owned: BTreeMap<(u32, IpAddr), [u8; 6]>,
+    /// The held VIPs whose Master is not the owner and has no Accept_Mode.
+    pub no_accept: BTreeSet<(u32, IpAddr)>,
     /// The heartbeat is missing or older than the bound.
     pub fenced: bool,
 }
@@ -100,6 +111,7 @@ pub enum L2 {
     NsFenced,
     VrrpShort,
     VrrpFragments,
+    NoAcceptDropped,
 }
 
 /// Outcome of a VRRP frame counted for its (interface, VRID, family).
@@ -319,7 +331,8 @@ fn ipv4(frame: &[u8], l3: usize, ifindex: u32, state: &State) -> Expected {
         return Expected::untouched(frame, XDP_PASS, "truncated IPv4 header");
     };
     if ip[9] != 112 {
-        return Expected::untouched(frame, XDP_PASS, "IPv4: not VRRP");
+        let dst = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
+        return accept_rule(frame, ifindex, dst, state, "IPv4: not VRRP");
     }
     let ihl = usize::from(ip[0] & 0x0F);
     if ip[0] >> 4 != 4 || ihl < 5 {
@@ -370,7 +383,13 @@ fn ipv6(frame: &[u8], l3: usize, ifindex: u32, state: &State) -> Expected {
         match next {
             0 if i > 0 => {
                 // RFC 8200 section 4.3: Hop-by-Hop only right after the IPv6 header.
-                return Expected::untouched(frame, XDP_PASS, "IPv6: hop-by-hop not first");
+                return accept_rule(
+                    frame,
+                    ifindex,
+                    dst.into(),
+                    state,
+                    "IPv6: hop-by-hop not first",
+                );
             }
             0 | 43 | 60 => {
                 let Some(h) = bytes(frame, l4, 2) else {
@@ -383,9 +402,11 @@ fn ipv6(frame: &[u8], l3: usize, ifindex: u32, state: &State) -> Expected {
                 next = h[0];
                 l4 += (usize::from(h[1]) + 1) * 8;
                 if l4 > MAX_L4_OFFSET {
-                    return Expected::untouched(
+                    return accept_rule(
                         frame,
-                        XDP_PASS,
+                        ifindex,
+                        dst.into(),
+                        state,
                         "IPv6: extension headers too long",
                     );
                 }
@@ -395,12 +416,24 @@ fn ipv6(frame: &[u8], l3: usize, ifindex: u32, state: &State) -> Expected {
     }
     let payload = payload_len.saturating_sub(l4 - l3 - 40);
     match next {
-        0 | 43 | 60 => Expected::untouched(frame, XDP_PASS, "IPv6: too many extension headers"),
+        0 | 43 | 60 => accept_rule(
+            frame,
+            ifindex,
+            dst.into(),
+            state,
+            "IPv6: too many extension headers",
+        ),
         44 => match bytes(frame, l4, 8).map(|h| h[0]) {
             None => Expected::untouched(frame, XDP_PASS, "IPv6: truncated fragment header"),
             Some(112) => Expected::untouched(frame, XDP_DROP, "VRRP/IPv6: fragment")
                 .with(l2(ifindex, L2::VrrpFragments)),
-            Some(_) => Expected::untouched(frame, XDP_PASS, "IPv6: fragment, not VRRP"),
+            Some(_) => accept_rule(
+                frame,
+                ifindex,
+                dst.into(),
+                state,
+                "IPv6: fragment, not VRRP",
+            ),
         },
         112 => {
             let carrier = Carrier {
@@ -413,11 +446,33 @@ fn ipv6(frame: &[u8], l3: usize, ifindex: u32, state: &State) -> Expected {
             };
             vrrp(frame, ifindex, &carrier, state)
         }
+        58 if !bytes(frame, l4, 2).is_some_and(|h| h[0] == 135 || h[0] == 136) => {
+            accept_rule(frame, ifindex, dst.into(), state, "ICMPv6: not NS or NA")
+        }
         58 if hop_limit == 255 => {
             neighbour_solicitation(frame, ifindex, l3, l4, payload, src, dst, state)
         }
         58 => Expected::untouched(frame, XDP_PASS, "ICMPv6: hop limit not 255"),
-        _ => Expected::untouched(frame, XDP_PASS, "IPv6: other next header"),
+        _ => accept_rule(frame, ifindex, dst.into(), state, "IPv6: other next header"),
+    }
+}
+
+/// RFC 5798 section 6.4.3: a Master that is not the address owner and has
+/// no Accept_Mode does not accept packets addressed to the VIP. What is
+/// neither VRRP nor an NS/NA (the VIP stays resolvable) and reaches here is
+/// dropped when `dst` is such a VIP on the interface, else passed.
+fn accept_rule(
+    frame: &[u8],
+    ifindex: u32,
+    dst: IpAddr,
+    state: &State,
+    why: &'static str,
+) -> Expected {
+    if state.owned.contains_key(&(ifindex, dst)) && state.no_accept.contains(&(ifindex, dst)) {
+        Expected::untouched(frame, XDP_DROP, "to a VIP held without accept")
+            .with(l2(ifindex, L2::NoAcceptDropped))
+    } else {
+        Expected::untouched(frame, XDP_PASS, why)
     }
 }
 
@@ -683,6 +738,7 @@ impl Totals {
                         L2::NsFenced => &mut l.ns_fenced,
                         L2::VrrpShort => &mut l.vrrp_short,
                         L2::VrrpFragments => &mut l.vrrp_fragments,
+                        L2::NoAcceptDropped => &mut l.no_accept_dropped,
                     };
                     *field += 1;
                 }

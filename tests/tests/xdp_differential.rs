@@ -263,6 +263,7 @@ impl World {
         self.state.policies = policies;
 
         self.state.owned.clear();
+        self.state.no_accept.clear();
         let vips: Vec<IpAddr> = self
             .vip4
             .iter()
@@ -273,8 +274,12 @@ impl World {
             for &vip in &vips {
                 if rng.chance(50) {
                     let mac = rng.pick(&self.macs);
-                    dp.set_owned(ifindex, vip, mac, rng.pick(&self.vrids), true)?;
+                    let accept = rng.chance(50);
+                    dp.set_owned(ifindex, vip, mac, rng.pick(&self.vrids), accept)?;
                     self.state.owned.insert((ifindex, vip), mac);
+                    if !accept {
+                        self.state.no_accept.insert((ifindex, vip));
+                    }
                 } else {
                     dp.clear_owned(ifindex, vip)?;
                 }
@@ -307,7 +312,8 @@ impl World {
         }
         for ((i, vip), mac) in &self.state.owned {
             if *i == ifindex {
-                let _ = writeln!(s, "held on {i}: {vip} at {mac:02x?}");
+                let accept = !self.state.no_accept.contains(&(*i, *vip));
+                let _ = writeln!(s, "held on {i}: {vip} at {mac:02x?}, accept {accept}");
             }
         }
         s
@@ -565,6 +571,7 @@ enum Kind {
     V2v6,
     Arp,
     Ns,
+    ToVip,
     Junk,
 }
 
@@ -592,7 +599,8 @@ impl Gen {
             34..=47 => Kind::V3v6,
             48..=49 => Kind::V2v6,
             50..=69 => Kind::Arp,
-            70..=91 => Kind::Ns,
+            70..=87 => Kind::Ns,
+            88..=94 => Kind::ToVip,
             _ => Kind::Junk,
         };
         let mutate = self.rng.chance(60);
@@ -634,6 +642,7 @@ impl Gen {
             Kind::V2v6 => self.vrrp(w, ifindex, 2, true, mutate),
             Kind::Arp => self.arp(w, ifindex, mutate),
             Kind::Ns => self.ns(w, ifindex, mutate),
+            Kind::ToVip => self.to_vip(w, mutate),
             Kind::Junk => self.junk(),
         }
     }
@@ -1075,6 +1084,73 @@ impl Gen {
         }
     }
 
+    /// Traffic for the hosts behind a VIP (what the accept rule is about):
+    /// ICMP, TCP, UDP and other protocols, mostly to a VIP, over IPv6 now
+    /// and then behind extension headers or a Fragment header.
+    fn to_vip(&mut self, w: &World, mutate: bool) -> Vec<u8> {
+        let r = &mut self.rng;
+        let (dst_mac, src_mac) = (r.mac(), r.mac());
+        let n = r.below(60);
+        let body = r.bytes(n);
+        if r.chance(50) {
+            let dst = if r.chance(80) {
+                r.pick(&w.vip4)
+            } else {
+                r.v4()
+            };
+            let proto = r.either_u8(&[1, 6, 17, 2, 47]);
+            let mut f = eth(dst_mac, src_mac, 0x0800);
+            let src = r.pick(&w.src4);
+            let mut ip = ipv4_header(r, src, dst, proto, body.len());
+            if mutate && r.chance(30) {
+                // Not a header the stack takes: the rule does not look.
+                ip[0] = r.byte();
+            }
+            f.extend(ip);
+            f.extend(body);
+            return f;
+        }
+        let dst = if r.chance(80) {
+            r.pick(&w.vip6)
+        } else {
+            r.v6()
+        };
+        let src = r.pick(&w.src6);
+        let next = r.either_u8(&[58, 58, 58, 6, 17, 59]);
+        let mut upper = body;
+        if next == 58 {
+            let kind = r.either_u8(&[128, 129, 133, 134, 135, 136, 137, 1]);
+            upper.splice(0..0, [kind, 0, 0, 0]);
+            if r.chance(5) {
+                upper.truncate(r.below(2));
+            }
+        }
+        let mut frame = eth(dst_mac, src_mac, 0x86DD);
+        frame.extend(ipv6_header(src, dst, next, upper.len()));
+        let hop_limit = r.pick(&[255, 64]);
+        frame[L3 + 7] = hop_limit;
+        let l4 = frame.len();
+        let msg_len = upper.len();
+        frame.extend(upper);
+        let mut pkt = Pkt {
+            frame,
+            l4,
+            msg_len,
+            v6: true,
+            sum: Sum::Pseudo(next),
+        };
+        if next == 58 {
+            pkt.fix_l4_checksum();
+        }
+        match r.below(100) {
+            0..=19 => pkt.insert_ext(&ext_chain(r)),
+            20..=29 => pkt.insert_ext(&odd_chain(r)),
+            30..=39 => pkt.insert_fragment(r),
+            _ => {}
+        }
+        pkt.frame
+    }
+
     fn junk(&mut self) -> Vec<u8> {
         let r = &mut self.rng;
         let (dst, src) = (r.mac(), r.mac());
@@ -1463,6 +1539,9 @@ const EVERY_DECISION: &[&str] = &[
     "NS: fenced",
     "NS: answered",
     "NS: answered to all-nodes (DAD)",
+    "to a VIP held without accept",
+    "ICMPv6: not NS or NA",
+    "IPv6: other next header",
 ];
 
 #[test]

@@ -451,13 +451,14 @@ fn try_ipv6(ctx: &XdpContext, ifindex: u32, l3: usize) -> Result<u32, Error> {
     for index in 0..IPV6_MAX_EXT_HEADERS {
         match ipv6_ext(next, index) {
             Ipv6Ext::Stop => break,
-            Ipv6Ext::Misplaced => return Err(Error::MalformedIp),
+            // Not examined further, but not a way past the accept rule.
+            Ipv6Ext::Misplaced => return Ok(accept_rule(ifindex, dst)),
             Ipv6Ext::Skip => {
                 let ext: [u8; 2] = read(ctx, l4)?;
                 next = ext[0];
                 l4 += ipv6_ext_len(ext[1]);
                 if l4 > MAX_L4_OFFSET {
-                    return Err(Error::MalformedIp);
+                    return Ok(accept_rule(ifindex, dst));
                 }
             }
         }
@@ -487,7 +488,9 @@ fn try_ipv6(ctx: &XdpContext, ifindex: u32, l3: usize) -> Result<u32, Error> {
             }
             Ok(accept_rule(ifindex, dst))
         }
-        IPPROTO_ICMPV6 if !is_neighbour_discovery(ctx, l4) => Ok(accept_rule(ifindex, dst)),
+        IPPROTO_ICMPV6 if !is_neighbour_solicitation_or_advert(ctx, l4) => {
+            Ok(accept_rule(ifindex, dst))
+        }
         IPPROTO_ICMPV6 if hop_limit == 255 => {
             let nd = Nd {
                 l3,
@@ -519,13 +522,15 @@ fn accept_rule(ifindex: u32, dst: [u8; 16]) -> u32 {
     }
 }
 
-/// ICMPv6 types 133..=137 (RFC 4861): router and neighbour discovery,
-/// redirects. Handled as without the accept rule whatever their hop limit.
-/// An ICMPv6 message too short for its type is not one of them.
+/// ICMPv6 types 135 and 136 (RFC 4861): the VIP must stay resolvable, so
+/// these are exempt from the accept rule whatever their hop limit, as
+/// keepalived's `no_accept` firewall exempts them. A message without its
+/// type and code is not one of them (two bytes read: a one-byte bound check
+/// is compiled into a form the verifier does not follow).
 #[inline(always)]
-fn is_neighbour_discovery(ctx: &XdpContext, l4: usize) -> bool {
-    match read::<u8>(ctx, l4) {
-        Ok(t) => (133..=137).contains(&t),
+fn is_neighbour_solicitation_or_advert(ctx: &XdpContext, l4: usize) -> bool {
+    match read::<[u8; 2]>(ctx, l4) {
+        Ok([t, _]) => t == ICMPV6_NS || t == ICMPV6_NA,
         Err(_) => false,
     }
 }
