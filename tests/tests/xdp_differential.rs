@@ -642,7 +642,7 @@ impl Gen {
             Kind::V2v6 => self.vrrp(w, ifindex, 2, true, mutate),
             Kind::Arp => self.arp(w, ifindex, mutate),
             Kind::Ns => self.ns(w, ifindex, mutate),
-            Kind::ToVip => self.to_vip(w, mutate),
+            Kind::ToVip => self.vip_traffic(w, mutate),
             Kind::Junk => self.junk(),
         }
     }
@@ -1087,7 +1087,7 @@ impl Gen {
     /// Traffic for the hosts behind a VIP (what the accept rule is about):
     /// ICMP, TCP, UDP and other protocols, mostly to a VIP, over IPv6 now
     /// and then behind extension headers or a Fragment header.
-    fn to_vip(&mut self, w: &World, mutate: bool) -> Vec<u8> {
+    fn vip_traffic(&mut self, w: &World, mutate: bool) -> Vec<u8> {
         let r = &mut self.rng;
         let (dst_mac, src_mac) = (r.mac(), r.mac());
         let n = r.below(60);
