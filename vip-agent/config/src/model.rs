@@ -274,6 +274,15 @@ struct AddressNames {
     label: Option<String>,
 }
 
+impl VrrpInstance {
+    /// Whether its Master accepts packets addressed to the VIPs: with
+    /// `accept`, or as the address owner (priority 255), which always does
+    /// (RFC 5798 section 6.4.3; keepalived ignores `no_accept` there too).
+    pub fn accepts_traffic(&self) -> bool {
+        self.accept || self.priority == 255
+    }
+}
+
 impl VirtualAddress {
     pub fn new(address: IpAddr, prefix_len: u8) -> Self {
         VirtualAddress {

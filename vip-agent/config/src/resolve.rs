@@ -460,11 +460,24 @@ fn resolve_instance(
         }
     }
 
-    let accept = match &raw.accept {
+    let mut accept = match &raw.accept {
         Some(accept) => accept.value,
         // keepalived: strict mode accepts only as address owner, otherwise accept.
         None => !global.vrrp_strict || priority == PRIORITY_OWNER,
     };
+    if let Some(explicit) = raw.accept.as_ref().filter(|a| a.value) {
+        if global.vrrp_strict && version == 2 && priority != PRIORITY_OWNER {
+            // RFC 3768 has no Accept_Mode: keepalived resets it, with this warning.
+            diagnostics.warning(
+                &explicit.at,
+                format!(
+                    "vrrp_instance {name}: accept with VRRP version 2 does not comply with \
+                     RFC 3768 under vrrp_strict: the instance runs with no_accept, as keepalived resets it"
+                ),
+            );
+            accept = false;
+        }
+    }
 
     let (virtual_ipaddresses, virtual_ipaddresses_excluded) =
         split_excess_addresses(raw, family, version, diagnostics);

@@ -407,3 +407,47 @@ fn notify_priority_changes_inherits_from_the_sync_group_then_global_defs() {
         (false, true)
     );
 }
+
+#[test]
+fn accept_follows_keepalived_for_owners_strict_mode_and_vrrp_version_2() {
+    let instance = |version: u8, priority: u8, accept: &str| {
+        format!(
+            "vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 1\n  version {version}\n  \
+             priority {priority}\n  {accept}\n  virtual_ipaddress {{\n    10.0.0.10/24\n  }}\n}}\n"
+        )
+    };
+    let strict = |body: String| format!("global_defs {{\n  vrrp_strict\n}}\n{body}");
+
+    // Not strict: as written; the address owner accepts whatever is written.
+    let (config, warnings) = load(&instance(2, 100, "no_accept"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(!config.instances[0].accepts_traffic());
+    let (config, _) = load(&instance(2, 255, "no_accept"));
+    assert!(config.instances[0].accepts_traffic());
+    let (config, _) = load(&instance(2, 100, ""));
+    assert!(config.instances[0].accepts_traffic());
+
+    // Strict: no_accept unless the owner; an explicit accept holds for
+    // VRRPv3 and is reset, with keepalived's warning, for VRRPv2.
+    let (config, _) = load(&strict(instance(3, 100, "")));
+    assert!(!config.instances[0].accepts_traffic());
+    let (config, warnings) = load(&strict(instance(3, 100, "accept")));
+    assert!(config.instances[0].accepts_traffic());
+    assert!(
+        !warnings.iter().any(|w| w.to_string().contains("accept")),
+        "{warnings:?}"
+    );
+    let (config, warnings) = load(&strict(instance(2, 100, "accept")));
+    assert!(!config.instances[0].accept);
+    let warning = warnings
+        .iter()
+        .map(ToString::to_string)
+        .find(|w| w.contains("RFC 3768"))
+        .expect("a warning");
+    assert!(
+        warning.starts_with("test.conf:9:3: vrrp_instance VI_1: accept with VRRP version 2"),
+        "{warning}"
+    );
+    let (config, _) = load(&strict(instance(2, 255, "")));
+    assert!(config.instances[0].accepts_traffic());
+}

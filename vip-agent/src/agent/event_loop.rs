@@ -405,6 +405,9 @@ impl Agent {
             }
         };
         tracing::info!(xdp = fastpath.enabled(), "fast path loaded");
+        if !fastpath.enabled() {
+            warn_unenforced_no_accept(self.core.config());
+        }
         let feedback = self.executor.fast_path_ready(fastpath).await;
         let now = self.now();
         let effects = feedback
@@ -518,6 +521,14 @@ impl Agent {
                 let mut config = loaded.config;
                 script_security::vet(&mut config);
                 let effects = self.core.apply_config(config, self.now());
+                if self
+                    .executor
+                    .fastpath
+                    .as_ref()
+                    .is_some_and(|f| !f.enabled())
+                {
+                    warn_unenforced_no_accept(self.core.config());
+                }
                 tracing::info!(
                     instances = self.core.slots().len(),
                     "configuration reloaded"
@@ -533,5 +544,17 @@ impl Agent {
                 Err(errors)
             }
         }
+    }
+}
+
+/// `no_accept` is enforced by the XDP program (keepalived needs a firewall
+/// for it): without the program, every instance it leaves open is named.
+fn warn_unenforced_no_accept(config: &Config) {
+    for instance in config.instances.iter().filter(|i| !i.accepts_traffic()) {
+        tracing::warn!(
+            instance = %instance.name,
+            "no_accept is enforced by the XDP fast path, which is off: \
+             a Master accepts traffic to these VIPs as with accept"
+        );
     }
 }
