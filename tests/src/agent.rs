@@ -310,6 +310,27 @@ pub fn wait_for_sole_holder(
     Ok(start.elapsed())
 }
 
+/// The link-layer address in the node's neighbour entry for `address`.
+pub fn neighbour_mac(lab: &Lab, node: usize, address: &str) -> Option<String> {
+    let out = lab
+        .node(node)
+        .ns
+        .ip(&["-j", "neigh", "show", address])
+        .ok()?;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    json.as_array()?.first()?["lladdr"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// `aa:bb:cc:dd:ee:ff`, as `ip` and arping print it.
+pub fn mac_text(mac: [u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// MAC address the client's `arping` gets for `vip` (first reply).
 pub fn arping(lab: &Lab, client: usize, interface: &str, vip: IpAddr) -> Result<[u8; 6]> {
     let (macs, text) = arping_macs(lab, client, interface, vip, 1, "3")?;

@@ -7,7 +7,10 @@ use std::{net::IpAddr, path::PathBuf, process::Command, time::Duration};
 use anyhow::{Context, Result};
 use nix::sys::signal::Signal;
 use tests::{
-    agent::{addresses, holders, wait_for_sole_holder, wait_for_state, AddressMonitor, AgentSpec},
+    agent::{
+        addresses, holders, mac_text, neighbour_mac, wait_for_sole_holder, wait_for_state,
+        AddressMonitor, AgentSpec,
+    },
     agent_bin, run, wait_for, Lab,
 };
 use vip_agent::dataplane;
@@ -33,25 +36,6 @@ fn instance(
          priority {priority}\n    advert_int {advert_int}\n    virtual_ipaddress {{\n{}    }}\n}}\n",
         vips.iter().map(|v| format!("        {v}\n")).collect::<String>()
     )
-}
-
-fn neighbour_mac(lab: &Lab, node: usize, address: &str) -> Option<String> {
-    let out = lab
-        .node(node)
-        .ns
-        .ip(&["-j", "neigh", "show", address])
-        .ok()?;
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    json.as_array()?.first()?["lladdr"]
-        .as_str()
-        .map(str::to_string)
-}
-
-fn mac_text(mac: [u8; 6]) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 #[test]

@@ -17,7 +17,7 @@ use std::{
 use anyhow::{ensure, Context, Result};
 use nix::{sys::signal::Signal, unistd::Pid};
 use tests::{
-    agent::{AgentProcess, AgentSpec},
+    agent::{mac_text, AgentProcess, AgentSpec},
     run, wait_for, Lab,
 };
 
@@ -40,13 +40,6 @@ fn config(priority: u8) -> String {
          vrrp_instance V6 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {VRID6}\n    \
          priority {priority}\n    advert_int 0.5\n    version 3\n    virtual_ipaddress {{\n        {VIP6}/64\n    }}\n}}\n"
     )
-}
-
-fn mac_text(mac: [u8; 6]) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 fn states(agent: &AgentProcess) -> Option<BTreeMap<String, (String, u64)>> {
