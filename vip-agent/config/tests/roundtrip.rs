@@ -785,9 +785,13 @@ fn config() -> impl Strategy<Value = Config> {
                     let mut instances = instances;
                     if global.vrrp_strict {
                         // Strict mode allows no lower-priority bursts.
+                        // nor accept with VRRPv2 for a non-owner.
                         for instance in &mut instances {
                             instance.garp.lower_prio_repeat = 0;
                             instance.garp.lower_prio_delay_s = 0;
+                            if instance.version == 2 && instance.priority != 255 {
+                                instance.accept = false;
+                            }
                         }
                     }
                     Config {
