@@ -30,16 +30,19 @@
 //!   (dropped); in front of anything else the frame passes.
 //! - VRRP (RFC 3768 / RFC 5798 section 7.1), for (ingress interface, VRID,
 //!   family) with a policy; without one: `unconfigured`, passed. Checked in
-//!   this order, the first failure names the drop: TTL / hop limit 255;
-//!   version 2 or 3, the policy's unless it accepts either, and version 2
+//!   this order, the first failure names the drop: TTL / hop limit 255, for
+//!   a multicast policy (no peers) only; version 2 or 3, the policy's unless it accepts either, and version 2
 //!   only over IPv4 (RFC 3768 is IPv4 only); type 1; the message its count
 //!   announces (8 + count x 4 or 16, + 8 bytes of v2 authentication) fits in
 //!   the IP payload, in the frame and in the 1448 bytes validated; checksum
 //!   over that message (v2: the message; v3: with the pseudo-header, over
 //!   IPv4 also without it); v2 authentication type and simple-text password
-//!   (a v3 advert never satisfies a policy with a password); source among
-//!   the policy's peers, if it lists any. Valid adverts pass and record their
-//!   source; the rest are dropped.
+//!   (a v3 advert never satisfies a policy with a password); then, for a
+//!   unicast policy (one that lists peers), the source among its peers and
+//!   the TTL / hop limit within the first matching peer's `min..=max`
+//!   (keepalived 2.2.7's `unicast_peer { ADDR min_ttl N max_ttl M }`: a
+//!   `min > max` takes nothing), dropped as `drop_ttl` otherwise. Valid
+//!   adverts pass and record their source; the rest are dropped.
 //! - The accept rule (RFC 5798 section 6.4.3, keepalived's `no_accept`): on
 //!   a VIP held by a Master that is not its owner and has no Accept_Mode,
 //!   IPv4 that is not VRRP (with at least its 20-byte header in the frame)
@@ -504,8 +507,9 @@ fn vrrp(frame: &[u8], ifindex: u32, c: &Carrier, state: &State) -> Expected {
             .with(count(Vrrp::Unconfigured));
     };
     let drop = |outcome: Vrrp, why| Expected::untouched(frame, XDP_DROP, why).with(count(outcome));
-    if c.ttl != 255 {
-        return drop(Vrrp::Ttl, "VRRP: TTL not 255");
+    let multicast = policy.peers.is_empty();
+    if multicast && c.ttl != 255 {
+        return drop(Vrrp::Ttl, "VRRP: multicast TTL not 255");
     }
     let (version, kind) = (head[0] >> 4, head[0] & 0x0F);
     if version != 2 && version != 3 {
@@ -552,10 +556,25 @@ fn vrrp(frame: &[u8], ifindex: u32, c: &Carrier, state: &State) -> Expected {
     if !auth_ok {
         return drop(Vrrp::Auth, "VRRP: authentication");
     }
-    if !policy.peers.is_empty() && !policy.peers.contains(&c.src) {
-        return drop(Vrrp::NotPeer, "VRRP: not a peer");
+    if multicast {
+        return Expected::untouched(frame, XDP_PASS, "VRRP: valid").with(count(Vrrp::Valid));
     }
-    Expected::untouched(frame, XDP_PASS, "VRRP: valid").with(count(Vrrp::Valid))
+    let Some(peer) = policy.peers.iter().position(|p| *p == c.src) else {
+        return drop(Vrrp::NotPeer, "VRRP: not a peer");
+    };
+    let [min_ttl, max_ttl] = policy.peer_ttl[peer];
+    if c.ttl < min_ttl {
+        return drop(Vrrp::Ttl, "VRRP: unicast TTL below the peer's min_ttl");
+    }
+    if c.ttl > max_ttl {
+        return drop(Vrrp::Ttl, "VRRP: unicast TTL above the peer's max_ttl");
+    }
+    let why = if c.ttl == 255 {
+        "VRRP: valid"
+    } else {
+        "VRRP: valid from a unicast peer, TTL below 255"
+    };
+    Expected::untouched(frame, XDP_PASS, why).with(count(Vrrp::Valid))
 }
 
 fn is_solicited_node(a: &Ipv6Addr) -> bool {

@@ -30,7 +30,7 @@ use tests::{
     agent::{addresses, arping_macs, holders, wait_for_state, AgentProcess, AgentSpec, Resources},
     bpftool_dump, wait_for, Lab,
 };
-use vip_agent::vrrp::{fsm::master_down_interval, ProtocolVersion};
+use vip_agent::vrrp::{fsm::master_down_interval, ProtocolVersion, DOWN_TIMER_ADVERTS};
 
 /// Bound of any wait that is not about how fast the agent is.
 const BOUND: Duration = Duration::from_secs(30);
@@ -215,7 +215,7 @@ impl Pair {
     /// A's Master_Down_Interval: how long A, back as Backup, waits before
     /// it takes over.
     fn master_down_a(&self) -> Duration {
-        master_down_interval(ProtocolVersion::V2, 150, ADVERT_INT)
+        master_down_interval(ProtocolVersion::V2, 150, ADVERT_INT, DOWN_TIMER_ADVERTS)
     }
 }
 
@@ -623,7 +623,12 @@ fn an_interface_deleted_as_the_agent_becomes_master_is_picked_up_again() -> Resu
     // `offset` from when the transition is due (one Master_Down_Interval
     // after the instance came back as Backup). Round 0 deletes it under a
     // steady Master.
-    let master_down = master_down_interval(ProtocolVersion::V3, 100, Duration::from_millis(100));
+    let master_down = master_down_interval(
+        ProtocolVersion::V3,
+        100,
+        Duration::from_millis(100),
+        DOWN_TIMER_ADVERTS,
+    );
     let mut rounds = vec![Trigger::Now];
     rounds.extend([0, 0, 0, 500, 2000, 30000].map(Trigger::AfterMaster));
     rounds.extend(

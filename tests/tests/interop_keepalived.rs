@@ -1,6 +1,7 @@
 //! keepalived 2.2.7 and vip-agent as peers on one segment and VRID, with
 //! the same configuration semantics: each cell (VRRPv2 without auth, v2 PASS
-//! with a 10-character password, v3 IPv4 at 100 ms, v3 IPv6, unicast peers)
+//! with a 10-character password, v3 IPv4 at 100 ms, v3 IPv6, unicast peers
+//! over IPv4 and IPv6)
 //! runs in both directions (keepalived Master + vip-agent Backup, and the
 //! reverse). In each: exactly one holder; the Master's node dies (SIGKILL,
 //! link down) and the other takes over; the Master comes back and takes the
@@ -260,6 +261,12 @@ fn run_direction(cell: &Cell, keepalived_master: bool) -> Result<Timings> {
     // 3. It comes back (a rebooted host has no leftover VIP) and, with the
     //    higher priority, takes the VIP back.
     lab.node(master).ns.ip(&["link", "set", IFACE, "up"])?;
+    // Its own address, as at boot: the kernel flushes IPv6 addresses on
+    // link down, and a unicast instance needs its unicast_src_ip.
+    let own_addr = if keepalived_master { ka_addr } else { va_addr };
+    lab.node(master)
+        .ns
+        .ip(&["addr", "replace", own_addr, "dev", IFACE])?;
     let _ = lab
         .node(master)
         .ns
@@ -412,5 +419,20 @@ fn v2_unicast_peers() {
         auth: Some("1212"),
         unicast: true,
         vrid: 75,
+    });
+}
+
+/// keepalived's IPv6 unicast adverts leave with the kernel's default hop
+/// limit (64), not 255: a unicast peer is checked by its address instead.
+#[test]
+fn v3_ipv6_unicast_peers() {
+    run_cell(Cell {
+        name: "v3 IPv6 unicast",
+        version: 3,
+        v6: true,
+        advert_int: "1",
+        auth: None,
+        unicast: true,
+        vrid: 76,
     });
 }

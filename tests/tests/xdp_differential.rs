@@ -3,8 +3,9 @@
 //! IPv6 with one field changed, every truncation, VLAN tags and QinQ, IPv6
 //! extension and fragment headers, ARP and NS variants for held, foreign and
 //! fenced VIPs, junk) run through `BPF_PROG_TEST_RUN` on the loaded program,
-//! on two ingress interfaces, under policies, VIP ownership and fencing drawn
-//! from the same seed. Each frame's verdict and output bytes are compared
+//! on two ingress interfaces, under policies (unicast ones with random
+//! per-peer TTL ranges, the TTLs drawn around their edges), VIP ownership
+//! and fencing drawn from the same seed. Each frame's verdict and output bytes are compared
 //! with the model's; counters (read through `Dataplane::counters`) in
 //! batches, and a batch that disagrees is replayed frame by frame to name
 //! the first frame whose counters differ.
@@ -29,6 +30,7 @@ use tests::{
     Lab,
 };
 use vip_agent::dataplane::Dataplane;
+use vip_common::{MAX_PEERS, PEER_TTL_ANY};
 
 const DEFAULT_FRAMES: u64 = 100_000;
 const DEFAULT_SEED: u64 = 0x5EED_0D1F;
@@ -219,10 +221,37 @@ impl World {
                 }
             }
         }
+        // Per peer: mostly keepalived's default 0..=255, else 255 only,
+        // narrow ranges, any pair, or min > max (takes nothing).
+        let mut peer_ttl = [PEER_TTL_ANY; MAX_PEERS];
+        for range in peer_ttl.iter_mut().take(peers.len()) {
+            *range = match rng.below(100) {
+                0..=44 => PEER_TTL_ANY,
+                45..=54 => [255, 255],
+                55..=64 => {
+                    // Ending at a usual initial TTL, a few hops deep.
+                    let max = rng.pick(&[64, 128, 255]);
+                    [max - rng.range(0, 4) as u8, max]
+                }
+                65..=74 => {
+                    let min = rng.range(0, 250) as u8;
+                    [min, min + rng.range(0, 5) as u8]
+                }
+                75..=89 => {
+                    let (a, b) = (rng.byte(), rng.byte());
+                    [a.min(b), a.max(b)]
+                }
+                _ => {
+                    let min = rng.range(1, 255) as u8;
+                    [min, rng.range(0, usize::from(min) - 1) as u8]
+                }
+            };
+        }
         VrrpPolicy {
             version,
             auth_pass,
             peers,
+            peer_ttl,
         }
     }
 
@@ -661,6 +690,26 @@ impl Gen {
             _ if v6 => r.pick(&w.src6).into(),
             _ => r.pick(&w.src4).into(),
         };
+        // TTL / hop limit: a unicast policy's adverts often arrive below
+        // 255 (a kernel default of 64, routed hops) and at the edges of the
+        // sending peer's range; a multicast policy's now and then.
+        let ttl = match policy {
+            Some(p) if !p.peers.is_empty() && r.chance(60) => {
+                let range = p
+                    .peers
+                    .iter()
+                    .position(|a| *a == src)
+                    .map(|i| p.peer_ttl[i]);
+                match range {
+                    Some([min, max]) if r.chance(60) => {
+                        r.pick(&[min, max, min.wrapping_sub(1), max.wrapping_add(1)])
+                    }
+                    _ => r.either_u8(&[255, 64, 63, 1, 0, 128, 254]),
+                }
+            }
+            _ if r.chance(5) => r.either_u8(&[64, 1, 0, 128, 254]),
+            _ => 255,
+        };
         let dst: IpAddr = match (v6, r.chance(85)) {
             (false, true) => MCAST4.into(),
             (false, false) => r.v4().into(),
@@ -754,6 +803,8 @@ impl Gen {
             }
             _ => unreachable!(),
         };
+        pkt.frame[if pkt.v6 { L3 + 7 } else { L3 + 8 }] = ttl;
+        pkt.fix_ip_checksum();
         if mutate {
             self.mutate_vrrp(&mut pkt, version);
         }
@@ -1513,7 +1564,7 @@ const EVERY_DECISION: &[&str] = &[
     "ICMPv6: hop limit not 255",
     "VRRP: too short for the VRID",
     "VRRP: unconfigured",
-    "VRRP: TTL not 255",
+    "VRRP: multicast TTL not 255",
     "VRRP: version not 2 or 3",
     "VRRP: not the configured version",
     "VRRP: version 2 over IPv6",
@@ -1522,7 +1573,10 @@ const EVERY_DECISION: &[&str] = &[
     "VRRP: bad checksum",
     "VRRP: authentication",
     "VRRP: not a peer",
+    "VRRP: unicast TTL below the peer's min_ttl",
+    "VRRP: unicast TTL above the peer's max_ttl",
     "VRRP: valid",
+    "VRRP: valid from a unicast peer, TTL below 255",
     "ICMPv6: not an NS",
     "NS: multicast target",
     "NS: options do not fill the message",

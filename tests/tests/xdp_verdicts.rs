@@ -13,6 +13,7 @@ use aya::programs::{TestRun, TestRunOptions};
 use serde_json::Value;
 use tests::{frames::*, wait_for, Lab};
 use vip_agent::dataplane::{Dataplane, Family, VrrpPolicy};
+use vip_common::{MAX_PEERS, PEER_TTL_ANY};
 
 const IF: u32 = 1;
 const XDP_DROP: u32 = 1;
@@ -429,6 +430,7 @@ fn policies(dp: &mut Dataplane) -> Result<()> {
             version: 2,
             auth_pass: Some(PASSWORD),
             peers: vec![],
+            peer_ttl: [PEER_TTL_ANY; MAX_PEERS],
         },
     )?;
     dp.set_vrrp_policy(
@@ -439,6 +441,7 @@ fn policies(dp: &mut Dataplane) -> Result<()> {
             version: 3,
             auth_pass: None,
             peers: vec![IpAddr::from(CLIENT4)],
+            peer_ttl: [PEER_TTL_ANY; MAX_PEERS],
         },
     )?;
     dp.set_vrrp_policy(
@@ -449,6 +452,7 @@ fn policies(dp: &mut Dataplane) -> Result<()> {
             version: 3,
             auth_pass: None,
             peers: vec![],
+            peer_ttl: [PEER_TTL_ANY; MAX_PEERS],
         },
     )?;
     Ok(())
@@ -559,6 +563,106 @@ fn xdp_vrrp_every_verdict_and_drop_reason() -> Result<()> {
         let d = delta(&before, &vrrp_fields(&counters_json(dp)?, 10, "v4"));
         assert_eq!(d, map(&[("frames", 1), ("unconfigured", 1)]));
         println!("{}", serde_json::to_string_pretty(&dp.counters()?)?);
+        Ok(())
+    })
+}
+
+/// This node's addresses, where unicast adverts are sent.
+const SELF4: [u8; 4] = [10, 0, 0, 1];
+const SELF6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01];
+
+/// A VRRPv3 advert for `vrid` sent unicast from `src` to this node with
+/// TTL / hop limit `ttl` (IPv4 when `src` is, else IPv6).
+fn unicast_v3(vrid: u8, src: IpAddr, ttl: u8) -> Vec<u8> {
+    match src {
+        IpAddr::V4(src) => {
+            let src = src.octets();
+            let p = pseudo_header(src.into(), SELF4.into(), 112, 8 + 4);
+            let vrrp = vrrp_v3(vrid, 100, &[key16(VIP4)], Some(&p));
+            let mut f = ethernet(OWNER_MAC, CLIENT_MAC, None, 0x0800);
+            f.extend_from_slice(&ipv4_packet(src, SELF4, 112, ttl, &[], &vrrp));
+            f
+        }
+        IpAddr::V6(src) => {
+            let src = src.octets();
+            let p = pseudo_header(src.into(), SELF6.into(), 112, 8 + 16);
+            let vrrp = vrrp_v3(vrid, 100, &[VIP6.to_vec()], Some(&p));
+            let mut f = ethernet(OWNER_MAC, CLIENT_MAC, None, 0x86DD);
+            f.extend_from_slice(&ipv6_packet(src, SELF6, 112, ttl, &[], &vrrp));
+            f
+        }
+    }
+}
+
+/// keepalived 2.2.7 checks TTL / hop limit 255 only for multicast
+/// instances; a unicast instance checks the peer's `min_ttl`..`max_ttl`
+/// (defaults 0 and 255) once the source is known to be a peer. Its own
+/// IPv6 unicast adverts leave with the kernel's default hop limit (64).
+#[test]
+fn xdp_unicast_ttl_is_checked_against_the_peers_range() -> Result<()> {
+    with_dataplane(|dp| {
+        let unicast = |peers: Vec<IpAddr>, ranges: &[[u8; 2]]| {
+            let mut peer_ttl = [PEER_TTL_ANY; MAX_PEERS];
+            peer_ttl[..ranges.len()].copy_from_slice(ranges);
+            VrrpPolicy {
+                version: 3,
+                auth_pass: None,
+                peers,
+                peer_ttl,
+            }
+        };
+        let other4 = IpAddr::from([10, 0, 0, 3]);
+        let peer4 = IpAddr::from(CLIENT4);
+        let peer6 = IpAddr::from(LINK_LOCAL6);
+        // VRID 40: unicast, keepalived's default range. VRID 41: the same
+        // peer, 255 only. VRID 42: multicast. VRID 43 (IPv6): two peers,
+        // the second 60..=64.
+        dp.set_vrrp_policy(IF, 40, Family::V4, &unicast(vec![peer4], &[[0, 255]]))?;
+        dp.set_vrrp_policy(IF, 41, Family::V4, &unicast(vec![peer4], &[[255, 255]]))?;
+        dp.set_vrrp_policy(IF, 42, Family::V4, &unicast(vec![], &[]))?;
+        let other6 = IpAddr::from(CLIENT6);
+        dp.set_vrrp_policy(
+            IF,
+            43,
+            Family::V6,
+            &unicast(vec![other6, peer6], &[[255, 255], [60, 64]]),
+        )?;
+        let mut bad_sum = unicast_v3(41, peer4, 64);
+        let n = bad_sum.len();
+        bad_sum[n - 1] ^= 1;
+
+        #[rustfmt::skip]
+        let cases: Vec<Case> = vec![
+            ("unicast peer, TTL 64, range 0..=255", unicast_v3(40, peer4, 64), XDP_PASS, 40, "v4", "adverts_valid"),
+            ("unicast peer, TTL 1, range 0..=255", unicast_v3(40, peer4, 1), XDP_PASS, 40, "v4", "adverts_valid"),
+            ("unicast peer, TTL 255, range 0..=255", unicast_v3(40, peer4, 255), XDP_PASS, 40, "v4", "adverts_valid"),
+            ("not a peer, TTL 64", unicast_v3(40, other4, 64), XDP_DROP, 40, "v4", "drop_not_peer"),
+            ("unicast peer, TTL 64, range 255..=255", unicast_v3(41, peer4, 64), XDP_DROP, 41, "v4", "drop_ttl"),
+            ("unicast peer, TTL 255, range 255..=255", unicast_v3(41, peer4, 255), XDP_PASS, 41, "v4", "adverts_valid"),
+            ("not a peer, TTL 64, range 255..=255", unicast_v3(41, other4, 64), XDP_DROP, 41, "v4", "drop_not_peer"),
+            ("TTL out of range and a bad checksum", bad_sum, XDP_DROP, 41, "v4", "drop_checksum"),
+            ("multicast, TTL 64", v4_frame(None, CLIENT4, 64, &[], &v3_over_v4(42, CLIENT4, true)), XDP_DROP, 42, "v4", "drop_ttl"),
+            ("multicast, TTL 255", v4_frame(None, CLIENT4, 255, &[], &v3_over_v4(42, CLIENT4, true)), XDP_PASS, 42, "v4", "adverts_valid"),
+            ("IPv6 peer, hop limit 64, range 60..=64", unicast_v3(43, peer6, 64), XDP_PASS, 43, "v6", "adverts_valid"),
+            ("IPv6 peer, hop limit 60, range 60..=64", unicast_v3(43, peer6, 60), XDP_PASS, 43, "v6", "adverts_valid"),
+            ("IPv6 peer, hop limit 65, range 60..=64", unicast_v3(43, peer6, 65), XDP_DROP, 43, "v6", "drop_ttl"),
+            ("IPv6 peer, hop limit 255, range 60..=64", unicast_v3(43, peer6, 255), XDP_DROP, 43, "v6", "drop_ttl"),
+            ("IPv6 peer, hop limit 59, range 60..=64", unicast_v3(43, peer6, 59), XDP_DROP, 43, "v6", "drop_ttl"),
+            ("other IPv6 peer, hop limit 64, range 255..=255", unicast_v3(43, other6, 64), XDP_DROP, 43, "v6", "drop_ttl"),
+            ("other IPv6 peer, hop limit 255, range 255..=255", unicast_v3(43, other6, 255), XDP_PASS, 43, "v6", "adverts_valid"),
+        ];
+        for (what, frame, verdict, vrid, family, counter) in cases {
+            let before = vrrp_fields(&counters_json(dp)?, vrid, family);
+            let (action, out) = run(dp, &frame)?;
+            assert_eq!(action, verdict, "{what}");
+            assert_eq!(out, frame, "{what}: VRRP frames are never modified");
+            let after = vrrp_fields(&counters_json(dp)?, vrid, family);
+            assert_eq!(
+                delta(&before, &after),
+                map(&[("frames", 1), (counter, 1)]),
+                "{what}: counter deltas"
+            );
+        }
         Ok(())
     })
 }

@@ -3,6 +3,8 @@
 //! program.
 #![no_std]
 
+use vip_common::{VrrpPolicy, MAX_PEERS};
+
 /// EtherType of IPv4.
 pub const ETH_P_IPV4: u16 = 0x0800;
 /// EtherType of IPv6.
@@ -192,6 +194,8 @@ pub const fn checksum_verifies(sum: u64) -> bool {
 /// Why a VRRP advert is dropped (RFC 5798 section 7.1 order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VrrpDrop {
+    /// Multicast: TTL / hop limit not 255 (checked first). Unicast: outside
+    /// the sending peer's range (checked last, once the peer is known).
     Ttl,
     Version,
     Type,
@@ -205,15 +209,20 @@ pub enum VrrpDrop {
 /// message length (fixed header, addresses and, for v2, auth data) to
 /// checksum, or why the advert is dropped.
 ///
-/// - `ttl`: IPv4 TTL / IPv6 hop limit; must be 255.
+/// - `ttl`: IPv4 TTL / IPv6 hop limit; must be 255 when `multicast` (a
+///   policy without unicast peers). A unicast policy's TTL is checked
+///   against the sending peer's range by [`vrrp_peer_check`], after the
+///   other checks, as keepalived does.
 /// - `version_type`: first VRRP byte; version 2 or 3 (and `policy_version`
 ///   unless that is 0; 2 only over IPv4), type 1.
 /// - `count`: address count; `addr_len` is 4 (IPv4) or 16 (IPv6).
 /// - `ip_payload_len`: bytes of IP payload from the VRRP header on.
 /// - `frame_avail`: bytes of frame from the VRRP header on.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub const fn vrrp_header_check(
     ttl: u8,
+    multicast: bool,
     version_type: u8,
     policy_version: u8,
     count: u8,
@@ -221,7 +230,7 @@ pub const fn vrrp_header_check(
     ip_payload_len: usize,
     frame_avail: usize,
 ) -> Result<usize, VrrpDrop> {
-    if ttl != 255 {
+    if multicast && ttl != 255 {
         return Err(VrrpDrop::Ttl);
     }
     let (version, kind) = vrrp_version_type(version_type);
@@ -247,6 +256,44 @@ pub const fn vrrp_header_check(
         return Err(VrrpDrop::Length);
     }
     Ok(len)
+}
+
+/// True if `ttl` lies in the inclusive range `[min, max]` (empty when
+/// `min > max`).
+#[inline(always)]
+pub const fn ttl_in_range(range: [u8; 2], ttl: u8) -> bool {
+    range[0] <= ttl && ttl <= range[1]
+}
+
+/// The source rule, the last check: a policy without peers (multicast)
+/// takes any source (its TTL was checked by [`vrrp_header_check`]). With
+/// peers (unicast) the source must be one of the first `peer_count`
+/// (`NotPeer`), and the TTL / hop limit within that peer's `peer_ttl`
+/// range (`Ttl`); the first matching entry counts. At most [`MAX_PEERS`]
+/// entries are looked at (a bounded loop for the verifier).
+#[inline(always)]
+pub fn vrrp_peer_check(policy: &VrrpPolicy, src: &[u8; 16], ttl: u8) -> Result<(), VrrpDrop> {
+    let count = policy.peer_count as usize;
+    if count == 0 {
+        return Ok(());
+    }
+    let mut i = 0;
+    while i < MAX_PEERS && i < count {
+        // `get`, not indexing: no panic path (the verifier refuses a
+        // program whose last instruction is the call to it).
+        let (Some(peer), Some(range)) = (policy.peers.get(i), policy.peer_ttl.get(i)) else {
+            break;
+        };
+        if *peer == *src {
+            return if ttl_in_range(*range, ttl) {
+                Ok(())
+            } else {
+                Err(VrrpDrop::Ttl)
+            };
+        }
+        i += 1;
+    }
+    Err(VrrpDrop::NotPeer)
 }
 
 /// Checksum decision. `msg_sum` is the unfolded sum over the whole VRRP
@@ -473,52 +520,175 @@ mod tests {
     #[test]
     fn vrrp_header_checks_in_rfc_order() {
         // v2, one address: 8 + 4 + 8 = 20 bytes.
-        assert_eq!(vrrp_header_check(255, 0x21, 2, 1, 4, 20, 20), Ok(20));
-        assert_eq!(vrrp_header_check(255, 0x21, 0, 1, 4, 20, 26), Ok(20));
+        assert_eq!(vrrp_header_check(255, true, 0x21, 2, 1, 4, 20, 20), Ok(20));
+        assert_eq!(vrrp_header_check(255, true, 0x21, 0, 1, 4, 20, 26), Ok(20));
         assert_eq!(
-            vrrp_header_check(64, 0x41, 2, 1, 4, 0, 0),
+            vrrp_header_check(64, true, 0x41, 2, 1, 4, 0, 0),
             Err(VrrpDrop::Ttl)
         );
         assert_eq!(
-            vrrp_header_check(255, 0x41, 0, 1, 4, 20, 20),
+            vrrp_header_check(255, true, 0x41, 0, 1, 4, 20, 20),
             Err(VrrpDrop::Version)
         );
         assert_eq!(
-            vrrp_header_check(255, 0x31, 2, 1, 4, 20, 20),
+            vrrp_header_check(255, true, 0x31, 2, 1, 4, 20, 20),
             Err(VrrpDrop::Version)
         );
         assert_eq!(
-            vrrp_header_check(255, 0x22, 2, 1, 4, 20, 20),
+            vrrp_header_check(255, true, 0x22, 2, 1, 4, 20, 20),
             Err(VrrpDrop::Type)
         );
         // VRRPv2 over IPv6 does not exist, whatever the policy accepts.
         assert_eq!(
-            vrrp_header_check(255, 0x21, 0, 1, 16, 20, 20),
+            vrrp_header_check(255, true, 0x21, 0, 1, 16, 20, 20),
             Err(VrrpDrop::Version)
         );
         assert_eq!(
-            vrrp_header_check(255, 0x21, 2, 1, 16, 20, 20),
+            vrrp_header_check(255, true, 0x21, 2, 1, 16, 20, 20),
             Err(VrrpDrop::Version)
         );
         assert_eq!(
-            vrrp_header_check(255, 0x21, 2, 2, 4, 20, 20),
+            vrrp_header_check(255, true, 0x21, 2, 2, 4, 20, 20),
             Err(VrrpDrop::Length)
         );
         assert_eq!(
-            vrrp_header_check(255, 0x21, 2, 1, 4, 20, 19),
+            vrrp_header_check(255, true, 0x21, 2, 1, 4, 20, 19),
             Err(VrrpDrop::Length)
         );
         // v3: 8 + 16 * count over IPv6; 91 addresses do not fit.
-        assert_eq!(vrrp_header_check(255, 0x31, 3, 2, 16, 40, 40), Ok(40));
+        assert_eq!(vrrp_header_check(255, true, 0x31, 3, 2, 16, 40, 40), Ok(40));
         assert_eq!(
-            vrrp_header_check(255, 0x31, 3, 91, 16, 2000, 2000),
+            vrrp_header_check(255, true, 0x31, 3, 91, 16, 2000, 2000),
             Err(VrrpDrop::Length)
         );
         assert_eq!(
-            vrrp_header_check(255, 0x21, 2, 255, 4, 1036, 1036),
+            vrrp_header_check(255, true, 0x21, 2, 255, 4, 1036, 1036),
             Ok(1036)
         );
         assert_eq!(MAX_VRRP_LEN % 4, 0);
+    }
+
+    #[test]
+    fn unicast_leaves_the_ttl_to_the_peer_check() {
+        // Not multicast: no TTL rule here, the other checks as before.
+        for ttl in [0, 1, 64, 254, 255] {
+            assert_eq!(vrrp_header_check(ttl, false, 0x21, 2, 1, 4, 20, 20), Ok(20));
+            assert_eq!(
+                vrrp_header_check(ttl, false, 0x41, 0, 1, 4, 20, 20),
+                Err(VrrpDrop::Version)
+            );
+            assert_eq!(
+                vrrp_header_check(ttl, false, 0x31, 3, 2, 16, 40, 39),
+                Err(VrrpDrop::Length)
+            );
+        }
+        // Multicast: 255 only, checked first.
+        assert_eq!(
+            vrrp_header_check(254, true, 0x31, 3, 2, 16, 40, 40),
+            Err(VrrpDrop::Ttl)
+        );
+        assert_eq!(vrrp_header_check(255, true, 0x31, 3, 2, 16, 40, 40), Ok(40));
+    }
+
+    fn peer(last: u8) -> [u8; 16] {
+        v4_key([10, 0, 0, last])
+    }
+
+    fn unicast(peers: &[([u8; 16], [u8; 2])]) -> VrrpPolicy {
+        let mut policy = VrrpPolicy {
+            peer_count: peers.len() as u8,
+            ..VrrpPolicy::default()
+        };
+        for (i, (addr, range)) in peers.iter().enumerate() {
+            policy.peers[i] = *addr;
+            policy.peer_ttl[i] = *range;
+        }
+        policy
+    }
+
+    #[test]
+    fn ttl_ranges_are_inclusive_and_empty_when_reversed() {
+        assert!(ttl_in_range(vip_common::PEER_TTL_ANY, 0));
+        assert!(ttl_in_range(vip_common::PEER_TTL_ANY, 255));
+        assert!(ttl_in_range([60, 64], 60));
+        assert!(ttl_in_range([60, 64], 64));
+        assert!(!ttl_in_range([60, 64], 59));
+        assert!(!ttl_in_range([60, 64], 65));
+        assert!(ttl_in_range([255, 255], 255));
+        assert!(!ttl_in_range([255, 255], 254));
+        for ttl in [0, 9, 10, 11, 255] {
+            assert!(
+                !ttl_in_range([11, 10], ttl),
+                "min > max takes nothing: {ttl}"
+            );
+        }
+    }
+
+    #[test]
+    fn multicast_policies_take_any_source() {
+        let policy = VrrpPolicy::default();
+        for ttl in [0, 64, 255] {
+            assert_eq!(vrrp_peer_check(&policy, &peer(9), ttl), Ok(()));
+        }
+    }
+
+    #[test]
+    fn unicast_policies_take_a_peer_within_its_range() {
+        let policy = unicast(&[
+            (peer(2), vip_common::PEER_TTL_ANY),
+            (peer(3), [255, 255]),
+            (peer(4), [60, 64]),
+            (peer(5), [64, 60]),
+        ]);
+        assert_eq!(vrrp_peer_check(&policy, &peer(2), 1), Ok(()));
+        assert_eq!(vrrp_peer_check(&policy, &peer(2), 64), Ok(()));
+        assert_eq!(vrrp_peer_check(&policy, &peer(3), 255), Ok(()));
+        assert_eq!(vrrp_peer_check(&policy, &peer(3), 64), Err(VrrpDrop::Ttl));
+        assert_eq!(vrrp_peer_check(&policy, &peer(4), 60), Ok(()));
+        assert_eq!(vrrp_peer_check(&policy, &peer(4), 64), Ok(()));
+        assert_eq!(vrrp_peer_check(&policy, &peer(4), 59), Err(VrrpDrop::Ttl));
+        assert_eq!(vrrp_peer_check(&policy, &peer(4), 65), Err(VrrpDrop::Ttl));
+        assert_eq!(vrrp_peer_check(&policy, &peer(5), 62), Err(VrrpDrop::Ttl));
+        // Not a peer: named as such whatever the TTL.
+        assert_eq!(
+            vrrp_peer_check(&policy, &peer(6), 255),
+            Err(VrrpDrop::NotPeer)
+        );
+        assert_eq!(
+            vrrp_peer_check(&policy, &peer(6), 64),
+            Err(VrrpDrop::NotPeer)
+        );
+    }
+
+    #[test]
+    fn only_the_counted_peers_and_the_first_match_count() {
+        let mut policy = unicast(&[(peer(2), [255, 255]), (peer(2), vip_common::PEER_TTL_ANY)]);
+        // The first entry for an address decides.
+        assert_eq!(vrrp_peer_check(&policy, &peer(2), 64), Err(VrrpDrop::Ttl));
+        // Entries past peer_count are not peers.
+        policy.peers[2] = peer(7);
+        policy.peer_ttl[2] = vip_common::PEER_TTL_ANY;
+        assert_eq!(
+            vrrp_peer_check(&policy, &peer(7), 255),
+            Err(VrrpDrop::NotPeer)
+        );
+        // A full list: the last slot is looked at.
+        let all: [([u8; 16], [u8; 2]); MAX_PEERS] =
+            core::array::from_fn(|i| (peer(10 + i as u8), [i as u8, 255]));
+        let full = unicast(&all);
+        let last = MAX_PEERS as u8 - 1;
+        assert_eq!(vrrp_peer_check(&full, &peer(10 + last), last), Ok(()));
+        assert_eq!(
+            vrrp_peer_check(&full, &peer(10 + last), last - 1),
+            Err(VrrpDrop::Ttl)
+        );
+        // A peer_count beyond the array is bounded by it.
+        let mut over = full;
+        over.peer_count = 200;
+        assert_eq!(
+            vrrp_peer_check(&over, &peer(99), 255),
+            Err(VrrpDrop::NotPeer)
+        );
     }
 
     #[test]

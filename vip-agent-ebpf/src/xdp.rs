@@ -7,7 +7,10 @@
 //!   the kernel.
 //! - VRRP adverts for a (ifindex, vrid, family) with a `VRRP_POLICY` entry are
 //!   validated as RFC 5798 section 7.1 asks; invalid ones are dropped, every
-//!   outcome is counted in `VRRP_STATS`. Adverts without a policy pass.
+//!   outcome is counted in `VRRP_STATS`. Adverts without a policy pass. As
+//!   in keepalived, TTL / hop limit 255 is asked of multicast policies
+//!   (first); a unicast policy asks instead, last, for a source among its
+//!   peers and a TTL within that peer's `peer_ttl` range.
 //! - What the stack itself would discard (an IPv4 header with a bad
 //!   checksum, IPv6 of another version or with Hop-by-Hop not first, an NS
 //!   that RFC 4861 section 7.1.1 calls invalid) passes uncounted: the kernel
@@ -26,15 +29,16 @@ use aya_ebpf::{
 use vip_agent_ebpf::{
     checksum_verifies, fenced, fold, ipv4_header_len, ipv4_is_fragment, ipv4_pseudo_sum, ipv6_ext,
     ipv6_ext_len, ipv6_pseudo_sum, is_solicited_node, is_unspecified, is_vlan_tag, na_checksum,
-    na_flags, nd_option_next, v4_key, vrrp_checksum_ok, vrrp_header_check, vrrp_v2_auth_ok,
-    vrrp_version_type, Ipv6Ext, VrrpDrop, ARP_LEN, ARP_OP_REPLY, ARP_OP_REQUEST, ETH_HLEN,
-    ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, ICMPV6_NA, ICMPV6_NS, IPPROTO_ICMPV6, IPV6_ALL_NODES,
-    IPV6_EXT_FRAGMENT, IPV6_HLEN, IPV6_MAX_EXT_HEADERS, MAC_ALL_NODES, MAX_L4_OFFSET, MAX_VRRP_LEN,
-    NA_LEN, ND_HLEN, ND_OPT_SOURCE_LL, ND_OPT_TARGET_LL, VLAN_HLEN, VRRP_HLEN,
+    na_flags, nd_option_next, v4_key, vrrp_checksum_ok, vrrp_header_check, vrrp_peer_check,
+    vrrp_v2_auth_ok, vrrp_version_type, Ipv6Ext, VrrpDrop, ARP_LEN, ARP_OP_REPLY, ARP_OP_REQUEST,
+    ETH_HLEN, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, ICMPV6_NA, ICMPV6_NS, IPPROTO_ICMPV6,
+    IPV6_ALL_NODES, IPV6_EXT_FRAGMENT, IPV6_HLEN, IPV6_MAX_EXT_HEADERS, MAC_ALL_NODES,
+    MAX_L4_OFFSET, MAX_VRRP_LEN, NA_LEN, ND_HLEN, ND_OPT_SOURCE_LL, ND_OPT_TARGET_LL, VLAN_HLEN,
+    VRRP_HLEN,
 };
 use vip_common::{
     refuses_traffic, IfKey, L2Stats, Liveness, Ownership, OwnershipKey, VrrpKey, VrrpPolicy,
-    VrrpStats, AUTH_NONE, FAMILY_V4, FAMILY_V6, IPPROTO_VRRP, L2_STATS_MAX_ENTRIES, MAX_PEERS,
+    VrrpStats, AUTH_NONE, FAMILY_V4, FAMILY_V6, IPPROTO_VRRP, L2_STATS_MAX_ENTRIES,
     OWNERSHIP_FLAG_MASTER, OWNERSHIP_MAX_ENTRIES, VRRP_STATS_MAX_ENTRIES,
 };
 
@@ -846,6 +850,7 @@ fn validate(
     let addr_len = if h.family == FAMILY_V4 { 4 } else { 16 };
     let len = vrrp_header_check(
         h.ttl,
+        policy.peer_count == 0,
         version_type,
         policy.version,
         count,
@@ -865,7 +870,9 @@ fn validate(
         // VRRPv3 has no authentication; a policy asking for it never matches.
         policy.auth_type == AUTH_NONE
     };
-    let peer_ok = source_allowed(policy, &h.src);
+    // Unicast: the source among the peers (NotPeer), then the TTL within
+    // that peer's range (Ttl). Multicast: Ok, its TTL was checked first.
+    let peer = vrrp_peer_check(policy, &h.src, h.ttl);
 
     let msg_sum = sum_bytes(ctx, h.l4, len).map_err(|_| VrrpDrop::Length)?;
     let pseudo = if h.family == FAMILY_V4 {
@@ -884,29 +891,8 @@ fn validate(
     if !auth_ok {
         return Err(VrrpDrop::Auth);
     }
-    if !peer_ok {
-        return Err(VrrpDrop::NotPeer);
-    }
+    peer?;
     Ok(())
-}
-
-#[inline(always)]
-fn source_allowed(policy: &VrrpPolicy, src: &[u8; 16]) -> bool {
-    let count = policy.peer_count as usize;
-    if count == 0 {
-        return true;
-    }
-    let mut i = 0;
-    while i < MAX_PEERS {
-        if i >= count {
-            break;
-        }
-        if policy.peers[i] == *src {
-            return true;
-        }
-        i += 1;
-    }
-    false
 }
 
 #[cfg(not(test))]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use vip_agent::vrrp::packet::VRRP_MULTICAST_V4;
 use vip_agent::vrrp::{
     Action, Advertisement, Auth, ChecksumMode, Event, InitialState, Instance, Params,
-    ProtocolVersion, State, Timer,
+    ProtocolVersion, State, Timer, DOWN_TIMER_ADVERTS,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -303,6 +303,10 @@ fn v2(
         initial_state: state,
         auth,
         sync_group: false,
+        unicast_peers: Vec::new(),
+        lower_prio_no_advert: false,
+        higher_prio_send_advert: false,
+        down_timer_adverts: DOWN_TIMER_ADVERTS,
     }
 }
 

@@ -48,6 +48,10 @@ pub const L2_STATS_MAX_ENTRIES: u32 = 256;
 /// Unicast peers a [`VrrpPolicy`] can list.
 pub const MAX_PEERS: usize = 8;
 
+/// A unicast peer's TTL / hop limit range that accepts every value
+/// ([`VrrpPolicy::peer_ttl`]): keepalived's default `min_ttl 0 max_ttl 255`.
+pub const PEER_TTL_ANY: [u8; 2] = [0, 255];
+
 /// [`Ownership::flags`]: this node is master; the program answers for the VIP.
 pub const OWNERSHIP_FLAG_MASTER: u8 = 1;
 /// [`Ownership::flags`]: a non-owner master without Accept_Mode (RFC 5798
@@ -145,13 +149,22 @@ pub struct VrrpPolicy {
     pub version: u8,
     /// VRRPv2 authentication type: [`AUTH_NONE`] or [`AUTH_PASS`].
     pub auth_type: u8,
-    /// Number of valid entries in `peers`; 0 accepts any source.
+    /// Number of valid entries in `peers` (and `peer_ttl`). 0: a multicast
+    /// instance, any source, TTL / hop limit 255. Above 0: a unicast
+    /// instance, the source must be one of the peers and the TTL / hop
+    /// limit within that peer's `peer_ttl` range.
     pub peer_count: u8,
     pub _pad: [u8; 5],
     /// VRRPv2 simple-text password, zero padded.
     pub auth_pass: [u8; 8],
     /// Allowed sources (unicast peers), network order; IPv4 in the first four bytes.
     pub peers: [[u8; 16]; MAX_PEERS],
+    /// For `peers[i]`, the IPv4 TTL / IPv6 hop limit its adverts may arrive
+    /// with: `[min, max]`, both inclusive (keepalived's `unicast_peer { ADDR
+    /// min_ttl N max_ttl M }`; [`PEER_TTL_ANY`] is its default). A range
+    /// with `min > max` accepts nothing. Entries from `peer_count` on are
+    /// not read.
+    pub peer_ttl: [[u8; 2]; MAX_PEERS],
 }
 
 /// Per-CPU VRRP counters. Userspace sums the CPUs' copies (and takes the
@@ -163,7 +176,8 @@ pub struct VrrpStats {
     pub frames: u64,
     /// Adverts that passed every check and went on to the daemon.
     pub adverts_valid: u64,
-    /// Dropped: IPv4 TTL / IPv6 hop limit not 255.
+    /// Dropped: IPv4 TTL / IPv6 hop limit not 255 (multicast policy), or
+    /// outside the sending peer's [`VrrpPolicy::peer_ttl`] range (unicast).
     pub drop_ttl: u64,
     /// Dropped: version not 2 or 3, or not the configured one, or 2 over IPv6.
     pub drop_version: u64,
@@ -289,7 +303,7 @@ mod tests {
 
     #[test]
     fn vrrp_policy_layout() {
-        assert_eq!(size_of::<VrrpPolicy>(), 16 + 16 * MAX_PEERS);
+        assert_eq!(size_of::<VrrpPolicy>(), 16 + 16 * MAX_PEERS + 2 * MAX_PEERS);
         assert_eq!(align_of::<VrrpPolicy>(), 1);
         assert_eq!(offset_of!(VrrpPolicy, version), 0);
         assert_eq!(offset_of!(VrrpPolicy, auth_type), 1);
@@ -297,6 +311,7 @@ mod tests {
         assert_eq!(offset_of!(VrrpPolicy, _pad), 3);
         assert_eq!(offset_of!(VrrpPolicy, auth_pass), 8);
         assert_eq!(offset_of!(VrrpPolicy, peers), 16);
+        assert_eq!(offset_of!(VrrpPolicy, peer_ttl), 16 + 16 * MAX_PEERS);
     }
 
     #[test]

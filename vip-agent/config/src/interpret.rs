@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use super::diagnostic::{Diagnostics, Location};
 use super::model::{
-    Command, GlobalDefs, InitialState, NotifyFifo, ParamMatch, ScriptUser, TrackFile,
+    Command, GlobalDefs, InitialState, NotifyFifo, ParamMatch, PeerTtl, ScriptUser, TrackFile,
     TrackFileInit, TrackProcess, VirtualAddress, VrrpScript,
 };
 use super::parser::{Block, Statement, Word};
@@ -49,11 +49,8 @@ const IGNORED_GLOBAL: &[&str] = &[
     "lvs_timeouts",
     "lvs_flush",
     "lvs_flush_on_stop",
-    "vrrp_down_timer_adverts",
     "vrrp_garp_extra_if",
     "vrrp_garp_extra_if_vmac",
-    "vrrp_lower_prio_no_advert",
-    "vrrp_higher_prio_send_advert",
     "vrrp_iptables",
     "vrrp_ipsets",
     "vrrp_nftables",
@@ -148,16 +145,11 @@ const IGNORED_INSTANCE: &[&str] = &[
     "track_src_ip",
     "check_unicast_src",
     "unicast_fault_no_peer",
-    "unicast_ttl",
     "old_unicast_checksum",
     "garp_extra_if",
     "garp_extra_if_vmac",
-    "down_timer_adverts",
-    "lower_prio_no_advert",
-    "higher_prio_send_advert",
     "promote_secondaries",
     "skip_check_adv_addr",
-    "strict_mode",
     "debug",
     "notify_master_rx_lower_pri",
     "smtp_alert",
@@ -223,6 +215,11 @@ pub struct RawGlobal {
     pub fifo_write_vrrp_states_on_reload: bool,
     /// `vrrp_notify_priority_changes`: the default of the instances.
     pub notify_priority_changes: bool,
+    /// `vrrp_lower_prio_no_advert`, `vrrp_higher_prio_send_advert`,
+    /// `vrrp_down_timer_adverts`: the defaults of the instances.
+    pub lower_prio_no_advert: bool,
+    pub higher_prio_send_advert: bool,
+    pub down_timer_adverts: Option<u8>,
     /// Where a `static_ipaddress` without `dev` goes.
     pub default_interface: Option<String>,
 }
@@ -341,6 +338,10 @@ pub struct RawInstance {
     pub version: Option<Spanned<u8>>,
     pub unicast_src_ip: Option<Spanned<IpAddr>>,
     pub unicast_peers: Vec<Spanned<IpAddr>>,
+    /// `min_ttl` / `max_ttl` of the `unicast_peer` lines that give them,
+    /// by peer: the TTL range accepted from it.
+    pub unicast_peer_ttl: Vec<(IpAddr, PeerTtl)>,
+    pub unicast_ttl: Option<Spanned<u8>>,
     pub authentication: Option<RawAuth>,
     pub virtual_ipaddresses: RawAddresses,
     pub virtual_ipaddresses_excluded: RawAddresses,
@@ -358,6 +359,11 @@ pub struct RawInstance {
     pub accept: Option<Spanned<bool>>,
     pub dont_track_primary: bool,
     pub notify_priority_changes: Option<bool>,
+    /// `strict_mode`: `vrrp_strict` for this instance alone.
+    pub strict_mode: Option<bool>,
+    pub lower_prio_no_advert: Option<Spanned<bool>>,
+    pub higher_prio_send_advert: Option<Spanned<bool>>,
+    pub down_timer_adverts: Option<Spanned<u8>>,
     pub notify_deleted: bool,
     pub virtual_routes: Vec<Route>,
     pub virtual_rules: Vec<Rule>,
@@ -662,6 +668,57 @@ impl Reader<'_> {
         }
     }
 
+    /// The `min_ttl N` / `max_ttl N` pairs after a `unicast_peer` address
+    /// (keepalived's defaults 0 and 255 for what is not written); `None`
+    /// when the line gives neither.
+    fn peer_ttl(&mut self, peer: &Statement) -> Option<PeerTtl> {
+        let mut ttl = PeerTtl::default();
+        let mut pairs = peer.args.chunks(2);
+        for pair in pairs.by_ref() {
+            let option = &pair[0];
+            let Some(value) = pair.get(1) else {
+                self.diagnostics.error(
+                    &option.at,
+                    format!("unicast_peer: {} is missing a value", option.text),
+                );
+                break;
+            };
+            let slot = match option.text {
+                "min_ttl" => &mut ttl.min,
+                "max_ttl" => &mut ttl.max,
+                other => {
+                    self.diagnostics.error(
+                        &option.at,
+                        format!("unicast_peer: unknown option '{other}' (min_ttl, max_ttl)"),
+                    );
+                    break;
+                }
+            };
+            match values::integer(value.text, 0, 255) {
+                Ok(number) => *slot = number,
+                Err(message) => {
+                    self.diagnostics.error(
+                        &value.at,
+                        format!("unicast_peer: {}: {message}", option.text),
+                    );
+                }
+            }
+        }
+        if ttl.min > ttl.max {
+            // keepalived says the same and keeps the peer.
+            self.diagnostics.warning(
+                peer.at(),
+                format!(
+                    "unicast_peer {}: min_ttl {} > max_ttl {}: every advert from it will be discarded",
+                    peer.name(),
+                    ttl.min,
+                    ttl.max
+                ),
+            );
+        }
+        (!peer.args.is_empty()).then_some(ttl)
+    }
+
     fn global_defs(&mut self, block: Block<'_>, global: &mut RawGlobal) {
         for statement in block {
             let statement = &statement;
@@ -719,6 +776,13 @@ impl Reader<'_> {
                         .map(|s| s.value)
                 }
                 "vrrp_strict" => global.vrrp_strict = self.flag(statement),
+                "vrrp_lower_prio_no_advert" => global.lower_prio_no_advert = self.flag(statement),
+                "vrrp_higher_prio_send_advert" => {
+                    global.higher_prio_send_advert = self.flag(statement)
+                }
+                "vrrp_down_timer_adverts" => {
+                    global.down_timer_adverts = self.integer(statement, 1, 100)
+                }
                 "v3_checksum_as_v2" => global.v3_checksum_as_v2 = self.flag(statement),
                 "enable_script_security" => global.enable_script_security = self.flag(statement),
                 "script_user" => {
@@ -802,6 +866,8 @@ impl Reader<'_> {
             version: None,
             unicast_src_ip: None,
             unicast_peers: Vec::new(),
+            unicast_peer_ttl: Vec::new(),
+            unicast_ttl: None,
             authentication: None,
             virtual_ipaddresses: RawAddresses::default(),
             virtual_ipaddresses_excluded: RawAddresses::default(),
@@ -819,6 +885,10 @@ impl Reader<'_> {
             accept: None,
             dont_track_primary: false,
             notify_priority_changes: None,
+            strict_mode: None,
+            lower_prio_no_advert: None,
+            higher_prio_send_advert: None,
+            down_timer_adverts: None,
             notify_deleted: false,
             virtual_routes: Vec::new(),
             virtual_rules: Vec::new(),
@@ -883,18 +953,26 @@ impl Reader<'_> {
                         for peer in block {
                             let peer = &peer;
                             self.no_block(peer);
-                            self.extra_args(peer, 0);
                             match values::address(peer.name()) {
-                                Ok(address) => instance.unicast_peers.push(Spanned {
-                                    value: address,
-                                    at: peer.at().clone(),
-                                }),
+                                Ok(address) => {
+                                    instance.unicast_peers.push(Spanned {
+                                        value: address,
+                                        at: peer.at().clone(),
+                                    });
+                                    if let Some(ttl) = self.peer_ttl(peer) {
+                                        instance.unicast_peer_ttl.push((address, ttl));
+                                    }
+                                }
                                 Err(message) => self
                                     .diagnostics
                                     .error(peer.at(), format!("unicast_peer: {message}")),
                             }
                         }
                     }
+                }
+                "unicast_ttl" => {
+                    instance.unicast_ttl =
+                        self.parsed(statement, |text| values::integer(text, 0, 255))
                 }
                 "authentication" => {
                     if let Some(block) = self.bare_block(statement) {
@@ -983,6 +1061,23 @@ impl Reader<'_> {
                 "dont_track_primary" => {
                     self.bare_keyword(statement);
                     instance.dont_track_primary = true;
+                }
+                "strict_mode" => instance.strict_mode = Some(self.flag(statement)),
+                "lower_prio_no_advert" => {
+                    instance.lower_prio_no_advert = Some(Spanned {
+                        value: self.flag(statement),
+                        at: statement.at().clone(),
+                    })
+                }
+                "higher_prio_send_advert" => {
+                    instance.higher_prio_send_advert = Some(Spanned {
+                        value: self.flag(statement),
+                        at: statement.at().clone(),
+                    })
+                }
+                "down_timer_adverts" => {
+                    instance.down_timer_adverts =
+                        self.parsed(statement, |text| values::integer(text, 1, 100))
                 }
                 // keepalived adds the lines of every block to the list.
                 "virtual_routes" => {

@@ -23,9 +23,9 @@ mod values;
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use model::{
     max_advertised_addresses, AddressFamily, Command, Config, GarpSettings, GlobalDefs,
-    InitialState, NotifyFifo, NotifyScripts, ParamMatch, ScriptUser, SyncGroup, TrackFile,
+    InitialState, NotifyFifo, NotifyScripts, ParamMatch, PeerTtl, ScriptUser, SyncGroup, TrackFile,
     TrackFileInit, TrackProcess, TrackedFile, TrackedInterface, TrackedProcess, TrackedScript,
-    VirtualAddress, VrrpInstance, VrrpScript, DEFAULT_MTU,
+    VirtualAddress, VrrpInstance, VrrpScript, DEFAULT_DOWN_TIMER_ADVERTS, DEFAULT_MTU,
 };
 pub use routing::{
     rtax, NextHop, PortRange, Prefix, Route, RouteMetrics, RouteMode, RouteType, Rule, RuleAction,

@@ -2,6 +2,7 @@
 //! values inherited from `global_defs` are already filled in, so the rest of
 //! the agent never needs to know keepalived's defaulting rules.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -225,6 +226,33 @@ pub struct VrrpInstance {
     pub unicast_src_ip: Option<IpAddr>,
     /// Unicast peers; empty means multicast.
     pub unicast_peers: Vec<IpAddr>,
+    /// The TTL (hop limit) range accepted from the unicast peers whose
+    /// line sets `min_ttl` / `max_ttl`; any other peer: [`PeerTtl::default`].
+    /// A unicast advert need not arrive with 255: it may have been routed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unicast_peer_ttl: BTreeMap<IpAddr, PeerTtl>,
+    /// `unicast_ttl`: the TTL of IPv4 adverts (multicast too, as in
+    /// keepalived) and the hop limit of IPv6 unicast ones; `None`: 255.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unicast_ttl: Option<u8>,
+    /// keepalived's strict mode for this instance: `strict_mode`, else the
+    /// global `vrrp_strict`. What it changes is resolved into the other
+    /// fields; kept for status and reloads.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub strict: bool,
+    /// A Master does not answer a lower-priority advert with its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lower_prio_no_advert: bool,
+    /// A Master sends one more advert before yielding to a higher priority.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub higher_prio_send_advert: bool,
+    /// Adverts missed before the Master is down: 3 unless
+    /// `down_timer_adverts` says otherwise (1..=100).
+    #[serde(
+        default = "default_down_timer_adverts",
+        skip_serializing_if = "is_default_down_timer_adverts"
+    )]
+    pub down_timer_adverts: u8,
     /// PASS authentication password, at most 8 bytes; only with VRRPv2.
     pub auth_pass: Option<String>,
     pub virtual_ipaddresses: Vec<VirtualAddress>,
@@ -274,7 +302,47 @@ struct AddressNames {
     label: Option<String>,
 }
 
+/// The RFCs' three missed adverts.
+pub const DEFAULT_DOWN_TIMER_ADVERTS: u8 = 3;
+
+fn default_down_timer_adverts() -> u8 {
+    DEFAULT_DOWN_TIMER_ADVERTS
+}
+
+fn is_default_down_timer_adverts(value: &u8) -> bool {
+    *value == DEFAULT_DOWN_TIMER_ADVERTS
+}
+
+/// The TTL range, both ends included, accepted from one unicast peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerTtl {
+    pub min: u8,
+    pub max: u8,
+}
+
+impl Default for PeerTtl {
+    fn default() -> Self {
+        PeerTtl { min: 0, max: 255 }
+    }
+}
+
+impl PeerTtl {
+    pub fn accepts(self, ttl: u8) -> bool {
+        (self.min..=self.max).contains(&ttl)
+    }
+}
+
 impl VrrpInstance {
+    /// The TTL range accepted from unicast peer `peer`.
+    pub fn peer_ttl(&self, peer: &IpAddr) -> PeerTtl {
+        self.unicast_peer_ttl.get(peer).copied().unwrap_or_default()
+    }
+
+    /// The TTL / hop limit of the adverts this instance sends.
+    pub fn advert_ttl(&self) -> u8 {
+        self.unicast_ttl.unwrap_or(255)
+    }
+
     /// Whether its Master accepts packets addressed to the VIPs: with
     /// `accept`, or as the address owner (priority 255), which always does
     /// (RFC 5798 section 6.4.3; keepalived ignores `no_accept` there too).

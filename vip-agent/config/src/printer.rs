@@ -7,7 +7,7 @@ use std::fmt::Write;
 use super::model::{
     AddressFamily, Command, Config, GarpSettings, InitialState, NotifyScripts, ParamMatch,
     SyncGroup, TrackFile, TrackProcess, TrackedInterface, TrackedScript, VirtualAddress,
-    VrrpInstance, VrrpScript,
+    VrrpInstance, VrrpScript, DEFAULT_DOWN_TIMER_ADVERTS,
 };
 use super::names;
 use super::routing::{rtax, Route, RouteMode, RouteType, Rule, RuleAction};
@@ -25,7 +25,7 @@ pub fn to_keepalived_string(config: &Config) -> String {
         track_process(&mut out, process);
     }
     for instance in &config.instances {
-        vrrp_instance(&mut out, instance);
+        vrrp_instance(&mut out, instance, config.global.vrrp_strict);
     }
     for group in &config.sync_groups {
         sync_group(&mut out, group);
@@ -501,7 +501,7 @@ fn vrrp_script(out: &mut Printer, script: &VrrpScript) {
     out.close();
 }
 
-fn vrrp_instance(out: &mut Printer, instance: &VrrpInstance) {
+fn vrrp_instance(out: &mut Printer, instance: &VrrpInstance, global_strict: bool) {
     out.open(&["vrrp_instance", &instance.name]);
     let state = match instance.state {
         InitialState::Master => "MASTER",
@@ -539,9 +539,37 @@ fn vrrp_instance(out: &mut Printer, instance: &VrrpInstance) {
     if !instance.unicast_peers.is_empty() {
         out.open(&["unicast_peer"]);
         for peer in &instance.unicast_peers {
-            out.line(&[&peer.to_string()]);
+            let address = peer.to_string();
+            match instance.unicast_peer_ttl.get(peer) {
+                Some(ttl) => out.line(&[
+                    &address,
+                    "min_ttl",
+                    &ttl.min.to_string(),
+                    "max_ttl",
+                    &ttl.max.to_string(),
+                ]),
+                None => out.line(&[&address]),
+            }
         }
         out.close();
+    }
+    if let Some(ttl) = instance.unicast_ttl {
+        out.line(&["unicast_ttl", &ttl.to_string()]);
+    }
+    if instance.strict != global_strict {
+        out.line(&["strict_mode", if instance.strict { "on" } else { "off" }]);
+    }
+    if instance.lower_prio_no_advert {
+        out.line(&["lower_prio_no_advert"]);
+    }
+    if instance.higher_prio_send_advert {
+        out.line(&["higher_prio_send_advert"]);
+    }
+    if instance.down_timer_adverts != DEFAULT_DOWN_TIMER_ADVERTS {
+        out.line(&[
+            "down_timer_adverts",
+            &instance.down_timer_adverts.to_string(),
+        ]);
     }
     if let Some(password) = &instance.auth_pass {
         out.open(&["authentication"]);

@@ -11,7 +11,7 @@ use super::interpret::{
 use super::model::{
     max_advertised_addresses, AddressFamily, Config, GarpSettings, GlobalDefs, InitialState,
     NotifyScripts, SyncGroup, TrackFile, TrackProcess, TrackedInterface, TrackedScript,
-    VirtualAddress, VrrpInstance, VrrpScript, DEFAULT_MTU,
+    VirtualAddress, VrrpInstance, VrrpScript, DEFAULT_DOWN_TIMER_ADVERTS, DEFAULT_MTU,
 };
 use super::routing::StaticAddress;
 
@@ -58,13 +58,9 @@ pub fn resolve(mut raw: RawConfig, top: &Location, diagnostics: &mut Diagnostics
             );
             continue;
         }
-        if let Some(mut instance) = resolve_instance(
-            raw_instance,
-            &global,
-            raw.global.notify_priority_changes,
-            &scripts,
-            diagnostics,
-        ) {
+        if let Some(mut instance) =
+            resolve_instance(raw_instance, &global, &raw.global, &scripts, diagnostics)
+        {
             let mut valid = true;
             instance.track_files = trackers.files_of(
                 &raw_instance.name,
@@ -272,7 +268,7 @@ fn split_excess_addresses(
 fn resolve_instance(
     raw: &mut RawInstance,
     global: &GlobalDefs,
-    global_notify_priority_changes: bool,
+    raw_global: &RawGlobal,
     scripts: &[VrrpScript],
     diagnostics: &mut Diagnostics,
 ) -> Option<VrrpInstance> {
@@ -291,6 +287,7 @@ fn resolve_instance(
         valid = false;
     }
 
+    let strict = raw.strict_mode.unwrap_or(global.vrrp_strict);
     let family = raw
         .virtual_ipaddresses
         .values
@@ -321,12 +318,6 @@ fn resolve_instance(
             valid = false;
         }
     }
-    if raw.virtual_ipaddresses.is_empty() && !written("virtual_ipaddress") {
-        diagnostics.warning(
-            &raw.at,
-            format!("vrrp_instance {name} has no virtual_ipaddress"),
-        );
-    }
 
     let mut version = raw
         .version
@@ -343,16 +334,56 @@ fn resolve_instance(
         version = 3;
     }
 
-    let state = raw
-        .state
-        .as_ref()
-        .map(|state| state.value)
-        .unwrap_or(InitialState::Backup);
-    let priority = raw
-        .priority
-        .as_ref()
-        .map(|priority| priority.value)
-        .unwrap_or(DEFAULT_PRIORITY);
+    if raw.virtual_ipaddresses.is_empty() && !written("virtual_ipaddress") {
+        if version == 3 || strict {
+            // keepalived refuses to run such an instance.
+            diagnostics.error(
+                &raw.at,
+                format!(
+                    "vrrp_instance {name} has no virtual_ipaddress: at least one is required with {}",
+                    if version == 3 { "VRRP version 3" } else { "vrrp_strict" }
+                ),
+            );
+            valid = false;
+        } else {
+            diagnostics.warning(
+                &raw.at,
+                format!("vrrp_instance {name} has no virtual_ipaddress"),
+            );
+        }
+    }
+
+    // keepalived derives whichever of the two is not written from the other:
+    // `state MASTER` alone is the address owner, priority 255 alone starts
+    // as Master.
+    let priority = match (&raw.priority, &raw.state) {
+        (Some(priority), _) => priority.value,
+        (None, Some(state)) if state.value == InitialState::Master => PRIORITY_OWNER,
+        (None, _) => DEFAULT_PRIORITY,
+    };
+    let mut state = match &raw.state {
+        Some(state) => state.value,
+        None if priority == PRIORITY_OWNER => InitialState::Master,
+        None => InitialState::Backup,
+    };
+    if let Some(written_state) = raw.state.as_ref().filter(|_| strict) {
+        let owner = priority == PRIORITY_OWNER;
+        if (written_state.value == InitialState::Master) != owner {
+            state = if owner {
+                InitialState::Master
+            } else {
+                InitialState::Backup
+            };
+            diagnostics.warning(
+                &written_state.at,
+                format!(
+                    "vrrp_instance {name}: vrrp_strict: state MASTER must match being the address owner \
+                     (priority 255); the instance starts as {}, as keepalived does",
+                    if owner { "MASTER" } else { "BACKUP" }
+                ),
+            );
+        }
+    }
     let advert_int_ms = resolve_advert_int(raw, version, diagnostics).unwrap_or_else(|| {
         valid = false;
         0
@@ -371,11 +402,43 @@ fn resolve_instance(
         }
     }
 
+    let mut preempt_delay_ms = raw
+        .preempt_delay_us
+        .as_ref()
+        .map(|delay| u32::try_from(delay.value / 1000).unwrap_or(u32::MAX))
+        .unwrap_or(0);
+    if let Some(delay) = raw.preempt_delay_us.as_ref().filter(|d| d.value != 0) {
+        let conflict = if state == InitialState::Master {
+            Some("'state MASTER'")
+        } else if strict {
+            Some("vrrp_strict")
+        } else if nopreempt {
+            Some("nopreempt")
+        } else {
+            None
+        };
+        if let Some(conflict) = conflict {
+            diagnostics.warning(
+                &delay.at,
+                format!("vrrp_instance {name}: preempt_delay does not work with {conflict} and is cleared, as keepalived does"),
+            );
+            preempt_delay_ms = 0;
+        }
+    }
+    let (lower_prio_no_advert, higher_prio_send_advert, down_timer_adverts) =
+        resolve_strict_adverts(&name, raw, raw_global, strict, diagnostics);
+
     let mut auth_pass = raw
         .authentication
         .as_ref()
         .and_then(|auth| auth.pass.clone());
-    if let (Some(auth), 3) = (&raw.authentication, version) {
+    if let Some(auth) = raw.authentication.as_ref().filter(|_| strict) {
+        diagnostics.warning(
+            &auth.at,
+            format!("vrrp_instance {name}: vrrp_strict allows no authentication; it is ignored, as keepalived does"),
+        );
+        auth_pass = None;
+    } else if let (Some(auth), 3) = (&raw.authentication, version) {
         diagnostics.warning(
             &auth.at,
             format!("vrrp_instance {name}: VRRP version 3 has no authentication; it is ignored, as keepalived does"),
@@ -383,6 +446,57 @@ fn resolve_instance(
         auth_pass = None;
     }
 
+    if let Some(ttl) = raw
+        .unicast_ttl
+        .as_ref()
+        .filter(|ttl| ttl.value == 0 && family == AddressFamily::Ipv4)
+    {
+        diagnostics.error(
+            &ttl.at,
+            format!("vrrp_instance {name}: unicast_ttl 0: an IPv4 advert cannot be sent with TTL 0 (1..255)"),
+        );
+        valid = false;
+    }
+    if let Some(ttl) = raw.unicast_ttl.as_ref().filter(|ttl| ttl.value != 255) {
+        if raw.unicast_peers.is_empty() {
+            let effect = match family {
+                AddressFamily::Ipv4 => {
+                    "the multicast adverts leave with it, as keepalived sends them, and every receiver discards them (RFC 5798 asks for 255)"
+                }
+                AddressFamily::Ipv6 => "it has no effect on multicast adverts, which leave with hop limit 255",
+            };
+            diagnostics.warning(
+                &ttl.at,
+                format!(
+                    "vrrp_instance {name}: unicast_ttl {} without unicast peers: {effect}",
+                    ttl.value
+                ),
+            );
+        }
+    }
+    if let Some(peer) = raw.unicast_peers.first().filter(|_| strict) {
+        // keepalived refuses it on an interface that can multicast, as
+        // every interface an agent runs VRRP on here can.
+        diagnostics.error(
+            &peer.at,
+            format!("vrrp_instance {name}: vrrp_strict allows no unicast peers (RFC 5798 adverts are multicast)"),
+        );
+        valid = false;
+    }
+    if strict && family == AddressFamily::Ipv6 {
+        if let Some((vip, at)) = raw.virtual_ipaddresses.iter().next() {
+            if !is_link_local(&vip.address) {
+                diagnostics.warning(
+                    at,
+                    format!(
+                        "vrrp_instance {name}: vrrp_strict: the first IPv6 virtual address should be link-local \
+                         (RFC 5798 section 5.2.9); {} is not, and keepalived says the same",
+                        vip.address
+                    ),
+                );
+            }
+        }
+    }
     for peer in &raw.unicast_peers {
         if AddressFamily::of(&peer.value) != family {
             diagnostics.error(
@@ -463,10 +577,10 @@ fn resolve_instance(
     let mut accept = match &raw.accept {
         Some(accept) => accept.value,
         // keepalived: strict mode accepts only as address owner, otherwise accept.
-        None => !global.vrrp_strict || priority == PRIORITY_OWNER,
+        None => !strict || priority == PRIORITY_OWNER,
     };
     if let Some(explicit) = raw.accept.as_ref().filter(|a| a.value) {
-        if global.vrrp_strict && version == 2 && priority != PRIORITY_OWNER {
+        if strict && version == 2 && priority != PRIORITY_OWNER {
             // RFC 3768 has no Accept_Mode: keepalived resets it, with this warning.
             diagnostics.warning(
                 &explicit.at,
@@ -495,14 +609,16 @@ fn resolve_instance(
         priority,
         advert_int_ms,
         nopreempt,
-        preempt_delay_ms: raw
-            .preempt_delay_us
-            .as_ref()
-            .map(|delay| u32::try_from(delay.value / 1000).unwrap_or(u32::MAX))
-            .unwrap_or(0),
+        preempt_delay_ms,
         accept,
         unicast_src_ip: raw.unicast_src_ip.as_ref().map(|source| source.value),
         unicast_peers: raw.unicast_peers.iter().map(|peer| peer.value).collect(),
+        unicast_peer_ttl: raw.unicast_peer_ttl.iter().copied().collect(),
+        unicast_ttl: raw.unicast_ttl.as_ref().map(|ttl| ttl.value),
+        strict,
+        lower_prio_no_advert,
+        higher_prio_send_advert,
+        down_timer_adverts,
         auth_pass,
         virtual_ipaddresses,
         virtual_ipaddresses_excluded,
@@ -525,7 +641,7 @@ fn resolve_instance(
                 "garp_lower_prio_repeat",
                 &raw.garp_lower_prio_repeat,
                 global.garp.lower_prio_repeat,
-                global.vrrp_strict,
+                strict,
                 diagnostics,
             ),
             lower_prio_delay_s: lower_prio(
@@ -533,7 +649,7 @@ fn resolve_instance(
                 "garp_lower_prio_delay",
                 &raw.garp_lower_prio_delay,
                 global.garp.lower_prio_delay_s,
-                global.vrrp_strict,
+                strict,
                 diagnostics,
             ),
         },
@@ -542,10 +658,67 @@ fn resolve_instance(
         // The sync group's value is filled in once the groups are read.
         notify_priority_changes: raw
             .notify_priority_changes
-            .unwrap_or(global_notify_priority_changes),
+            .unwrap_or(raw_global.notify_priority_changes),
         virtual_routes: raw.virtual_routes.clone(),
         virtual_rules: raw.virtual_rules.clone(),
     })
+}
+
+/// `lower_prio_no_advert`, `higher_prio_send_advert`, `down_timer_adverts`:
+/// the instance's own, else the global ones; strict mode forces what the
+/// RFC does (no answer to a lower priority, no last advert, 3 adverts),
+/// with keepalived's warning when the file says otherwise.
+fn resolve_strict_adverts(
+    name: &str,
+    raw: &RawInstance,
+    raw_global: &RawGlobal,
+    strict: bool,
+    diagnostics: &mut Diagnostics,
+) -> (bool, bool, u8) {
+    let mut reset = |at: &Location, keyword: &str, value: &str| {
+        diagnostics.warning(
+            at,
+            format!("vrrp_instance {name}: vrrp_strict requires {keyword} {value}; reset, as keepalived does"),
+        );
+    };
+    let lower_prio_no_advert = match &raw.lower_prio_no_advert {
+        Some(own) if strict && !own.value => {
+            reset(&own.at, "lower_prio_no_advert", "on");
+            true
+        }
+        Some(own) => own.value,
+        None => strict || raw_global.lower_prio_no_advert,
+    };
+    let higher_prio_send_advert = match &raw.higher_prio_send_advert {
+        Some(own) if strict && own.value => {
+            reset(&own.at, "higher_prio_send_advert", "off");
+            false
+        }
+        Some(own) => own.value,
+        None => !strict && raw_global.higher_prio_send_advert,
+    };
+    let global_down = raw_global
+        .down_timer_adverts
+        .unwrap_or(DEFAULT_DOWN_TIMER_ADVERTS);
+    let down_timer_adverts = match &raw.down_timer_adverts {
+        Some(own) if strict && own.value != DEFAULT_DOWN_TIMER_ADVERTS => {
+            reset(&own.at, "down_timer_adverts", "3");
+            DEFAULT_DOWN_TIMER_ADVERTS
+        }
+        Some(own) => own.value,
+        // keepalived copies the global value into the instance, then
+        // resets it under strict mode, with the warning.
+        None if strict && global_down != DEFAULT_DOWN_TIMER_ADVERTS => {
+            reset(&raw.at, "down_timer_adverts", "3");
+            DEFAULT_DOWN_TIMER_ADVERTS
+        }
+        None => global_down,
+    };
+    (
+        lower_prio_no_advert,
+        higher_prio_send_advert,
+        down_timer_adverts,
+    )
 }
 
 /// An instance's `garp_lower_prio_repeat` / `_delay`: its own, else the
@@ -1107,4 +1280,8 @@ fn check_owner_weights(
         valid = false;
     }
     valid
+}
+
+fn is_link_local(address: &std::net::IpAddr) -> bool {
+    matches!(address, std::net::IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
 }

@@ -451,3 +451,202 @@ fn accept_follows_keepalived_for_owners_strict_mode_and_vrrp_version_2() {
     let (config, _) = load(&strict(instance(2, 255, "")));
     assert!(config.instances[0].accepts_traffic());
 }
+
+#[test]
+fn unicast_ttl_and_the_ttl_range_of_each_unicast_peer() {
+    let unicast = |lines: &str| {
+        format!(
+            "vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 1\n  {lines}\n  \
+             virtual_ipaddress {{\n    10.0.0.10/24\n  }}\n}}\n"
+        )
+    };
+    let (config, warnings) = load(&unicast(
+        "unicast_ttl 64\n  unicast_peer {\n    10.0.0.2 min_ttl 60 max_ttl 64\n    10.0.0.3 max_ttl 200\n    10.0.0.4\n  }",
+    ));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let instance = &config.instances[0];
+    assert_eq!(instance.unicast_ttl, Some(64));
+    assert_eq!(instance.advert_ttl(), 64);
+    let peer = |text: &str| instance.peer_ttl(&text.parse().unwrap());
+    assert_eq!((peer("10.0.0.2").min, peer("10.0.0.2").max), (60, 64));
+    assert_eq!((peer("10.0.0.3").min, peer("10.0.0.3").max), (0, 200));
+    assert_eq!((peer("10.0.0.4").min, peer("10.0.0.4").max), (0, 255));
+    assert!(peer("10.0.0.2").accepts(64) && !peer("10.0.0.2").accepts(255));
+
+    // Without the keyword the adverts leave with 255.
+    let (config, _) = load(&unicast("unicast_peer {\n    10.0.0.2\n  }"));
+    assert_eq!(config.instances[0].advert_ttl(), 255);
+
+    // keepalived keeps a peer whose range is empty, with a warning.
+    let (config, warnings) = load(&unicast(
+        "unicast_peer {\n    10.0.0.2 min_ttl 100 max_ttl 10\n  }",
+    ));
+    assert_eq!(config.instances[0].unicast_peers.len(), 1);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.to_string().contains("min_ttl 100 > max_ttl 10")),
+        "{warnings:?}"
+    );
+
+    // On multicast adverts it is a mistake worth a word.
+    let (_, warnings) = load(&unicast("unicast_ttl 64"));
+    assert!(
+        warnings.iter().any(|w| w
+            .to_string()
+            .contains("unicast_ttl 64 without unicast peers")),
+        "{warnings:?}"
+    );
+
+    for (lines, error) in [
+        (
+            "unicast_ttl 256",
+            "test.conf:4:15: unicast_ttl: 256 is outside the range 0..255",
+        ),
+        (
+            "unicast_peer {\n    10.0.0.2 min_ttl\n  }",
+            "test.conf:5:14: unicast_peer: min_ttl is missing a value",
+        ),
+        (
+            "unicast_peer {\n    10.0.0.2 ttl 5\n  }",
+            "test.conf:5:14: unicast_peer: unknown option 'ttl' (min_ttl, max_ttl)",
+        ),
+    ] {
+        let errors = load_str(&unicast(lines), "test.conf", LoadOptions::default())
+            .err()
+            .unwrap_or_else(|| panic!("{lines} accepted"));
+        assert!(
+            errors.iter().any(|e| e.to_string().starts_with(error)),
+            "{lines}: {errors:?}"
+        );
+    }
+}
+
+#[test]
+fn strict_mode_changes_and_refuses_what_keepalived_does() {
+    let instance = |lines: &str| {
+        format!(
+            "vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 1\n  {lines}\n  \
+             virtual_ipaddress {{\n    10.0.0.10/24\n  }}\n}}\n"
+        )
+    };
+    let strict = |body: String| format!("global_defs {{\n  vrrp_strict\n}}\n{body}");
+    let warned = |warnings: &[Diagnostic], text: &str| {
+        assert!(
+            warnings.iter().any(|w| w.to_string().contains(text)),
+            "no warning with {text:?}: {warnings:?}"
+        );
+    };
+
+    // Not strict: keepalived's answers to other priorities, as written.
+    let (config, warnings) = load(&instance(
+        "priority 100\n  lower_prio_no_advert\n  higher_prio_send_advert on\n  down_timer_adverts 5",
+    ));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let i = &config.instances[0];
+    assert!(!i.strict && i.lower_prio_no_advert && i.higher_prio_send_advert);
+    assert_eq!(i.down_timer_adverts, 5);
+    let (config, _) = load(&format!(
+        "global_defs {{\n  vrrp_lower_prio_no_advert\n  vrrp_higher_prio_send_advert\n  \
+         vrrp_down_timer_adverts 2\n}}\n{}",
+        instance("priority 100")
+    ));
+    let i = &config.instances[0];
+    assert!(i.lower_prio_no_advert && i.higher_prio_send_advert);
+    assert_eq!(i.down_timer_adverts, 2);
+
+    // Strict: the RFC's behaviour, each written departure reset with a warning.
+    let (config, warnings) = load(&strict(instance(
+        "state MASTER\n  priority 100\n  preempt_delay 5\n  lower_prio_no_advert off\n  \
+         higher_prio_send_advert\n  down_timer_adverts 5\n  \
+         authentication {\n    auth_type PASS\n    auth_pass secret\n  }",
+    )));
+    let i = &config.instances[0];
+    assert!(i.strict);
+    assert_eq!(i.state, vip_config::InitialState::Backup);
+    assert_eq!(i.preempt_delay_ms, 0);
+    assert!(i.lower_prio_no_advert && !i.higher_prio_send_advert);
+    assert_eq!(i.down_timer_adverts, 3);
+    assert_eq!(i.auth_pass, None);
+    warned(&warnings, "state MASTER must match being the address owner");
+    warned(&warnings, "preempt_delay does not work with vrrp_strict");
+    warned(&warnings, "vrrp_strict requires lower_prio_no_advert on");
+    warned(
+        &warnings,
+        "vrrp_strict requires higher_prio_send_advert off",
+    );
+    warned(&warnings, "vrrp_strict requires down_timer_adverts 3");
+    warned(&warnings, "vrrp_strict allows no authentication");
+    // Unwritten, strict mode sets them without a word.
+    let (config, warnings) = load(&strict(instance("priority 100")));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(config.instances[0].lower_prio_no_advert);
+
+    // strict_mode: the same for one instance, or off for one.
+    let (config, _) = load(&instance("strict_mode\n  priority 100"));
+    assert!(config.instances[0].strict && !config.instances[0].accepts_traffic());
+    let (config, _) = load(&strict(instance("strict_mode off\n  priority 100")));
+    assert!(!config.instances[0].strict && config.instances[0].accepts_traffic());
+
+    // Refused: unicast peers, and an instance without virtual addresses.
+    let errors = load_str(
+        &strict(instance("unicast_peer {\n    10.0.0.2\n  }")),
+        "test.conf",
+        LoadOptions::default(),
+    )
+    .expect_err("unicast accepted under vrrp_strict");
+    assert!(
+        errors.iter().any(|e| e
+            .to_string()
+            .starts_with("test.conf:8:5: vrrp_instance VI_1: vrrp_strict allows no unicast peers")),
+        "{errors:?}"
+    );
+    let bare = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n}\n";
+    let errors = load_str(
+        &strict(bare.to_string()),
+        "test.conf",
+        LoadOptions::default(),
+    )
+    .expect_err("no VIP accepted under vrrp_strict");
+    assert!(
+        errors.iter().any(|e| e
+            .to_string()
+            .contains("at least one is required with vrrp_strict")),
+        "{errors:?}"
+    );
+    // VRRPv3 needs one too, strict or not; VRRPv2 only warns.
+    let v3 = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  version 3\n}\n";
+    assert!(load_str(v3, "test.conf", LoadOptions::default()).is_err());
+    let (_, warnings) = load(bare);
+    warned(&warnings, "has no virtual_ipaddress");
+
+    // IPv6: the first VIP should be link-local (a warning, as in keepalived).
+    let v6 = "vrrp_instance VI_6 {\n  interface eth0\n  virtual_router_id 1\n  \
+              virtual_ipaddress {\n    2001:db8::10/64\n  }\n}\n";
+    let (_, warnings) = load(&strict(v6.to_string()));
+    warned(
+        &warnings,
+        "the first IPv6 virtual address should be link-local",
+    );
+}
+
+#[test]
+fn state_and_priority_are_derived_from_each_other_as_keepalived_does() {
+    let instance = |lines: &str| {
+        format!(
+            "vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 1\n  {lines}\n  \
+             virtual_ipaddress {{\n    10.0.0.10/24\n  }}\n}}\n"
+        )
+    };
+    let read = |lines: &str| {
+        let (config, _) = load(&instance(lines));
+        (config.instances[0].state, config.instances[0].priority)
+    };
+    use vip_config::InitialState::{Backup, Master};
+    assert_eq!(read("state MASTER"), (Master, 255));
+    assert_eq!(read("priority 255"), (Master, 255));
+    assert_eq!(read("state BACKUP"), (Backup, 100));
+    assert_eq!(read(""), (Backup, 100));
+    assert_eq!(read("state MASTER\n  priority 150"), (Master, 150));
+    assert_eq!(read("state BACKUP\n  priority 255"), (Backup, 255));
+}

@@ -8,7 +8,7 @@ use proptest::option;
 use proptest::prelude::*;
 use vip_config::{
     load_str, rtax, AddressFamily, Command, Config, GarpSettings, GlobalDefs, InitialState,
-    LoadOptions, NextHop, NotifyFifo, NotifyScripts, ParamMatch, PortRange, Prefix, Route,
+    LoadOptions, NextHop, NotifyFifo, NotifyScripts, ParamMatch, PeerTtl, PortRange, Prefix, Route,
     RouteMetrics, RouteMode, RouteType, Rule, RuleAction, ScriptUser, StaticAddress, SyncGroup,
     TrackFile, TrackFileInit, TrackProcess, TrackedInterface, TrackedScript, VirtualAddress,
     VrrpInstance, VrrpScript, PROTOCOL_KEEPALIVED,
@@ -583,12 +583,19 @@ fn instance(index: usize, script_count: usize) -> impl Strategy<Value = VrrpInst
             vec(any_family().prop_flat_map(route), 0..3),
             vec(any_family().prop_flat_map(rule), 0..3),
         );
-        (identity, addresses, tracking, routing).prop_map(
+        let ttl = (
+            option::of(any::<u8>()),
+            option::of(any::<(u8, u8)>()),
+            any::<[bool; 2]>(),
+            1u8..=100,
+        );
+        (identity, addresses, tracking, routing, ttl).prop_map(
             move |(
                 (interface, version, state, priority, advert_s, advert_cs, flags, preempt_delay_ms),
                 (peers, with_source, password, vips, excluded),
                 (track_interfaces, track_scripts, notify, garp),
                 (virtual_routes, virtual_rules),
+                (unicast_ttl, first_peer_ttl, advert_flags, down_timer_adverts),
             )| {
                 let version = if family == AddressFamily::Ipv6 {
                     3
@@ -596,6 +603,20 @@ fn instance(index: usize, script_count: usize) -> impl Strategy<Value = VrrpInst
                     version
                 };
                 let unicast_peers: Vec<IpAddr> = peers.into_iter().collect();
+                let unicast_peer_ttl = unicast_peers
+                    .first()
+                    .zip(first_peer_ttl)
+                    .map(|(peer, (a, b))| {
+                        (
+                            *peer,
+                            PeerTtl {
+                                min: a.min(b),
+                                max: a.max(b),
+                            },
+                        )
+                    })
+                    .into_iter()
+                    .collect();
                 let unicast_src_ip =
                     (with_source && !unicast_peers.is_empty()).then(|| match family {
                         AddressFamily::Ipv4 => IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9)),
@@ -618,10 +639,22 @@ fn instance(index: usize, script_count: usize) -> impl Strategy<Value = VrrpInst
                     },
                     // keepalived clears nopreempt on a MASTER, so only a BACKUP keeps it.
                     nopreempt: flags[0] && state == InitialState::Backup,
-                    preempt_delay_ms,
+                    // keepalived clears a preempt_delay that cannot work:
+                    // with state MASTER or nopreempt.
+                    preempt_delay_ms: if state == InitialState::Backup && !flags[0] {
+                        preempt_delay_ms
+                    } else {
+                        0
+                    },
                     accept: flags[1],
                     unicast_src_ip,
                     unicast_peers,
+                    unicast_peer_ttl,
+                    unicast_ttl,
+                    strict: false,
+                    lower_prio_no_advert: advert_flags[0],
+                    higher_prio_send_advert: advert_flags[1],
+                    down_timer_adverts,
                     auth_pass: if version == 2 { password } else { None },
                     virtual_ipaddresses: vips,
                     virtual_ipaddresses_excluded: excluded,
@@ -784,14 +817,27 @@ fn config() -> impl Strategy<Value = Config> {
                     };
                     let mut instances = instances;
                     if global.vrrp_strict {
-                        // Strict mode allows no lower-priority bursts.
-                        // nor accept with VRRPv2 for a non-owner.
+                        // What strict mode allows: no lower-priority bursts,
+                        // no accept with VRRPv2 for a non-owner, state
+                        // MASTER only as the owner (never here), no unicast,
+                        // no authentication, no preempt_delay, the RFC's
+                        // answers to other priorities and its 3 adverts.
                         for instance in &mut instances {
+                            instance.strict = true;
                             instance.garp.lower_prio_repeat = 0;
                             instance.garp.lower_prio_delay_s = 0;
                             if instance.version == 2 && instance.priority != 255 {
                                 instance.accept = false;
                             }
+                            instance.state = InitialState::Backup;
+                            instance.unicast_peers.clear();
+                            instance.unicast_peer_ttl.clear();
+                            instance.unicast_src_ip = None;
+                            instance.auth_pass = None;
+                            instance.preempt_delay_ms = 0;
+                            instance.lower_prio_no_advert = true;
+                            instance.higher_prio_send_advert = false;
+                            instance.down_timer_adverts = 3;
                         }
                     }
                     Config {

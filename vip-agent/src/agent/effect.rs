@@ -74,6 +74,8 @@ pub enum Effect {
         key: SocketKey,
         source: IpAddr,
         destination: IpAddr,
+        /// IPv4 TTL / IPv6 hop limit (255 unless `unicast_ttl`).
+        ttl: u8,
         payload: Vec<u8>,
     },
     /// Make the fast path answer ARP/NS for the VIP; without `accept` it

@@ -109,9 +109,14 @@ impl Executor {
                 key,
                 source,
                 destination,
+                ttl,
                 payload,
             } => {
-                if let Err(err) = self.sockets.send(&key, &payload, source, destination).await {
+                if let Err(err) = self
+                    .sockets
+                    .send(&key, &payload, source, destination, ttl)
+                    .await
+                {
                     tracing::warn!(interface = %key.interface, %destination, error = %format!("{err:#}"), "sending the advert");
                 }
             }

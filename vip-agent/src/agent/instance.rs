@@ -436,14 +436,12 @@ impl Slot {
             }
             return;
         }
-        if !self.spec.multicast() {
-            // Unicast: only the configured peers take part in the election.
-            if !self.spec.config.unicast_peers.contains(&packet.source) {
-                self.counters.discard(DiscardCause::NotPeer);
-                tracing::debug!(instance = %self.name(), source = %packet.source, "advert from a non-peer dropped");
-                return;
-            }
-        } else if packet.destination != self.spec.group() && packet.destination != run.source {
+        // Multicast: to the group or to this router (the election checks a
+        // unicast advert's source against the peers).
+        if self.spec.multicast()
+            && packet.destination != self.spec.group()
+            && packet.destination != run.source
+        {
             return;
         }
         let advert = match Advertisement::decode(&packet.payload, packet.source, packet.destination)
@@ -634,6 +632,7 @@ impl Slot {
                         key: self.spec.socket_key(),
                         source: run.source,
                         destination,
+                        ttl: self.spec.advert_ttl(),
                         payload,
                     });
                 }

@@ -332,7 +332,8 @@ impl Core {
             ProtocolVersion::V2
         };
         let interval = Duration::from_millis(u64::from(inst.advert_int_ms));
-        let down = fsm::master_down_interval(version, inst.priority, interval);
+        let down =
+            fsm::master_down_interval(version, inst.priority, interval, inst.down_timer_adverts);
         previous.heartbeat_age + interval + RESTART_ALLOWANCE < down
     }
 

@@ -78,12 +78,13 @@ impl SocketRegistry {
         payload: &[u8],
         source: IpAddr,
         destination: IpAddr,
+        ttl: u8,
     ) -> Result<()> {
         let entry = self
             .sockets
             .get(key)
             .with_context(|| format!("no VRRP socket on {}", key.interface))?;
-        entry.socket.send(payload, source, destination).await?;
+        entry.socket.send(payload, source, destination, ttl).await?;
         Ok(())
     }
 }

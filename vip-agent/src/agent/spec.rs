@@ -4,6 +4,8 @@
 
 use std::{net::IpAddr, time::Duration};
 
+use vip_common::PEER_TTL_ANY;
+
 use super::effect::SocketKey;
 use crate::{
     config::{
@@ -11,7 +13,7 @@ use crate::{
         VirtualAddress, VrrpInstance, DEFAULT_MTU,
     },
     dataplane::VrrpPolicy,
-    vrrp::{Auth, ChecksumMode, InitialState, Params, ProtocolVersion},
+    vrrp::{Auth, ChecksumMode, InitialState, Params, ProtocolVersion, UnicastPeer},
 };
 
 /// What the configuration says of an instance, with the global settings it
@@ -117,6 +119,32 @@ impl Spec {
             },
             auth,
             sync_group: self.sync_group,
+            unicast_peers: c
+                .unicast_peers
+                .iter()
+                .map(|address| {
+                    let ttl = c.peer_ttl(address);
+                    UnicastPeer {
+                        address: *address,
+                        min_ttl: ttl.min,
+                        max_ttl: ttl.max,
+                    }
+                })
+                .collect(),
+            lower_prio_no_advert: c.lower_prio_no_advert,
+            higher_prio_send_advert: c.higher_prio_send_advert,
+            down_timer_adverts: c.down_timer_adverts,
+        }
+    }
+
+    /// The TTL (hop limit) of this instance's adverts: `unicast_ttl` for
+    /// IPv4 (multicast too, as keepalived sends them) and for IPv6
+    /// unicast; IPv6 multicast always 255, as in keepalived.
+    pub fn advert_ttl(&self) -> u8 {
+        if self.ipv6() && self.multicast() {
+            255
+        } else {
+            self.config.advert_ttl()
         }
     }
 
@@ -136,6 +164,15 @@ impl Spec {
             version: self.config.version,
             auth_pass,
             peers: self.config.unicast_peers.clone(),
+            peer_ttl: std::array::from_fn(|i| {
+                self.config
+                    .unicast_peers
+                    .get(i)
+                    .map_or(PEER_TTL_ANY, |peer| {
+                        let ttl = self.config.peer_ttl(peer);
+                        [ttl.min, ttl.max]
+                    })
+            }),
         }
     }
 
@@ -154,5 +191,51 @@ impl Spec {
         } else {
             self.global.garp_interval_us
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(text: &str) -> Spec {
+        let loaded = crate::config::load_str(text, "test.conf", Default::default())
+            .unwrap_or_else(|errors| panic!("{errors:?}"));
+        Spec {
+            config: loaded.config.instances[0].clone(),
+            global: loaded.config.global,
+            sync_group: false,
+        }
+    }
+
+    #[test]
+    fn unicast_peers_ttl_ranges_reach_the_fast_path_and_the_election() {
+        let spec = spec(
+            "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n unicast_ttl 64\n \
+             unicast_peer {\n  10.0.0.2 min_ttl 60 max_ttl 64\n  10.0.0.3\n }\n \
+             virtual_ipaddress {\n  10.0.0.10/24\n }\n}\n",
+        );
+        let policy = spec.policy();
+        assert_eq!(policy.peer_ttl[0], [60, 64]);
+        assert_eq!(policy.peer_ttl[1], PEER_TTL_ANY);
+        let params = spec.params("10.0.0.1".parse().unwrap(), DEFAULT_MTU);
+        assert_eq!(
+            params.unicast_peers[0],
+            UnicastPeer {
+                address: "10.0.0.2".parse().unwrap(),
+                min_ttl: 60,
+                max_ttl: 64
+            }
+        );
+        assert_eq!(spec.advert_ttl(), 64);
+    }
+
+    #[test]
+    fn ipv6_multicast_adverts_always_leave_with_hop_limit_255() {
+        let spec = spec(
+            "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n unicast_ttl 64\n \
+             virtual_ipaddress {\n  fe80::10/64\n }\n}\n",
+        );
+        assert_eq!(spec.advert_ttl(), 255);
     }
 }

@@ -32,7 +32,7 @@ use vip_common::{
     ownership_flags, IfKey, L2Stats, Liveness, Ownership, OwnershipKey, VrrpKey,
     VrrpPolicy as PolicyValue, VrrpStats, AUTH_NONE, AUTH_PASS, FAMILY_V4, FAMILY_V6, MAP_L2_STATS,
     MAP_LIVENESS, MAP_NAMES, MAP_OWNERSHIP, MAP_VRRP_POLICY, MAP_VRRP_STATS, MAX_PEERS,
-    OWNERSHIP_FLAG_MASTER, PROGRAM_NAME,
+    OWNERSHIP_FLAG_MASTER, PEER_TTL_ANY, PROGRAM_NAME,
 };
 
 use attach::{link_pin, AttachedLink, LINK_PIN_PREFIX};
@@ -85,15 +85,32 @@ impl Family {
 }
 
 /// How the program validates adverts of one (interface, VRID, family).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VrrpPolicy {
     /// 2 or 3; 0 accepts either (2 only ever over IPv4: the program drops
     /// VRRPv2 over IPv6 as a bad version).
     pub version: u8,
     /// VRRPv2 simple-text password (`authentication { auth_type PASS }`).
     pub auth_pass: Option<[u8; 8]>,
-    /// Unicast peers; empty accepts any source. At most 8.
+    /// Unicast peers; empty (multicast) accepts any source, with TTL / hop
+    /// limit 255. At most 8.
     pub peers: Vec<IpAddr>,
+    /// For `peers[i]`, the TTL / hop limit range `[min, max]` (inclusive,
+    /// empty when `min > max`) its adverts must arrive with: keepalived's
+    /// `unicast_peer { ADDR min_ttl N max_ttl M }`. Entries without a peer
+    /// are not read. [`Default`] fills every entry with [`PEER_TTL_ANY`].
+    pub peer_ttl: [[u8; 2]; MAX_PEERS],
+}
+
+impl Default for VrrpPolicy {
+    fn default() -> Self {
+        Self {
+            version: 0,
+            auth_pass: None,
+            peers: Vec::new(),
+            peer_ttl: [PEER_TTL_ANY; MAX_PEERS],
+        }
+    }
 }
 
 /// An address in the maps' 16-byte form (IPv4 in the first four bytes).
@@ -415,6 +432,7 @@ impl Dataplane {
             },
             peer_count: policy.peers.len() as u8,
             auth_pass: policy.auth_pass.unwrap_or_default(),
+            peer_ttl: policy.peer_ttl,
             ..PolicyValue::default()
         };
         for (slot, peer) in value.peers.iter_mut().zip(&policy.peers) {

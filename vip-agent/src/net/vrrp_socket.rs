@@ -2,9 +2,11 @@
 //!
 //! One socket per instance, bound to its interface (SO_BINDTODEVICE) so two
 //! interfaces never mix. Multicast instances join the group on that
-//! interface; unicast instances send to each peer. Every advert leaves with
-//! TTL / hop limit 255 and the receive path hands the TTL up, because RFC 5798
-//! section 7.1 makes the receiver discard anything else.
+//! interface; unicast instances send to each peer. Adverts leave with TTL /
+//! hop limit 255 (the socket's default), because RFC 5798 section 7.1 makes
+//! the receiver discard anything else, unless the sender asks for another
+//! (keepalived's `unicast_ttl`, set per message); the receive path hands the
+//! TTL up.
 
 use std::{
     io::{self, IoSlice, IoSliceMut},
@@ -221,16 +223,19 @@ impl VrrpSocket {
         Ok(Self { fd, ifindex, ipv6 })
     }
 
-    /// Sends one VRRP message from `source` to `destination`.
+    /// Sends one VRRP message from `source` to `destination` with TTL (hop
+    /// limit) `ttl`.
     pub async fn send(
         &self,
         payload: &[u8],
         source: IpAddr,
         destination: IpAddr,
+        ttl: u8,
     ) -> io::Result<()> {
         loop {
             let mut guard = self.fd.writable().await?;
-            match guard.try_io(|fd| self.send_now(fd.get_ref(), payload, source, destination)) {
+            match guard.try_io(|fd| self.send_now(fd.get_ref(), payload, source, destination, ttl))
+            {
                 Ok(result) => return result,
                 Err(_would_block) => continue,
             }
@@ -243,8 +248,10 @@ impl VrrpSocket {
         payload: &[u8],
         source: IpAddr,
         destination: IpAddr,
+        ttl: u8,
     ) -> io::Result<()> {
         let iov = [IoSlice::new(payload)];
+        let ttl = libc::c_int::from(ttl);
         let result = match (source, destination) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => {
                 let info = libc::in_pktinfo {
@@ -258,7 +265,10 @@ impl VrrpSocket {
                 sendmsg(
                     fd.as_raw_fd(),
                     &iov,
-                    &[ControlMessage::Ipv4PacketInfo(&info)],
+                    &[
+                        ControlMessage::Ipv4PacketInfo(&info),
+                        ControlMessage::Ipv4Ttl(&ttl),
+                    ],
                     MsgFlags::empty(),
                     Some(&to),
                 )
@@ -279,7 +289,10 @@ impl VrrpSocket {
                 sendmsg(
                     fd.as_raw_fd(),
                     &iov,
-                    &[ControlMessage::Ipv6PacketInfo(&info)],
+                    &[
+                        ControlMessage::Ipv6PacketInfo(&info),
+                        ControlMessage::Ipv6HopLimit(&ttl),
+                    ],
                     MsgFlags::empty(),
                     Some(&to),
                 )

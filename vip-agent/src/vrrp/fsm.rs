@@ -84,6 +84,28 @@ pub struct Params {
     /// Master only with all of them (keepalived's `vrrp_sync_can_goto_master`),
     /// so that the group's addresses never sit on two routers.
     pub sync_group: bool,
+    /// The unicast peers, each with the TTL range accepted from it; empty
+    /// for a multicast instance, whose adverts must arrive with TTL 255.
+    pub unicast_peers: Vec<UnicastPeer>,
+    /// keepalived's `lower_prio_no_advert`: a Master does not answer a
+    /// lower-priority advert with its own (always so under `vrrp_strict`).
+    pub lower_prio_no_advert: bool,
+    /// keepalived's `higher_prio_send_advert`: a Master sends one more
+    /// advert before yielding to a higher-priority one.
+    pub higher_prio_send_advert: bool,
+    /// keepalived's `down_timer_adverts`: the adverts a Backup misses
+    /// before the Master is down (3 in the RFCs), 1..=100.
+    pub down_timer_adverts: u8,
+}
+
+/// A unicast peer and the TTL (hop limit) range, both ends included,
+/// accepted from it (keepalived's `min_ttl` / `max_ttl`): a unicast advert
+/// may have crossed routers, so the RFC's 255 is not required of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnicastPeer {
+    pub address: IpAddr,
+    pub min_ttl: u8,
+    pub max_ttl: u8,
 }
 
 /// Why [`Params`] are rejected.
@@ -103,6 +125,8 @@ pub enum ParamsError {
     MixedFamilies(IpAddr),
     #[error("VRRPv3 has no authentication")]
     AuthWithV3,
+    #[error("down_timer_adverts {0} is not in 1..=100")]
+    BadDownTimerAdverts(u8),
 }
 
 /// Protocol state (RFC 5798 section 6.4) plus keepalived's Fault.
@@ -171,6 +195,8 @@ pub enum DiscardReason {
     OwnAdvert,
     /// Not participating (Initialize or Fault).
     NotRunning,
+    /// A unicast instance's advert from an address that is not a peer.
+    NotPeer,
 }
 
 /// Why the state changed, for logs and notify scripts.
@@ -273,14 +299,20 @@ pub fn skew_time(version: ProtocolVersion, priority: u8, master_adver_int: Durat
 }
 
 /// Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time (RFC 5798
-/// section 6.1; RFC 3768 section 6.1 with Advertisement_Interval).
+/// section 6.1; RFC 3768 section 6.1 with Advertisement_Interval), with
+/// keepalived's `down_timer_adverts` in place of the 3.
 pub fn master_down_interval(
     version: ProtocolVersion,
     priority: u8,
     master_adver_int: Duration,
+    down_timer_adverts: u8,
 ) -> Duration {
-    master_adver_int * 3 + skew_time(version, priority, master_adver_int)
+    master_adver_int * u32::from(down_timer_adverts)
+        + skew_time(version, priority, master_adver_int)
 }
+
+/// The RFCs' count of missed adverts before a Master is down.
+pub const DOWN_TIMER_ADVERTS: u8 = 3;
 
 impl Instance {
     /// Validates the parameters and builds an instance in Initialize.
@@ -290,6 +322,9 @@ impl Instance {
         }
         if params.priority == 0 {
             return Err(ParamsError::ZeroPriority);
+        }
+        if !(1..=100).contains(&params.down_timer_adverts) {
+            return Err(ParamsError::BadDownTimerAdverts(params.down_timer_adverts));
         }
         let family_v6 = params.primary_address.is_ipv6();
         match params.version {
@@ -404,6 +439,7 @@ impl Instance {
             self.params.version,
             self.effective_priority(),
             self.master_adver_int,
+            self.params.down_timer_adverts,
         )
     }
 
@@ -514,9 +550,25 @@ impl Instance {
     }
 
     /// RFC 5798 section 7.1 (TTL 255, version, VRID) and RFC 3768 section 7.1
-    /// (authentication, Adver Int equal to ours).
+    /// (authentication, Adver Int equal to ours). A unicast instance takes
+    /// part only with its peers, each within its TTL range, as keepalived
+    /// checks them, instead of the TTL 255 rule (which keepalived applies
+    /// to multicast only: its own IPv6 unicast adverts leave with the
+    /// kernel's default hop limit).
     fn validate(&self, advert: &Advertisement, src: IpAddr, ttl: u8) -> Result<(), DiscardReason> {
-        check_ttl(ttl).map_err(DiscardReason::Invalid)?;
+        if self.params.unicast_peers.is_empty() {
+            check_ttl(ttl).map_err(DiscardReason::Invalid)?;
+        } else {
+            let peer = self
+                .params
+                .unicast_peers
+                .iter()
+                .find(|peer| peer.address == src)
+                .ok_or(DiscardReason::NotPeer)?;
+            if !(peer.min_ttl..=peer.max_ttl).contains(&ttl) {
+                return Err(DiscardReason::Invalid(DecodeError::BadTtl(ttl)));
+            }
+        }
         advert
             .verify_version(self.params.version.number())
             .map_err(DiscardReason::Invalid)?;
@@ -592,6 +644,11 @@ impl Instance {
         }
         let sender_wins = advert.priority > local
             || (advert.priority == local && address_greater(src, self.params.primary_address));
+        if sender_wins && self.params.higher_prio_send_advert {
+            // keepalived's higher_prio_send_advert: one last advert, so a
+            // peer that missed ours learns of this router before it yields.
+            self.send_advert(local, out);
+        }
         if sender_wins {
             // "Cancel Adver_Timer, set Master_Adver_Interval to Adver Interval
             // contained in the ADVERTISEMENT, recompute the Skew_Time and
@@ -603,14 +660,15 @@ impl Instance {
             self.preempt_allowed_at = None;
             self.arm_master_down(now + self.master_down_interval(), out);
             self.transition(State::Backup, TransitionReason::HigherPriorityMaster, out);
-        } else if advert.priority < local {
-            // The RFC discards it. keepalived 2.2.7 sends an advertisement at
-            // once and restarts its Adver_Timer ("forcing new election"), so
-            // the lower-priority sender steps down without waiting.
+        } else if !self.params.lower_prio_no_advert && src != self.params.primary_address {
+            // Lower priority, or equal from a lower primary address: the RFC
+            // discards it. keepalived 2.2.7 sends an advertisement at once
+            // and restarts its Adver_Timer ("forcing new election"), so the
+            // other sender steps down without waiting; not with
+            // lower_prio_no_advert (vrrp_strict), which follows the RFC.
             self.send_advert(local, out);
             self.arm_adver(now + self.params.adver_int, out);
         }
-        // Equal priority from a lower primary address: discarded.
     }
 
     /// VRRPv3 Backups adopt the Master's advertised interval (RFC 5798

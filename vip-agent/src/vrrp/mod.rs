@@ -9,7 +9,7 @@ pub mod packet;
 
 pub use fsm::{
     Action, DiscardReason, Event, InitialState, Instance, Params, ParamsError, ProtocolVersion,
-    State, Timer, TransitionReason,
+    State, Timer, TransitionReason, UnicastPeer, DOWN_TIMER_ADVERTS,
 };
 pub use packet::{
     Advertisement, Auth, ChecksumKind, ChecksumMode, DecodeError, EncodeError, Version,

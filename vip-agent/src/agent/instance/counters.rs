@@ -13,7 +13,8 @@ use crate::vrrp::{DecodeError, DiscardReason, State, TransitionReason};
 pub enum DiscardCause {
     /// Unicast: the source is not one of the `unicast_peer`s.
     NotPeer,
-    /// TTL / hop limit not 255.
+    /// TTL / hop limit not 255 (multicast), or outside the unicast
+    /// peer's `min_ttl`..`max_ttl`.
     Ttl,
     /// Not VRRP version 2 or 3, or not the configured one.
     Version,
@@ -92,6 +93,7 @@ impl DiscardCause {
             DiscardReason::IntervalMismatch { .. } => DiscardCause::IntervalMismatch,
             DiscardReason::OwnAdvert => DiscardCause::OwnAdvert,
             DiscardReason::NotRunning => DiscardCause::NotRunning,
+            DiscardReason::NotPeer => DiscardCause::NotPeer,
         }
     }
 }

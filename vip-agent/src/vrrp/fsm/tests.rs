@@ -47,6 +47,10 @@ fn v2_params(priority: u8) -> Params {
         initial_state: InitialState::Backup,
         auth: Auth::None,
         sync_group: false,
+        unicast_peers: Vec::new(),
+        lower_prio_no_advert: false,
+        higher_prio_send_advert: false,
+        down_timer_adverts: DOWN_TIMER_ADVERTS,
     }
 }
 
@@ -730,4 +734,131 @@ fn rfc5798_6_4_2_master_down_timer_makes_a_backup_master() {
     let actions = instance.handle(Event::TimerFired(Timer::MasterDown), down);
     assert_eq!(instance.state(), State::Master);
     assert!(!actions.contains(&Action::GroupReady));
+}
+
+fn rx_ttl(instance: &mut Instance, priority: u8, src: &str, ttl: u8) -> Vec<Action> {
+    let advert = advert_from(instance, priority);
+    instance.handle(
+        Event::Advert {
+            advert,
+            src: ip(src),
+            ttl,
+        },
+        ms(1000),
+    )
+}
+
+#[test]
+fn rfc5798_7_1_multicast_adverts_must_arrive_with_ttl_255() {
+    let mut instance = started(v2_params(100));
+    assert_eq!(
+        rx_ttl(&mut instance, 150, "172.17.0.3", 64),
+        vec![Action::Discard(DiscardReason::Invalid(
+            DecodeError::BadTtl(64)
+        ))]
+    );
+}
+
+#[test]
+fn keepalived_unicast_adverts_come_from_a_peer_within_its_ttl_range() {
+    // keepalived checks a unicast advert's source and the peer's
+    // min_ttl..max_ttl, not the RFC's 255: its own IPv6 unicast adverts
+    // leave with the kernel's hop limit, and routed peers arrive lower.
+    let peers = vec![
+        UnicastPeer {
+            address: ip("172.17.0.3"),
+            min_ttl: 0,
+            max_ttl: 255,
+        },
+        UnicastPeer {
+            address: ip("172.17.0.4"),
+            min_ttl: 60,
+            max_ttl: 64,
+        },
+    ];
+    let params = Params {
+        unicast_peers: peers,
+        ..v2_params(100)
+    };
+    let mut instance = started(params.clone());
+    let accepted = rx_ttl(&mut instance, 150, "172.17.0.3", 64);
+    assert!(
+        armed(&accepted, Timer::MasterDown).is_some(),
+        "{accepted:?}"
+    );
+    let accepted = rx_ttl(&mut instance, 150, "172.17.0.4", 63);
+    assert!(
+        armed(&accepted, Timer::MasterDown).is_some(),
+        "{accepted:?}"
+    );
+    assert_eq!(
+        rx_ttl(&mut instance, 150, "172.17.0.4", 255),
+        vec![Action::Discard(DiscardReason::Invalid(
+            DecodeError::BadTtl(255)
+        ))]
+    );
+    assert_eq!(
+        rx_ttl(&mut instance, 150, "172.17.0.9", 255),
+        vec![Action::Discard(DiscardReason::NotPeer)]
+    );
+}
+
+#[test]
+fn keepalived_master_answers_equal_priority_from_a_lower_address_too() {
+    // keepalived's vrrp_state_master_rx: "lower priority" includes equal
+    // priority from a lower address ("forcing new election").
+    let mut instance = master(v2_params(100));
+    let actions = rx_prio(&mut instance, 100, "172.17.0.1", ms(5120));
+    assert_eq!(sent_priorities(&actions), vec![100]);
+    assert_eq!(armed(&actions, Timer::Adver), Some(ms(6120)));
+    assert_eq!(instance.state(), State::Master);
+}
+
+#[test]
+fn keepalived_lower_prio_no_advert_discards_as_the_rfc_says() {
+    let mut instance = master(Params {
+        lower_prio_no_advert: true,
+        ..v2_params(100)
+    });
+    for (priority, src) in [(50, "172.17.0.3"), (100, "172.17.0.1")] {
+        let actions = rx_prio(&mut instance, priority, src, ms(5120));
+        assert!(actions.is_empty(), "{actions:?}");
+        assert_eq!(instance.state(), State::Master);
+    }
+}
+
+#[test]
+fn keepalived_higher_prio_send_advert_sends_one_before_yielding() {
+    let mut instance = master(Params {
+        higher_prio_send_advert: true,
+        ..v2_params(100)
+    });
+    let actions = rx_prio(&mut instance, 150, "172.17.0.3", ms(5120));
+    assert_eq!(sent_priorities(&actions), vec![100]);
+    assert_eq!(instance.state(), State::Backup);
+    // Without it the Master yields silently.
+    let mut instance = master(v2_params(100));
+    let actions = rx_prio(&mut instance, 150, "172.17.0.3", ms(5120));
+    assert!(sent_priorities(&actions).is_empty());
+}
+
+#[test]
+fn keepalived_down_timer_adverts_replaces_the_rfcs_three() {
+    let instance = started(Params {
+        down_timer_adverts: 5,
+        ..v2_params(100)
+    });
+    // 5 * 1 s + Skew_Time (156/256 s).
+    assert_eq!(
+        instance.master_down_interval(),
+        Duration::from_secs(5) + Duration::from_micros(609_375)
+    );
+    assert_eq!(
+        Instance::new(Params {
+            down_timer_adverts: 0,
+            ..v2_params(100)
+        })
+        .err(),
+        Some(ParamsError::BadDownTimerAdverts(0))
+    );
 }
