@@ -44,6 +44,7 @@ pub struct Keepalived {
     pub role: String,
     pub ns: String,
     pub log: PathBuf,
+    conf: PathBuf,
     pid_files: [PathBuf; 2],
     child: Option<Child>,
 }
@@ -87,6 +88,7 @@ impl Keepalived {
             role: role.to_string(),
             ns,
             log,
+            conf,
             pid_files,
             child: Some(child),
         })
@@ -177,6 +179,15 @@ impl Keepalived {
         for file in &self.pid_files {
             let _ = fs::remove_file(file);
         }
+        Ok(())
+    }
+
+    /// Replaces its configuration with `config` and sends SIGHUP to the
+    /// parent process (what `systemctl reload` sends).
+    pub fn reload(&self, config: &str) -> Result<()> {
+        let child = self.child.as_ref().context("keepalived is not running")?;
+        fs::write(&self.conf, config)?;
+        nix::sys::signal::kill(Pid::from_raw(child.id() as i32), Signal::SIGHUP)?;
         Ok(())
     }
 
