@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use super::diagnostic::{Diagnostics, Location};
+use super::keywords::{self, Section};
 use super::model::{
     Command, GlobalDefs, InitialState, NotifyFifo, ParamMatch, PeerTtl, ScriptUser, TrackFile,
     TrackFileInit, TrackProcess, VirtualAddress, VrrpScript,
@@ -16,149 +17,6 @@ use super::values;
 /// The `vrrp_instance` keywords whose absence is reported.
 pub const REQUIRED_INSTANCE_KEYWORDS: &[&str] =
     &["interface", "virtual_router_id", "virtual_ipaddress"];
-
-/// Top-level sections keepalived knows that vip-agent does not implement.
-const IGNORED_TOP_LEVEL: &[&str] = &[
-    "virtual_server",
-    "virtual_server_group",
-    "bfd_instance",
-    "track_group",
-    "garp_group",
-    "linkbeat_interfaces",
-    "linkbeat_use_polling",
-    "net_namespace",
-    "net_namespace_ipvs",
-    "namespace_with_ipsets",
-    "instance",
-    "use_pid_dir",
-];
-
-/// `global_defs` keywords keepalived knows that vip-agent does not implement.
-const IGNORED_GLOBAL: &[&str] = &[
-    "notification_email",
-    "notification_email_from",
-    "smtp_server",
-    "smtp_connect_timeout",
-    "smtp_helo_name",
-    "smtp_alert",
-    "smtp_alert_vrrp",
-    "smtp_alert_checker",
-    "no_email_faults",
-    "email_faults",
-    "lvs_sync_daemon",
-    "lvs_timeouts",
-    "lvs_flush",
-    "lvs_flush_on_stop",
-    "vrrp_garp_extra_if",
-    "vrrp_garp_extra_if_vmac",
-    "vrrp_iptables",
-    "vrrp_ipsets",
-    "vrrp_nftables",
-    "nftables_priority",
-    "nftables_ifindex",
-    "nftables_counters",
-    "vrrp_check_unicast_src",
-    "vrrp_skip_check_adv_addr",
-    "dbus_service_name",
-    "lvs_notify_fifo",
-    "lvs_notify_fifo_script",
-    "vrrp_priority",
-    "checker_priority",
-    "bfd_priority",
-    "vrrp_no_swap",
-    "checker_no_swap",
-    "bfd_no_swap",
-    "vrrp_rt_priority",
-    "checker_rt_priority",
-    "bfd_rt_priority",
-    "vrrp_rlimit_rttime",
-    "checker_rlimit_rttime",
-    "bfd_rlimit_rttime",
-    "vrrp_cpu_affinity",
-    "checker_cpu_affinity",
-    "bfd_cpu_affinity",
-    "snmp_socket",
-    "enable_snmp_vrrp",
-    "enable_snmp_keepalived",
-    "enable_snmp_checker",
-    "enable_snmp_rfc",
-    "enable_snmp_rfcv2",
-    "enable_snmp_rfcv3",
-    "enable_traps",
-    "enable_dbus",
-    "process_names",
-    "process_name",
-    "vrrp_process_name",
-    "checker_process_name",
-    "bfd_process_name",
-    "linkbeat_use_polling",
-    "net_namespace",
-    "net_namespace_ipvs",
-    "namespace_with_ipsets",
-    "instance",
-    "use_pid_dir",
-    "max_auto_priority",
-    "min_auto_priority_delay",
-    "dynamic_interfaces",
-    "no_checker_emails",
-    "vrrp_netlink_cmd_rcv_bufs",
-    "vrrp_netlink_cmd_rcv_bufs_force",
-    "vrrp_netlink_monitor_rcv_bufs",
-    "vrrp_netlink_monitor_rcv_bufs_force",
-    "lvs_netlink_cmd_rcv_bufs",
-    "lvs_netlink_cmd_rcv_bufs_force",
-    "lvs_netlink_monitor_rcv_bufs",
-    "lvs_netlink_monitor_rcv_bufs_force",
-    "process_monitor_rcv_bufs",
-    "process_monitor_rcv_bufs_force",
-    "vrrp_rx_bufs_policy",
-    "vrrp_rx_bufs_multiplier",
-    "rs_init_notifies",
-    "vrrp_startup_delay",
-    "log_unknown_vrids",
-    "umask",
-    "random_seed",
-    "reload_time_file",
-    "reload_repeat",
-    "reload_file",
-    "include_check",
-    "config_save_dir",
-    "tmp_config_directory",
-    "data_use_instance",
-    "startup_script",
-    "startup_script_timeout",
-    "shutdown_script",
-    "shutdown_script_timeout",
-    "vrrp_track_process",
-];
-
-/// `vrrp_instance` keywords keepalived knows that vip-agent does not implement.
-const IGNORED_INSTANCE: &[&str] = &[
-    "use_vmac",
-    "use_vmac_addr",
-    "vmac_xmit_base",
-    "use_ipvlan",
-    "native_ipv6",
-    "vrf",
-    "track_bfd",
-    "mcast_dst_ip",
-    "track_src_ip",
-    "check_unicast_src",
-    "unicast_fault_no_peer",
-    "old_unicast_checksum",
-    "garp_extra_if",
-    "garp_extra_if_vmac",
-    "promote_secondaries",
-    "skip_check_adv_addr",
-    "debug",
-    "notify_master_rx_lower_pri",
-    "smtp_alert",
-    "kernel_rx_buf_size",
-    "linkbeat_use_polling",
-];
-
-/// `vrrp_sync_group` keywords keepalived knows that vip-agent does not implement.
-const IGNORED_SYNC_GROUP: &[&str] = &["track_bfd", "smtp_alert"];
 
 /// Options of a virtual address line that vip-agent does not apply, with
 /// whether they take a value.
@@ -509,7 +367,7 @@ pub fn interpret(statements: Block<'_>, diagnostics: &mut Diagnostics) -> RawCon
                     raw.static_rules.extend(rules);
                 }
             }
-            other if IGNORED_TOP_LEVEL.contains(&other) => reader.ignored(statement),
+            other if keywords::skipped_in(Section::TopLevel, other) => reader.ignored(statement),
             _ => reader.unknown(statement),
         }
     }
@@ -818,7 +676,9 @@ impl Reader<'_> {
                     global.default_interface =
                         self.value(statement).map(|word| word.text.to_string())
                 }
-                other if IGNORED_GLOBAL.contains(&other) => self.ignored(statement),
+                other if keywords::skipped_in(Section::GlobalDefs, other) => {
+                    self.ignored(statement)
+                }
                 _ => self.unknown(statement),
             }
         }
@@ -1099,7 +959,9 @@ impl Reader<'_> {
                         statement.name()
                     ),
                 ),
-                other if IGNORED_INSTANCE.contains(&other) => self.ignored(statement),
+                other if keywords::skipped_in(Section::VrrpInstance, other) => {
+                    self.ignored(statement)
+                }
                 _ => self.unknown(statement),
             }
         }
@@ -1803,7 +1665,9 @@ impl Reader<'_> {
                 "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
                     self.notify(statement, &mut group.notify)
                 }
-                other if IGNORED_SYNC_GROUP.contains(&other) => self.ignored(statement),
+                other if keywords::skipped_in(Section::VrrpSyncGroup, other) => {
+                    self.ignored(statement)
+                }
                 _ => self.unknown(statement),
             }
         }

@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 mod diagnostic;
 mod interpret;
+pub mod keywords;
 mod lexer;
 mod model;
 mod names;

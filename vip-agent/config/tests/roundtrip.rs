@@ -584,7 +584,8 @@ fn instance(index: usize, script_count: usize) -> impl Strategy<Value = VrrpInst
             vec(any_family().prop_flat_map(rule), 0..3),
         );
         let ttl = (
-            option::of(any::<u8>()),
+            // 0 cannot be sent over IPv4.
+            option::of(1u8..=255),
             option::of(any::<(u8, u8)>()),
             any::<[bool; 2]>(),
             1u8..=100,
