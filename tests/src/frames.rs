@@ -409,6 +409,15 @@ impl V2Advert {
 // ------------------------------------------------------------------------
 // Reading frames back.
 
+/// Whether `frame` is a gratuitous ARP for `vip`: sender and target address
+/// both the VIP.
+pub fn is_gratuitous_arp_for(frame: &[u8], vip: [u8; 4]) -> bool {
+    frame.len() >= 42
+        && frame[12..14] == [0x08, 0x06]
+        && frame[28..32] == vip
+        && frame[38..42] == vip
+}
+
 /// A VRRP message with the IP fields the receive path needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpPacket<'a> {

@@ -11,6 +11,7 @@
 
 pub mod agent;
 pub mod container;
+pub mod fifo;
 pub mod frames;
 pub mod keepalived;
 pub mod metrics;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use tests::{
-    frames::{parse_ethernet_frame, PacketSocket, V2Advert},
+    frames::{is_gratuitous_arp_for, parse_ethernet_frame, PacketSocket, V2Advert},
     side_by_side::{Implementation, Router},
     Lab,
 };
@@ -24,12 +24,8 @@ const CONFIG: &str = "vrrp_instance VI_1 {\n    state MASTER\n    interface eth0
                       garp_lower_prio_repeat 3\n    garp_lower_prio_delay 0\n    \
                       virtual_ipaddress {\n        10.65.0.100/24\n    }\n}\n";
 
-/// A gratuitous ARP for the VIP: sender and target address both the VIP.
 fn is_vip_garp(frame: &[u8]) -> bool {
-    frame.len() >= 42
-        && frame[12..14] == [0x08, 0x06]
-        && frame[28..32] == VIP
-        && frame[38..42] == VIP
+    is_gratuitous_arp_for(frame, VIP)
 }
 
 fn is_our_advert(frame: &[u8]) -> bool {

@@ -12,17 +12,16 @@
 use std::{
     collections::BTreeMap,
     fs,
-    io::{BufRead, BufReader},
-    os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt},
-    path::{Path, PathBuf},
-    sync::mpsc,
-    time::{Duration, Instant},
+    os::unix::fs::{MetadataExt, PermissionsExt},
+    path::Path,
+    time::Duration,
 };
 
 use anyhow::{ensure, Context, Result};
 use nix::sys::signal::Signal;
 use tests::{
     agent::{AgentProcess, AgentSpec},
+    fifo::FifoLines,
     frames::{PacketSocket, V2Advert},
     keepalived::Keepalived,
     wait_for, Lab,
@@ -62,75 +61,6 @@ fn subject_config(dir: &Path) -> String {
         instances(100),
         dir = dir.display()
     )
-}
-
-/// Reads the FIFO at `path` once something has made it, a line at a time,
-/// until its writer closes it.
-fn consume(path: PathBuf) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let made = wait_for("the FIFO to be made", BOUND, || {
-            fs::symlink_metadata(&path)
-                .ok()
-                .filter(|m| m.file_type().is_fifo())
-        });
-        if made.is_err() {
-            return;
-        }
-        // The writer holds it open already: this open does not wait.
-        let Ok(file) = fs::File::open(&path) else {
-            return;
-        };
-        for line in BufReader::new(file).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-struct Lines {
-    rx: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Lines {
-    /// How often `line` has been seen.
-    fn count(&self, line: &str) -> usize {
-        self.seen.iter().filter(|l| *l == line).count()
-    }
-
-    /// Reads until each of `lines` has been seen `times` times.
-    fn wait(&mut self, lines: &[String], times: usize) -> Result<()> {
-        let deadline = Instant::now() + BOUND;
-        while !lines.iter().all(|l| self.count(l) >= times) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(_) => anyhow::bail!(
-                    "waiting for {lines:?} x{times}; the FIFO gave {:#?}",
-                    self.seen
-                ),
-            }
-        }
-        Ok(())
-    }
-
-    /// Reads to the end of the FIFO (its writer closed it).
-    fn finish(&mut self) -> Result<()> {
-        let deadline = Instant::now() + BOUND;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    anyhow::bail!("the FIFO was not closed; it gave {:#?}", self.seen)
-                }
-            }
-        }
-    }
 }
 
 fn state_lines(state: &str, instances: &[&str], group: bool) -> Vec<String> {
@@ -216,14 +146,11 @@ fn run(lab: &mut Lab, subject: usize, peer: usize, keepalived: bool) -> Result<O
         fs::write(&path, &config)?;
         Subject::Agent(lab.start_agent(&AgentSpec::with_config(subject, "subject-va", &path))?)
     };
-    let mut lines = Lines {
-        rx: consume(dir.join("vrrp.fifo")),
-        seen: Vec::new(),
-    };
+    let mut lines = FifoLines::read(dir.join("vrrp.fifo"), BOUND);
     let all = ["VI_1", "VI_2", "VI_3"];
 
     // Alone: Backup, then Master once no advert came.
-    lines.wait(&state_lines("MASTER", &all, true), 1)?;
+    lines.wait_all(&state_lines("MASTER", &all, true), 1)?;
     let meta = fs::symlink_metadata(dir.join("notify.fifo")).context("notify_fifo")?;
     let fifo = (meta.mode(), meta.uid(), meta.gid());
 
@@ -235,12 +162,12 @@ fn run(lab: &mut Lab, subject: usize, peer: usize, keepalived: bool) -> Result<O
         &format!("{who}-peer"),
         &peer_conf,
     ))?;
-    lines.wait(&state_lines("BACKUP", &all, true), 2)?;
+    lines.wait_all(&state_lines("BACKUP", &all, true), 2)?;
 
     // The peer stops (priority 0): the subject takes over again.
     peer_agent.signal(Signal::SIGTERM)?;
     peer_agent.wait_exit(BOUND)?;
-    lines.wait(&state_lines("MASTER", &all, true), 2)?;
+    lines.wait_all(&state_lines("MASTER", &all, true), 2)?;
 
     // A Master of lower priority for VI_3 is heard (one advert).
     let interface = lab.node(peer).interface.clone();
@@ -252,7 +179,7 @@ fn run(lab: &mut Lab, subject: usize, peer: usize, keepalived: bool) -> Result<O
     let (_, vrid, vip) = INSTANCES[2];
     socket.send(&V2Advert::multicast(mac, PEER_IP, vrid, 50, &[vip]).frame())?;
     let lower = "INSTANCE \"VI_3\" MASTER_RX_LOWER_PRI 100".to_string();
-    lines.wait(std::slice::from_ref(&lower), 1)?;
+    lines.wait_all(std::slice::from_ref(&lower), 1)?;
     // The script has read it too before the node stops.
     wait_for("the reader script to read every line", BOUND, || {
         fs::read_to_string(dir.join("reader.lines"))

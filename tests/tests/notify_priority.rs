@@ -9,21 +9,15 @@
 //!   tells them;
 //! - the stop tells VI_1 `STOP`.
 
-use std::{
-    fs,
-    io::{BufRead, BufReader},
-    os::unix::fs::FileTypeExt,
-    path::{Path, PathBuf},
-    sync::mpsc,
-    time::{Duration, Instant},
-};
+use std::{fs, path::Path, time::Duration};
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{ensure, Result};
 use nix::sys::signal::Signal;
 use tests::{
     agent::{AgentProcess, AgentSpec},
+    fifo::FifoLines,
     keepalived::Keepalived,
-    wait_for, Lab,
+    Lab,
 };
 
 /// Generous: two noisy cores; a VRRPv2 election takes about 3.6 s.
@@ -55,78 +49,6 @@ fn config(dir: &Path, all: bool) -> String {
     text
 }
 
-/// The lines of the FIFO at `path`, read once it exists, until its writer
-/// closes it and it is gone (keepalived closes and opens it again on a
-/// reload: reading goes on as long as it comes back within a few seconds).
-fn consume(path: PathBuf) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut wait = BOUND;
-        loop {
-            let made = wait_for("the FIFO to be made", wait, || {
-                fs::symlink_metadata(&path)
-                    .ok()
-                    .filter(|m| m.file_type().is_fifo())
-            });
-            let Ok(file) = made.and_then(|_| Ok(fs::File::open(&path)?)) else {
-                return;
-            };
-            for line in BufReader::new(file).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-            wait = Duration::from_secs(3);
-        }
-    });
-    rx
-}
-
-struct Lines {
-    rx: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Lines {
-    /// Reads until `line` has been seen.
-    fn wait(&mut self, line: &str) -> Result<()> {
-        let deadline = Instant::now() + BOUND;
-        while !self.seen.iter().any(|l| l == line) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(l) => self.seen.push(l),
-                Err(_) => bail!("waiting for {line:?}; the FIFO gave {:#?}", self.seen),
-            }
-        }
-        Ok(())
-    }
-
-    /// Reads to the end (the writer closed the FIFO).
-    fn finish(&mut self) -> Result<()> {
-        let deadline = Instant::now() + BOUND;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(l) => self.seen.push(l),
-                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    bail!("the FIFO was not closed; it gave {:#?}", self.seen)
-                }
-            }
-        }
-    }
-
-    /// The lines of one instance, in order.
-    fn of(&self, name: &str) -> Vec<String> {
-        let prefix = format!("INSTANCE \"{name}\" ");
-        self.seen
-            .iter()
-            .filter(|l| l.starts_with(&prefix))
-            .cloned()
-            .collect()
-    }
-}
-
 enum Subject {
     Keepalived(Keepalived),
     Agent(AgentProcess),
@@ -145,10 +67,7 @@ fn run(lab: &mut Lab, node: usize, keepalived: bool) -> Result<[Vec<String>; 3]>
     fs::write(&level, "0\n")?;
     let path = dir.join("keepalived.conf");
     fs::write(&path, config(&dir, true))?;
-    let mut lines = Lines {
-        rx: consume(dir.join("vrrp.fifo")),
-        seen: Vec::new(),
-    };
+    let mut lines = FifoLines::read(dir.join("vrrp.fifo"), BOUND);
     let subject = if keepalived {
         Subject::Keepalived(Keepalived::start(lab, node, who, &config(&dir, true))?)
     } else {
@@ -183,7 +102,11 @@ fn run(lab: &mut Lab, node: usize, keepalived: bool) -> Result<[Vec<String>; 3]>
     }
     lines.finish()?;
     println!("{who}: {:#?}", lines.seen);
-    Ok([lines.of("VI_1"), lines.of("VI_2"), lines.of("VI_3")])
+    Ok([
+        lines.of_instance("VI_1"),
+        lines.of_instance("VI_2"),
+        lines.of_instance("VI_3"),
+    ])
 }
 
 #[test]

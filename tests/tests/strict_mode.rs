@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use tests::{
-    frames::{parse_ethernet_frame, PacketSocket, V2Advert},
+    frames::{is_gratuitous_arp_for, parse_ethernet_frame, PacketSocket, V2Advert},
     side_by_side::{Implementation, Router},
     Lab,
 };
@@ -46,12 +46,8 @@ fn config(mode: Mode) -> String {
     )
 }
 
-/// A gratuitous ARP for the VIP: sender and target address both the VIP.
 fn is_vip_garp(frame: &[u8]) -> bool {
-    frame.len() >= 42
-        && frame[12..14] == [0x08, 0x06]
-        && frame[28..32] == VIP
-        && frame[38..42] == VIP
+    is_gratuitous_arp_for(frame, VIP)
 }
 
 fn is_master_advert(frame: &[u8]) -> bool {
