@@ -3,8 +3,9 @@
 //! (it answers at once with its own advert, "forcing new election", and
 //! announces its VIP again with `vrrp_garp_master_repeat` gratuitous ARPs),
 //! `lower_prio_no_advert` (no answer, the announcements still), and
-//! `vrrp_strict` (neither: RFC 5798 says to discard the advert). vip-agent
-//! must do what keepalived does in each.
+//! `vrrp_strict` (neither: RFC 5798 says to discard the advert). In each,
+//! `notify_master_rx_lower_pri` runs. vip-agent must do what keepalived
+//! does in each.
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use anyhow::{ensure, Context, Result};
 use tests::{
     frames::{is_gratuitous_arp_for, parse_ethernet_frame, PacketSocket, V2Advert},
     side_by_side::{Implementation, Router},
-    Lab,
+    wait_for, Lab,
 };
 
 /// Generous: two noisy cores.
@@ -32,7 +33,7 @@ enum Mode {
     Strict,
 }
 
-fn config(mode: Mode) -> String {
+fn config(mode: Mode, marker: &std::path::Path) -> String {
     let (global, instance) = match mode {
         Mode::Defaults => ("", ""),
         Mode::LowerPrioNoAdvert => ("", "    lower_prio_no_advert\n"),
@@ -41,8 +42,10 @@ fn config(mode: Mode) -> String {
     format!(
         "{global}vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    \
          virtual_router_id {VRID}\n    priority 150\n    advert_int 1\n    \
-         garp_master_repeat 1\n    garp_master_delay 0\n{instance}    \
-         virtual_ipaddress {{\n        10.68.0.100/24\n    }}\n}}\n"
+         garp_master_repeat 1\n    garp_master_delay 0\n    \
+         notify_master_rx_lower_pri \"/usr/bin/touch {marker}\"\n{instance}    \
+         virtual_ipaddress {{\n        10.68.0.100/24\n    }}\n}}\n",
+        marker = marker.display()
     )
 }
 
@@ -93,8 +96,23 @@ fn run(implementation: Implementation, mode: Mode) -> Result<(bool, usize)> {
     let mut lab = Lab::new()?;
     let router = lab.add_node("r", "eth0", &["10.68.0.1/24"])?;
     let watcher = lab.add_node("w", "eth0", &["10.68.0.2/24"])?;
-    let _router = Router::start(&mut lab, router, "r", implementation, &config(mode))?;
+    let marker = lab.work_dir().join("rx_lower_pri.ran");
+    let _router = Router::start(
+        &mut lab,
+        router,
+        "r",
+        implementation,
+        &config(mode, &marker),
+    )?;
     let reaction = reaction_to_a_lower_priority_master(&lab, watcher)?;
+    wait_for(
+        &format!(
+            "{} {mode:?}: notify_master_rx_lower_pri to run",
+            implementation.name()
+        ),
+        BOUND,
+        || marker.exists().then_some(()),
+    )?;
     println!(
         "{} {mode:?}: answered {}, {} gratuitous ARPs",
         implementation.name(),

@@ -180,6 +180,7 @@ pub struct RawNotify {
     pub stop: Option<Command>,
     pub deleted: Option<Command>,
     pub any: Option<Command>,
+    pub master_rx_lower_pri: Option<Command>,
 }
 
 #[derive(Debug)]
@@ -871,6 +872,16 @@ impl Reader<'_> {
                 }
                 "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
                     self.notify(statement, &mut instance.notify)
+                }
+                "notify_master_rx_lower_pri" => {
+                    if instance.notify.master_rx_lower_pri.is_some() {
+                        self.diagnostics.warning(
+                            statement.at(),
+                            "'notify_master_rx_lower_pri' was already given; this one is ignored, as keepalived ignores it",
+                        );
+                    } else {
+                        instance.notify.master_rx_lower_pri = self.command(statement);
+                    }
                 }
                 "garp_master_delay" => {
                     instance.garp_master_delay = self.integer(statement, 0, 86400)

@@ -493,6 +493,11 @@ pub const KEYWORDS: &[Keyword] = &[
     ),
     runs(
         VrrpInstance,
+        "notify_master_rx_lower_pri",
+        "script run when the Master hears a lower priority (agent::notify)",
+    ),
+    runs(
+        VrrpInstance,
         "garp_master_delay",
         "second GARP/NA burst of a new Master",
     ),
@@ -585,7 +590,6 @@ pub const KEYWORDS: &[Keyword] = &[
     skipped(VrrpInstance, "lvs_sync_daemon_interface"),
     skipped(VrrpInstance, "mcast_dst_ip"),
     skipped(VrrpInstance, "native_ipv6"),
-    skipped(VrrpInstance, "notify_master_rx_lower_pri"),
     skipped(VrrpInstance, "old_unicast_checksum"),
     skipped(VrrpInstance, "promote_secondaries"),
     skipped(VrrpInstance, "skip_check_adv_addr"),

@@ -550,11 +550,15 @@ pub struct NotifyScripts {
     pub deleted: Option<Command>,
     /// Run on every transition with TYPE NAME STATE PRIORITY appended.
     pub any: Option<Command>,
+    /// `notify_master_rx_lower_pri`: run when the Master hears a Master of
+    /// lower priority (instances only), without arguments, as keepalived runs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_rx_lower_pri: Option<Command>,
 }
 
 impl NotifyScripts {
     /// Each script with the keyword that sets it, in keepalived's order.
-    pub fn by_keyword(&self) -> [(&'static str, &Option<Command>); 6] {
+    pub fn by_keyword(&self) -> [(&'static str, &Option<Command>); 7] {
         [
             ("notify_master", &self.master),
             ("notify_backup", &self.backup),
@@ -562,11 +566,12 @@ impl NotifyScripts {
             ("notify_stop", &self.stop),
             ("notify_deleted", &self.deleted),
             ("notify", &self.any),
+            ("notify_master_rx_lower_pri", &self.master_rx_lower_pri),
         ]
     }
 
     /// [`Self::by_keyword`], to change a script in place.
-    pub fn by_keyword_mut(&mut self) -> [(&'static str, &mut Option<Command>); 6] {
+    pub fn by_keyword_mut(&mut self) -> [(&'static str, &mut Option<Command>); 7] {
         [
             ("notify_master", &mut self.master),
             ("notify_backup", &mut self.backup),
@@ -574,6 +579,7 @@ impl NotifyScripts {
             ("notify_stop", &mut self.stop),
             ("notify_deleted", &mut self.deleted),
             ("notify", &mut self.any),
+            ("notify_master_rx_lower_pri", &mut self.master_rx_lower_pri),
         ]
     }
 }

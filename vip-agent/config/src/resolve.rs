@@ -924,6 +924,7 @@ fn resolve_notify(raw: &RawNotify) -> NotifyScripts {
         stop: raw.stop.clone(),
         deleted: raw.deleted.clone(),
         any: raw.any.clone(),
+        master_rx_lower_pri: raw.master_rx_lower_pri.clone(),
     }
 }
 

@@ -48,6 +48,7 @@ fn notify() -> impl Strategy<Value = NotifyScripts> {
             // An instance's, set below: a sync group has none.
             deleted: None,
             any,
+            master_rx_lower_pri: None,
         })
 }
 
@@ -682,6 +683,11 @@ fn instance(index: usize, script_count: usize) -> impl Strategy<Value = VrrpInst
                     notify: NotifyScripts {
                         deleted: if flags[0] != flags[1] {
                             notify.stop.clone()
+                        } else {
+                            None
+                        },
+                        master_rx_lower_pri: if flags[2] {
+                            notify.master.clone()
                         } else {
                             None
                         },

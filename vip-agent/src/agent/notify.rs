@@ -150,9 +150,14 @@ pub fn run(
         NotifyState::Fault => &scripts.fault,
         NotifyState::Stop => &scripts.stop,
         NotifyState::Deleted => &scripts.deleted,
-        NotifyState::MasterRxLowerPri
-        | NotifyState::MasterPriority
-        | NotifyState::BackupPriority => return,
+        // keepalived's send_event_notify: its own script alone, no arguments.
+        NotifyState::MasterRxLowerPri => {
+            if let Some(command) = &scripts.master_rx_lower_pri {
+                spawn(command, default_user, &[]);
+            }
+            return;
+        }
+        NotifyState::MasterPriority | NotifyState::BackupPriority => return,
     };
     if let Some(command) = specific {
         spawn(command, default_user, &[]);
