@@ -334,7 +334,9 @@ fn resolve_instance(
         version = 3;
     }
 
-    if raw.virtual_ipaddresses.is_empty() && !written("virtual_ipaddress") {
+    // keepalived looks at the list, not at the keyword: an empty block
+    // counts as none.
+    if raw.virtual_ipaddresses.is_empty() {
         if version == 3 || strict {
             // keepalived refuses to run such an instance.
             diagnostics.error(

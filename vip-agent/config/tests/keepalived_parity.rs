@@ -614,9 +614,15 @@ fn strict_mode_changes_and_refuses_what_keepalived_does() {
             .contains("at least one is required with vrrp_strict")),
         "{errors:?}"
     );
-    // VRRPv3 needs one too, strict or not; VRRPv2 only warns.
+    // VRRPv3 needs one too, strict or not; VRRPv2 only warns. An empty
+    // block is none (found by fuzzing: the printed form, without the
+    // block, did not load back).
     let v3 = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  version 3\n}\n";
     assert!(load_str(v3, "test.conf", LoadOptions::default()).is_err());
+    let v3_empty = v3.replace("version 3\n", "version 3\n  virtual_ipaddress {\n  }\n");
+    assert!(load_str(&v3_empty, "test.conf", LoadOptions::default()).is_err());
+    let (_, warnings) = load(&bare.replace("id 1\n", "id 1\n  virtual_ipaddress {\n  }\n"));
+    warned(&warnings, "has no virtual_ipaddress");
     let (_, warnings) = load(bare);
     warned(&warnings, "has no virtual_ipaddress");
 
