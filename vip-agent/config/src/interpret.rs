@@ -635,6 +635,8 @@ impl Reader<'_> {
                         .map(|s| s.value)
                 }
                 "vrrp_strict" => global.vrrp_strict = self.flag(statement),
+                // Always on here, as `check_unicast_src` is.
+                "vrrp_check_unicast_src" => self.bare_keyword(statement),
                 "vrrp_lower_prio_no_advert" => global.lower_prio_no_advert = self.flag(statement),
                 "vrrp_higher_prio_send_advert" => {
                     global.higher_prio_send_advert = self.flag(statement)
@@ -929,6 +931,9 @@ impl Reader<'_> {
                         }
                     }
                 }
+                // What keepalived does only with it, vip-agent always does:
+                // a unicast advert must come from a peer, within its TTL range.
+                "check_unicast_src" => self.bare_keyword(statement),
                 "dont_track_primary" => {
                     self.bare_keyword(statement);
                     instance.dont_track_primary = true;
