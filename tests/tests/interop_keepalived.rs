@@ -427,10 +427,10 @@ fn v2_unicast_peers() {
 #[test]
 fn v3_ipv6_unicast_peers() {
     run_cell(Cell {
-        name: "v3 IPv6 unicast",
+        name: "v3 IPv6 unicast 0.1 s",
         version: 3,
         v6: true,
-        advert_int: "1",
+        advert_int: "0.1",
         auth: None,
         unicast: true,
         vrid: 76,
