@@ -660,7 +660,7 @@ impl Instance {
             self.preempt_allowed_at = None;
             self.arm_master_down(now + self.master_down_interval(), out);
             self.transition(State::Backup, TransitionReason::HigherPriorityMaster, out);
-        } else if !self.params.lower_prio_no_advert && src != self.params.primary_address {
+        } else if !self.params.lower_prio_no_advert {
             // Lower priority, or equal from a lower primary address: the RFC
             // discards it. keepalived 2.2.7 sends an advertisement at once
             // and restarts its Adver_Timer ("forcing new election"), so the
