@@ -87,20 +87,33 @@ fn adverts_from_master(lab: &Lab, b: usize, count: usize) -> Result<Vec<u8>> {
     Ok(ttls)
 }
 
+/// The Master on `a`, with `unicast_ttl 64`, once it holds the VIP.
+fn start_master(
+    lab: &mut Lab,
+    a: usize,
+    b: usize,
+    implementation: Implementation,
+    name: &str,
+) -> Result<Router> {
+    let master = Router::start(
+        lab,
+        a,
+        "a",
+        implementation,
+        &config(150, A, B, "", "    unicast_ttl 64\n"),
+    )?;
+    let vip: IpAddr = VIP.parse()?;
+    wait_for(&format!("{name}: a to hold the VIP"), BOUND, || {
+        (holders(lab, &[a, b], "eth0", vip) == [a]).then_some(())
+    })?;
+    Ok(master)
+}
+
 fn accepted_across_the_router(master: Implementation, backup: Implementation) -> Result<()> {
     let name = format!("{} Master, {} Backup", master.name(), backup.name());
     let (mut lab, a, b) = routed_lab()?;
     let vip: IpAddr = VIP.parse()?;
-    let _master = Router::start(
-        &mut lab,
-        a,
-        "a",
-        master,
-        &config(150, A, B, "", "    unicast_ttl 64\n"),
-    )?;
-    wait_for(&format!("{name}: a to hold the VIP"), BOUND, || {
-        (holders(&lab, &[a, b], "eth0", vip) == [a]).then_some(())
-    })?;
+    let _master = start_master(&mut lab, a, b, master, &name)?;
     let backup_router = Router::start(
         &mut lab,
         b,
@@ -143,16 +156,7 @@ fn refused_outside_the_range(backup: Implementation) -> Result<()> {
     );
     let (mut lab, a, b) = routed_lab()?;
     let vip: IpAddr = VIP.parse()?;
-    let _master = Router::start(
-        &mut lab,
-        a,
-        "a",
-        Implementation::Keepalived,
-        &config(150, A, B, "", "    unicast_ttl 64\n"),
-    )?;
-    wait_for(&format!("{name}: a to hold the VIP"), BOUND, || {
-        (holders(&lab, &[a, b], "eth0", vip) == [a]).then_some(())
-    })?;
+    let _master = start_master(&mut lab, a, b, Implementation::Keepalived, &name)?;
     // keepalived checks a peer's range only with check_unicast_src.
     let extra = match backup {
         Implementation::Keepalived => "    check_unicast_src\n",
