@@ -15,7 +15,7 @@ use std::{net::IpAddr, time::Duration};
 
 use anyhow::{ensure, Context, Result};
 use tests::{
-    agent::{holders, AgentProcess},
+    agent::{holders, wait_for_state, AgentProcess},
     frames::{parse_ethernet_frame, PacketSocket},
     side_by_side::{Implementation, Router},
     wait_for, Lab,
@@ -121,6 +121,11 @@ fn accepted_across_the_router(master: Implementation, backup: Implementation) ->
         backup,
         &config(100, B, A, "min_ttl 63 max_ttl 63", ""),
     )?;
+    // Adverts counted on the wire before the agent listens would not be
+    // counted by it.
+    if let Some(agent) = agent(&backup_router) {
+        wait_for_state(agent, "VI_1", "BACKUP", BOUND)?;
+    }
     let ttls = adverts_from_master(&lab, b, 6)?;
     ensure!(
         ttls.iter().all(|ttl| *ttl == 63),
