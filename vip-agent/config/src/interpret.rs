@@ -47,6 +47,8 @@ pub struct Spanned<T> {
 #[derive(Debug, Default)]
 pub struct RawGlobal {
     pub router_id: Option<String>,
+    /// `vmac_prefix`: the start of the names `use_vmac` gives (`vrrp`).
+    pub vmac_prefix: Option<String>,
     pub vrrp_version: Option<u8>,
     pub garp_master_delay: Option<u32>,
     pub garp_master_repeat: Option<u32>,
@@ -183,6 +185,21 @@ pub struct RawNotify {
     pub master_rx_lower_pri: Option<Command>,
 }
 
+/// `use_vmac [NAME] [MAC]`, as written.
+#[derive(Debug, Clone)]
+pub struct RawVmac {
+    pub at: Location,
+    pub name: Option<String>,
+    pub mac: Option<VmacAddress>,
+}
+
+/// The MAC of `use_vmac`: six octets, or five and the VRID as the sixth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmacAddress {
+    Full([u8; 6]),
+    WithVrid([u8; 5]),
+}
+
 #[derive(Debug)]
 pub struct RawInstance {
     pub name: String,
@@ -223,6 +240,8 @@ pub struct RawInstance {
     pub lower_prio_no_advert: Option<Spanned<bool>>,
     pub higher_prio_send_advert: Option<Spanned<bool>>,
     pub down_timer_adverts: Option<Spanned<u8>>,
+    pub use_vmac: Option<RawVmac>,
+    pub vmac_xmit_base: Option<Location>,
     pub notify_deleted: bool,
     pub virtual_routes: Vec<Route>,
     pub virtual_rules: Vec<Rule>,
@@ -509,6 +528,46 @@ impl Reader<'_> {
     }
 
     /// A flag keyword, optionally followed by a <BOOL>.
+    /// `use_vmac [NAME] [MAC]`, in either order, as keepalived reads it: a
+    /// word with a ':' is the MAC; what is wrong in either is ignored
+    /// with a warning.
+    fn vmac(&mut self, statement: &Statement) -> RawVmac {
+        self.no_block(statement);
+        self.extra_args(statement, 2);
+        let mut vmac = RawVmac {
+            at: statement.at().clone(),
+            name: None,
+            mac: None,
+        };
+        for word in statement.args.iter().take(2) {
+            if word.text.contains(':') {
+                if vmac.mac.is_some() {
+                    self.diagnostics
+                        .warning(&word.at, "use_vmac: the MAC address was already given");
+                    continue;
+                }
+                match values::vmac_address(word.text) {
+                    Ok(mac) => vmac.mac = Some(mac),
+                    Err(message) => self.diagnostics.warning(
+                        &word.at,
+                        format!("use_vmac: {message}; it is ignored, as keepalived ignores it"),
+                    ),
+                }
+            } else if vmac.name.is_some() {
+                self.diagnostics
+                    .warning(&word.at, "use_vmac: the interface name was already given");
+            } else if let Err(message) = values::interface_name(word.text) {
+                self.diagnostics.warning(
+                    &word.at,
+                    format!("use_vmac: {message}; it is ignored, as keepalived ignores it"),
+                );
+            } else {
+                vmac.name = Some(word.text.to_string());
+            }
+        }
+        vmac
+    }
+
     fn flag(&mut self, statement: &Statement) -> bool {
         self.no_block(statement);
         match statement.args.first() {
@@ -584,6 +643,9 @@ impl Reader<'_> {
             match statement.name() {
                 "router_id" => {
                     global.router_id = self.value(statement).map(|word| word.text.to_string())
+                }
+                "vmac_prefix" => {
+                    global.vmac_prefix = self.value(statement).map(|word| word.text.to_string())
                 }
                 "vrrp_version" => global.vrrp_version = self.integer(statement, 2, 3),
                 "vrrp_garp_master_delay" => {
@@ -752,6 +814,8 @@ impl Reader<'_> {
             lower_prio_no_advert: None,
             higher_prio_send_advert: None,
             down_timer_adverts: None,
+            use_vmac: None,
+            vmac_xmit_base: None,
             notify_deleted: false,
             virtual_routes: Vec::new(),
             virtual_rules: Vec::new(),
@@ -950,6 +1014,11 @@ impl Reader<'_> {
                         value: self.flag(statement),
                         at: statement.at().clone(),
                     })
+                }
+                "use_vmac" => instance.use_vmac = Some(self.vmac(statement)),
+                "vmac_xmit_base" => {
+                    self.bare_keyword(statement);
+                    instance.vmac_xmit_base = Some(statement.at().clone());
                 }
                 "down_timer_adverts" => {
                     instance.down_timer_adverts =

@@ -365,7 +365,11 @@ pub const KEYWORDS: &[Keyword] = &[
     skipped(GlobalDefs, "umask"),
     skipped(GlobalDefs, "use_pid_dir"),
     skipped(GlobalDefs, "vmac_addr_prefix"),
-    skipped(GlobalDefs, "vmac_prefix"),
+    runs(
+        GlobalDefs,
+        "vmac_prefix",
+        "the start of the names use_vmac gives (config::resolve)",
+    ),
     runs(
         GlobalDefs,
         "vrrp_check_unicast_src",
@@ -606,10 +610,18 @@ pub const KEYWORDS: &[Keyword] = &[
     skipped(VrrpInstance, "track_src_ip"),
     skipped(VrrpInstance, "unicast_fault_no_peer"),
     skipped(VrrpInstance, "use_ipvlan"),
-    skipped(VrrpInstance, "use_vmac"),
+    runs(
+        VrrpInstance,
+        "use_vmac",
+        "a macvlan with the virtual router MAC holds the VIPs and sends the adverts (agent::vmac, XDP replies)",
+    ),
     skipped(VrrpInstance, "use_vmac_addr"),
     skipped(VrrpInstance, "vmac_garp_intvl"),
-    skipped(VrrpInstance, "vmac_xmit_base"),
+    runs(
+        VrrpInstance,
+        "vmac_xmit_base",
+        "adverts leave from the instance's interface, not its VMAC (agent::vmac)",
+    ),
     skipped(VrrpInstance, "vrf"),
     // authentication
     runs(

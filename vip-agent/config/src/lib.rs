@@ -26,7 +26,7 @@ pub use model::{
     max_advertised_addresses, AddressFamily, Command, Config, GarpSettings, GlobalDefs,
     InitialState, NotifyFifo, NotifyScripts, ParamMatch, PeerTtl, ScriptUser, SyncGroup, TrackFile,
     TrackFileInit, TrackProcess, TrackedFile, TrackedInterface, TrackedProcess, TrackedScript,
-    VirtualAddress, VrrpInstance, VrrpScript, DEFAULT_DOWN_TIMER_ADVERTS, DEFAULT_MTU,
+    VirtualAddress, Vmac, VrrpInstance, VrrpScript, DEFAULT_DOWN_TIMER_ADVERTS, DEFAULT_MTU,
 };
 pub use routing::{
     rtax, NextHop, PortRange, Prefix, Route, RouteMetrics, RouteMode, RouteType, Rule, RuleAction,

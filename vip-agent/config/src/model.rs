@@ -277,6 +277,9 @@ pub struct VrrpInstance {
     /// as `DELETED` (and `notify.deleted` runs), not as `FAULT`.
     #[serde(default)]
     pub notify_deleted: bool,
+    /// `use_vmac`: the VIPs live on a macvlan with the virtual router's MAC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vmac: Option<Vmac>,
     /// Installed on becoming Master, after the VIPs; removed on leaving it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub virtual_routes: Vec<Route>,
@@ -311,6 +314,26 @@ fn default_down_timer_adverts() -> u8 {
 
 fn is_default_down_timer_adverts(value: &u8) -> bool {
     *value == DEFAULT_DOWN_TIMER_ADVERTS
+}
+
+/// keepalived's `use_vmac`: a private-mode macvlan on the instance's
+/// interface, with the virtual router MAC of RFC 5798 section 7.3
+/// (00-00-5E-00-01-VRID, 00-00-5E-00-02-VRID for IPv6) unless another is
+/// given. The VIPs live on it, so ARP replies, gratuitous ARPs and the
+/// traffic to the VIPs carry that MAC, the same on every router; the
+/// adverts leave from it too, unless `vmac_xmit_base`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vmac {
+    /// `use_vmac NAME`, else keepalived's `vrrp.VRID` (see
+    /// [`vmac_names`](crate::resolve)).
+    pub interface: String,
+    pub mac: [u8; 6],
+    /// Whether the MAC was given (printed back only then).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mac_given: bool,
+    /// `vmac_xmit_base`: adverts leave from the instance's interface.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub xmit_base: bool,
 }
 
 /// The TTL range, both ends included, accepted from one unicast peer.

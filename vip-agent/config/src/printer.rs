@@ -533,6 +533,22 @@ fn vrrp_instance(out: &mut Printer, instance: &VrrpInstance, global_strict: bool
     if instance.dont_track_primary {
         out.line(&["dont_track_primary"]);
     }
+    if let Some(vmac) = &instance.vmac {
+        let mac = vmac
+            .mac
+            .iter()
+            .map(|octet| format!("{octet:02x}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        if vmac.mac_given {
+            out.line(&["use_vmac", &vmac.interface, &mac]);
+        } else {
+            out.line(&["use_vmac", &vmac.interface]);
+        }
+        if vmac.xmit_base {
+            out.line(&["vmac_xmit_base"]);
+        }
+    }
     if let Some(source) = &instance.unicast_src_ip {
         out.line(&["unicast_src_ip", &source.to_string()]);
     }

@@ -7,11 +7,12 @@ use std::collections::{HashMap, HashSet};
 use super::diagnostic::{Diagnostics, Location};
 use super::interpret::{
     RawAddresses, RawConfig, RawGlobal, RawInstance, RawNotify, RawSyncGroup, RawTrack, Spanned,
+    VmacAddress,
 };
 use super::model::{
     max_advertised_addresses, AddressFamily, Config, GarpSettings, GlobalDefs, InitialState,
     NotifyScripts, SyncGroup, TrackFile, TrackProcess, TrackedInterface, TrackedScript,
-    VirtualAddress, VrrpInstance, VrrpScript, DEFAULT_DOWN_TIMER_ADVERTS, DEFAULT_MTU,
+    VirtualAddress, Vmac, VrrpInstance, VrrpScript, DEFAULT_DOWN_TIMER_ADVERTS, DEFAULT_MTU,
 };
 use super::routing::StaticAddress;
 
@@ -83,6 +84,12 @@ pub fn resolve(mut raw: RawConfig, top: &Location, diagnostics: &mut Diagnostics
         }
     }
     check_duplicate_vrids(&raw.instances, &instances, diagnostics);
+    name_vmacs(
+        &raw.instances,
+        &mut instances,
+        raw.global.vmac_prefix.as_deref(),
+        diagnostics,
+    );
 
     let mut sync_groups = Vec::new();
     let mut group_of_instance: HashMap<String, String> = HashMap::new();
@@ -263,6 +270,130 @@ fn split_excess_addresses(
         }
     }
     (advertised, excluded)
+}
+
+/// `use_vmac` and `vmac_xmit_base` as keepalived 2.2.7 completes them
+/// (`vrrp_end_handler`, `vrrp_complete_instance`); the name is given by
+/// [`name_vmacs`] once every instance is known.
+fn resolve_vmac(
+    raw: &RawInstance,
+    vrid: u8,
+    family: AddressFamily,
+    strict: bool,
+    diagnostics: &mut Diagnostics,
+) -> Option<Vmac> {
+    let name = &raw.name;
+    let Some(use_vmac) = &raw.use_vmac else {
+        if let Some(at) = &raw.vmac_xmit_base {
+            diagnostics.warning(
+                at,
+                format!("vrrp_instance {name}: vmac_xmit_base is only valid with use_vmac; it is ignored, as keepalived ignores it"),
+            );
+        }
+        return None;
+    };
+    let mut xmit_base = raw.vmac_xmit_base.is_some();
+    if !raw.unicast_peers.is_empty() && !xmit_base {
+        diagnostics.warning(
+            &use_vmac.at,
+            format!("vrrp_instance {name}: unicast with use_vmac needs vmac_xmit_base; it is set, as keepalived sets it"),
+        );
+        xmit_base = true;
+    }
+    if let Some(at) = raw.vmac_xmit_base.as_ref().filter(|_| strict && xmit_base) {
+        diagnostics.warning(
+            at,
+            format!("vrrp_instance {name}: vmac_xmit_base is incompatible with strict mode; it is reset, as keepalived resets it"),
+        );
+        xmit_base = false;
+    }
+    let mac = match use_vmac.mac {
+        Some(VmacAddress::Full(mac)) => mac,
+        Some(VmacAddress::WithVrid([a, b, c, d, e])) => [a, b, c, d, e, vrid],
+        None => {
+            let family_octet = match family {
+                AddressFamily::Ipv4 => 0x01,
+                AddressFamily::Ipv6 => 0x02,
+            };
+            [0x00, 0x00, 0x5e, 0x00, family_octet, vrid]
+        }
+    };
+    Some(Vmac {
+        interface: use_vmac.name.clone().unwrap_or_default(),
+        mac,
+        mac_given: use_vmac.mac.is_some(),
+        xmit_base,
+    })
+}
+
+/// Names each VMAC as keepalived does: the name given, unless an earlier
+/// instance uses it; else `PREFIX.VRID` (`vmac_prefix`, `vrrp` by
+/// default), and when that is taken `PREFIX1.VRID`, `PREFIX2.VRID`, ...
+/// (an IPv6 instance tries `PREFIX6.VRID` first), the prefix cut so the
+/// name fits in 15 bytes.
+fn name_vmacs(
+    raw: &[RawInstance],
+    instances: &mut [(usize, VrrpInstance)],
+    prefix: Option<&str>,
+    diagnostics: &mut Diagnostics,
+) {
+    let prefix = prefix.unwrap_or("vrrp");
+    // (name, instance using it)
+    let mut taken: Vec<(String, String)> = Vec::new();
+    for (index, instance) in instances.iter_mut() {
+        let Some(vmac) = instance.vmac.as_mut().filter(|v| !v.interface.is_empty()) else {
+            continue;
+        };
+        match taken.iter().find(|(name, _)| *name == vmac.interface) {
+            Some((_, user)) => {
+                if let Some(at) = raw[*index].use_vmac.as_ref().map(|v| &v.at) {
+                    diagnostics.warning(
+                        at,
+                        format!(
+                            "vrrp_instance {}: vrrp_instance {user} already uses {}; the name is ignored, as keepalived ignores it",
+                            instance.name, vmac.interface
+                        ),
+                    );
+                }
+                vmac.interface.clear();
+            }
+            None => taken.push((vmac.interface.clone(), instance.name.clone())),
+        }
+    }
+    for (_, instance) in instances.iter_mut() {
+        let vrid = instance.virtual_router_id;
+        let ipv6 = instance.family == AddressFamily::Ipv6;
+        let Some(vmac) = &mut instance.vmac else {
+            continue;
+        };
+        if !vmac.interface.is_empty() {
+            continue;
+        }
+        let name = |number: Option<u32>| {
+            let suffix = match number {
+                Some(number) => format!("{number}.{vrid}"),
+                None => format!(".{vrid}"),
+            };
+            let room = 15usize.saturating_sub(suffix.len());
+            let cut: String = prefix.chars().take(room).collect();
+            format!("{cut}{suffix}")
+        };
+        let mut numbers = (if ipv6 {
+            vec![None, Some(6)]
+        } else {
+            vec![None]
+        })
+        .into_iter()
+        .chain((1..).filter(move |n| !ipv6 || *n != 6).map(Some));
+        let chosen = loop {
+            let candidate = name(numbers.next().unwrap_or(None));
+            if !taken.iter().any(|(name, _)| *name == candidate) {
+                break candidate;
+            }
+        };
+        taken.push((chosen.clone(), instance.name.clone()));
+        vmac.interface = chosen;
+    }
 }
 
 fn resolve_instance(
@@ -601,6 +732,13 @@ fn resolve_instance(
     if !valid || raw.interface.is_none() || raw.virtual_router_id.is_none() {
         return None;
     }
+    let vmac = resolve_vmac(
+        raw,
+        raw.virtual_router_id.as_ref()?.value,
+        family,
+        strict,
+        diagnostics,
+    );
     Some(VrrpInstance {
         name: name.clone(),
         interface: raw.interface.as_ref()?.value.clone(),
@@ -661,6 +799,7 @@ fn resolve_instance(
         notify_priority_changes: raw
             .notify_priority_changes
             .unwrap_or(raw_global.notify_priority_changes),
+        vmac,
         virtual_routes: raw.virtual_routes.clone(),
         virtual_rules: raw.virtual_rules.clone(),
     })

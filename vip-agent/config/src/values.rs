@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use super::model::AddressFamily;
+use super::{interpret::VmacAddress, model::AddressFamily};
 
 /// Parses an integer in `min..=max`.
 pub fn integer<T>(text: &str, min: i64, max: i64) -> Result<T, String>
@@ -87,6 +87,64 @@ pub fn address_with_prefix(text: &str) -> Result<(IpAddr, u8), String> {
     Ok((parsed, prefix_len))
 }
 
+/// An interface name the kernel accepts (its `dev_valid_name`): 1 to 15
+/// bytes, not `.` or `..`, without `/`, `:` or white space.
+pub fn interface_name(text: &str) -> Result<(), String> {
+    if text.is_empty() || text.len() > 15 {
+        return Err(format!("'{text}' is not 1 to 15 bytes long"));
+    }
+    if text == "."
+        || text == ".."
+        || text.contains(['/', ':'])
+        || text.contains(char::is_whitespace)
+    {
+        return Err(format!("'{text}' is not a valid interface name"));
+    }
+    Ok(())
+}
+
+/// The MAC of `use_vmac`: six hex octets separated by ':', or five (the
+/// VRID is the sixth); neither multicast nor the RFC 5798 virtual MAC,
+/// which is what `use_vmac` without a MAC uses.
+pub fn vmac_address(text: &str) -> Result<VmacAddress, String> {
+    let bad = || format!("'{text}' is not a MAC address");
+    let trimmed = text.strip_suffix(':').unwrap_or(text);
+    let octets: Vec<u8> = trimmed
+        .split(':')
+        .map(|part| {
+            if part.is_empty() || part.len() > 2 {
+                return Err(bad());
+            }
+            u8::from_str_radix(part, 16).map_err(|_| bad())
+        })
+        .collect::<Result<_, _>>()?;
+    if trimmed.len() != text.len() && octets.len() != 5 {
+        return Err(bad());
+    }
+    let mac = match octets.len() {
+        5 => VmacAddress::WithVrid([octets[0], octets[1], octets[2], octets[3], octets[4]]),
+        6 => {
+            let mut mac = [0; 6];
+            mac.copy_from_slice(&octets);
+            VmacAddress::Full(mac)
+        }
+        _ => return Err(bad()),
+    };
+    let first = match mac {
+        VmacAddress::Full(mac) => [mac[0], mac[1], mac[2], mac[3], mac[4]],
+        VmacAddress::WithVrid(prefix) => prefix,
+    };
+    if first[0] & 1 != 0 {
+        return Err(format!("'{text}' is a multicast address"));
+    }
+    if first[..4] == [0, 0, 0x5e, 0] && matches!(first[4], 1 | 2) {
+        return Err(format!(
+            "'{text}' is an RFC 5798 virtual MAC, which use_vmac without an address uses"
+        ));
+    }
+    Ok(mac)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +167,42 @@ mod tests {
         assert_eq!(address_with_prefix("10.0.0.1/24").unwrap().1, 24);
         assert!(address_with_prefix("10.0.0.1/33").is_err());
         assert!(address_with_prefix("10.0.0.300").is_err());
+    }
+
+    #[test]
+    fn interface_names_as_the_kernel_takes_them() {
+        assert!(interface_name("vrrp.51").is_ok());
+        assert!(interface_name("a23456789012345").is_ok());
+        for bad in ["", ".", "..", "a/b", "a b", "a23456789012345x"] {
+            assert!(interface_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn vmac_addresses_as_keepalived_reads_them() {
+        assert_eq!(
+            vmac_address("02:11:22:33:44:55"),
+            Ok(VmacAddress::Full([2, 0x11, 0x22, 0x33, 0x44, 0x55]))
+        );
+        assert_eq!(
+            vmac_address("02:11:22:33:44"),
+            Ok(VmacAddress::WithVrid([2, 0x11, 0x22, 0x33, 0x44]))
+        );
+        assert_eq!(
+            vmac_address("2:1:2:3:4:"),
+            Ok(VmacAddress::WithVrid([2, 1, 2, 3, 4]))
+        );
+        for bad in [
+            "02:11:22",
+            "02:11:22:33:44:55:66",
+            "02:11:22:33:44:55:",
+            "02:111:22:33:44:55",
+            "0g:11:22:33:44:55",
+            "01:00:5e:00:00:12",
+            "00:00:5e:00:01:05",
+            "00:00:5e:00:02",
+        ] {
+            assert!(vmac_address(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -247,7 +247,7 @@ fn ignored_and_unknown_keywords_fail_only_with_strict() {
         true,
         &[
             (1, 1, "'virtual_server' is not supported by vip-agent and is ignored (its block is skipped)"),
-            (9, 5, "'use_vmac' is not supported by vip-agent and is ignored"),
+            (9, 5, "'use_ipvlan' is not supported by vip-agent and is ignored"),
             (10, 5, "unknown keyword 'frobnicate' is ignored"),
         ],
     );

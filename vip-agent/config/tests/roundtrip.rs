@@ -10,7 +10,7 @@ use vip_config::{
     load_str, rtax, AddressFamily, Command, Config, GarpSettings, GlobalDefs, InitialState,
     LoadOptions, NextHop, NotifyFifo, NotifyScripts, ParamMatch, PeerTtl, PortRange, Prefix, Route,
     RouteMetrics, RouteMode, RouteType, Rule, RuleAction, ScriptUser, StaticAddress, SyncGroup,
-    TrackFile, TrackFileInit, TrackProcess, TrackedInterface, TrackedScript, VirtualAddress,
+    TrackFile, TrackFileInit, TrackProcess, TrackedInterface, TrackedScript, VirtualAddress, Vmac,
     VrrpInstance, VrrpScript, PROTOCOL_KEEPALIVED,
 };
 
@@ -626,6 +626,7 @@ fn instance(index: usize, script_count: usize) -> impl Strategy<Value = VrrpInst
                             IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 9))
                         }
                     });
+                let unicast = !unicast_peers.is_empty();
                 VrrpInstance {
                     name: format!("VI_{index}"),
                     interface,
@@ -697,6 +698,25 @@ fn instance(index: usize, script_count: usize) -> impl Strategy<Value = VrrpInst
                     dont_track_primary: flags[2],
                     notify_priority_changes: flags[1] != flags[2],
                     notify_deleted: flags[0] != flags[1],
+                    // Derived from what was drawn: a VMAC on a third of the
+                    // instances, its MAC given on half of those; unicast
+                    // needs vmac_xmit_base.
+                    vmac: (priority % 3 == 0).then(|| {
+                        let vrid = u8::try_from(index + 1).unwrap_or(255);
+                        let mac_given = priority % 2 == 0;
+                        Vmac {
+                            interface: format!("vm{index}"),
+                            mac: if mac_given {
+                                [0x02, 0x42, 0, 0, 7, vrid]
+                            } else {
+                                let family_octet =
+                                    if family == AddressFamily::Ipv6 { 2 } else { 1 };
+                                [0, 0, 0x5e, 0, family_octet, vrid]
+                            },
+                            mac_given,
+                            xmit_base: with_source || unicast,
+                        }
+                    }),
                     track_files: Vec::new(),
                     track_processes: Vec::new(),
                     virtual_routes,
