@@ -848,7 +848,8 @@ fn config() -> impl Strategy<Value = Config> {
                         // no accept with VRRPv2 for a non-owner, state
                         // MASTER only as the owner (never here), no unicast,
                         // no authentication, no preempt_delay, the RFC's
-                        // answers to other priorities and its 3 adverts.
+                        // answers to other priorities and its 3 adverts, no
+                        // vmac_xmit_base.
                         for instance in &mut instances {
                             instance.strict = true;
                             instance.garp.lower_prio_repeat = 0;
@@ -865,6 +866,9 @@ fn config() -> impl Strategy<Value = Config> {
                             instance.lower_prio_no_advert = true;
                             instance.higher_prio_send_advert = false;
                             instance.down_timer_adverts = 3;
+                            if let Some(vmac) = &mut instance.vmac {
+                                vmac.xmit_base = false;
+                            }
                         }
                     }
                     Config {
