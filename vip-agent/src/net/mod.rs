@@ -4,4 +4,5 @@
 pub mod announce;
 pub mod netlink;
 pub mod routes;
+pub mod vmac;
 pub mod vrrp_socket;

@@ -13,11 +13,14 @@ use rtnetlink::{
     packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST},
     packet_route::{
         address::{AddressAttribute, AddressFlags, AddressMessage, AddressScope, CacheInfo},
-        link::{LinkAttribute, LinkFlags, LinkMessage},
+        link::{
+            InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+            MacVlanMode,
+        },
         RouteNetlinkMessage,
     },
     sys::AsyncSocket,
-    Handle, MulticastGroup,
+    Handle, LinkMacVlan, LinkUnspec, MulticastGroup,
 };
 use thiserror::Error;
 use tokio::sync::mpsc;
@@ -34,6 +37,10 @@ pub enum NetlinkError {
     Socket(#[from] std::io::Error),
     #[error("netlink: {0}")]
     Request(#[from] rtnetlink::Error),
+    #[error("{0} exists and is not a macvlan: it is left alone")]
+    NotMacvlan(String),
+    #[error("{0} was created but the kernel does not list it")]
+    Vanished(String),
 }
 
 /// What the agent needs to know of a link.
@@ -91,6 +98,37 @@ fn link_from_message(msg: &LinkMessage) -> Link {
     }
 }
 
+/// What a macvlan's link message says of it.
+struct Macvlan {
+    base: Option<u32>,
+    private: bool,
+}
+
+/// `None` when the link is not a macvlan.
+fn macvlan_of(msg: &LinkMessage) -> Option<Macvlan> {
+    let mut kind = false;
+    let mut private = false;
+    let mut base = None;
+    for attr in &msg.attributes {
+        match attr {
+            LinkAttribute::Link(index) => base = Some(*index),
+            LinkAttribute::LinkInfo(infos) => {
+                for info in infos {
+                    match info {
+                        LinkInfo::Kind(InfoKind::MacVlan) => kind = true,
+                        LinkInfo::Data(InfoData::MacVlan(data)) => {
+                            private |= data.contains(&InfoMacVlan::Mode(MacVlanMode::Private))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    kind.then_some(Macvlan { base, private })
+}
+
 fn address_from_message(msg: &AddressMessage) -> Option<Address> {
     let mut address = None;
     let mut local = None;
@@ -144,19 +182,10 @@ impl Netlink {
     }
 
     pub async fn link_by_name(&self, name: &str) -> Result<Option<Link>, NetlinkError> {
-        let mut links = self
-            .handle
-            .link()
-            .get()
-            .match_name(name.to_string())
-            .execute();
-        match links.try_next().await {
-            Ok(Some(msg)) => Ok(Some(link_from_message(&msg))),
-            Ok(None) => Ok(None),
-            // ENODEV: no such interface (yet).
-            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(self
+            .link_message_by_name(name)
+            .await?
+            .map(|msg| link_from_message(&msg)))
     }
 
     /// Every link and every address in the namespace.
@@ -349,6 +378,70 @@ impl Netlink {
         match self.request(message, 0).await {
             Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENOENT => Ok(()),
             other => Ok(other?),
+        }
+    }
+
+    /// A private-mode macvlan `name` on `base` with `mac`, as keepalived
+    /// makes a VMAC: one there already with those settings is kept (a
+    /// restarted agent takes its predecessor's over), a macvlan with other
+    /// settings is replaced, and any other kind of interface under that
+    /// name is an error, never touched. The link is left down.
+    pub async fn ensure_macvlan(
+        &self,
+        name: &str,
+        base: u32,
+        mac: [u8; 6],
+    ) -> Result<Link, NetlinkError> {
+        if let Some(existing) = self.link_message_by_name(name).await? {
+            let Some(found) = macvlan_of(&existing) else {
+                return Err(NetlinkError::NotMacvlan(name.to_string()));
+            };
+            let link = link_from_message(&existing);
+            if found.base == Some(base) && found.private && link.mac == mac {
+                return Ok(link);
+            }
+            tracing::info!(
+                interface = name,
+                "replacing a macvlan of that name whose base, MAC or mode differ"
+            );
+            self.delete_link(link.ifindex).await?;
+        }
+        let message = LinkMacVlan::new(name, base, MacVlanMode::Private)
+            .address(mac.to_vec())
+            .build();
+        self.handle.link().add(message).execute().await?;
+        self.link_by_name(name)
+            .await?
+            .ok_or_else(|| NetlinkError::Vanished(name.to_string()))
+    }
+
+    /// Sets the link administratively up.
+    pub async fn set_link_up(&self, ifindex: u32) -> Result<(), NetlinkError> {
+        let message = LinkUnspec::new_with_index(ifindex).up().build();
+        self.handle.link().set(message).execute().await?;
+        Ok(())
+    }
+
+    /// Deletes the link; one that is gone already is fine.
+    pub async fn delete_link(&self, ifindex: u32) -> Result<(), NetlinkError> {
+        match self.handle.link().del(ifindex).execute().await {
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    async fn link_message_by_name(&self, name: &str) -> Result<Option<LinkMessage>, NetlinkError> {
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
+        match links.try_next().await {
+            Ok(found) => Ok(found),
+            // ENODEV: no such interface (yet).
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 
