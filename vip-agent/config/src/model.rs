@@ -356,6 +356,28 @@ impl PeerTtl {
 }
 
 impl VrrpInstance {
+    /// The interface the VIP's traffic arrives on, where the fast path
+    /// answers for it: its `dev`, else the instance's interface.
+    pub fn vip_base<'a>(&'a self, vip: &'a VirtualAddress) -> &'a str {
+        vip.dev().unwrap_or(&self.interface)
+    }
+
+    /// The interface the VIP is installed on: the VMAC for an address of
+    /// the instance's family on the instance's interface (as keepalived
+    /// places them), else [`Self::vip_base`].
+    pub fn vip_interface<'a>(&'a self, vip: &'a VirtualAddress) -> &'a str {
+        let base = self.vip_base(vip);
+        match &self.vmac {
+            Some(vmac)
+                if base == self.interface
+                    && vip.address.is_ipv6() == (self.family == AddressFamily::Ipv6) =>
+            {
+                &vmac.interface
+            }
+            _ => base,
+        }
+    }
+
     /// The TTL range accepted from unicast peer `peer`.
     pub fn peer_ttl(&self, peer: &IpAddr) -> PeerTtl {
         self.unicast_peer_ttl.get(peer).copied().unwrap_or_default()

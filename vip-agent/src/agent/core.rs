@@ -15,7 +15,8 @@ use crate::{
     config::Config,
     dataplane::OwnedVip,
     net::{
-        netlink::{Address, Link, NetEvent},
+        netlink::{Address, Link, LinkEvent, NetEvent},
+        vmac::VmacSpec,
         vrrp_socket::ReceivedPacket,
     },
 };
@@ -58,6 +59,15 @@ pub struct CoreOptions {
     pub fence_bound: Duration,
 }
 
+/// A VMAC asked for: made (with its index), pending, or failed (asked for
+/// again on the next retry).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct VmacState {
+    spec: VmacSpec,
+    ifindex: Option<u32>,
+    failed: bool,
+}
+
 pub struct Core {
     pub(super) options: CoreOptions,
     pub(super) config: Config,
@@ -67,6 +77,8 @@ pub struct Core {
     pub(super) sockets: BTreeMap<SocketKey, SocketSpec>,
     /// Sockets asked for and not answered yet.
     pub(super) requested: BTreeMap<SocketKey, SocketSpec>,
+    /// The VMACs asked for, by name.
+    pub(super) vmacs: BTreeMap<String, VmacState>,
     /// Verdict of every running `vrrp_script`.
     pub(super) scripts: HashMap<String, bool>,
     /// What the file and process trackers last reported.
@@ -93,6 +105,7 @@ impl Core {
             slots: Vec::new(),
             sockets: BTreeMap::new(),
             requested: BTreeMap::new(),
+            vmacs: BTreeMap::new(),
             scripts: HashMap::new(),
             observed: health::Observed::default(),
             trackers_started: false,
@@ -268,6 +281,14 @@ impl Core {
             use crate::net::netlink::LinkEvent;
             match link_event {
                 LinkEvent::Removed { ifindex, name } => {
+                    if self
+                        .vmacs
+                        .get(name)
+                        .is_some_and(|v| v.ifindex == Some(*ifindex))
+                    {
+                        tracing::warn!(interface = %name, "a VMAC was deleted; making it again");
+                        self.vmacs.remove(name);
+                    }
                     out.push(Effect::ForgetXdp {
                         interface: name.clone(),
                     });
@@ -288,17 +309,16 @@ impl Core {
                 LinkEvent::Changed(link) if link.up => {
                     // The interface may have been re-created: a new index
                     // needs a new socket and a new XDP attachment.
-                    let keys: BTreeSet<SocketKey> = self
-                        .slots
-                        .iter()
-                        .filter(|s| s.started() && s.spec.config.interface == link.name)
-                        .map(|s| s.spec.socket_key())
-                        .collect();
-                    if !keys.is_empty() {
+                    let started = || self.slots.iter().filter(|s| s.started());
+                    if started().any(|s| s.spec.config.interface == link.name) {
                         out.push(Effect::AttachXdp {
                             interface: link.name.clone(),
                         });
                     }
+                    let keys: BTreeSet<SocketKey> = started()
+                        .map(|s| s.spec.socket_key())
+                        .filter(|key| key.interface == link.name)
+                        .collect();
                     for key in keys {
                         self.ensure_socket(&key, link.ifindex, &mut out);
                     }
@@ -310,6 +330,7 @@ impl Core {
                     slot.on_link_event(link_event, ctx, now, out);
                 }
             }));
+            self.ensure_lost_vmacs(&mut out);
         }
         out.extend(self.start_pending(now));
         out.extend(self.refresh_health(now));
@@ -385,6 +406,9 @@ impl Core {
         }
         if now >= self.next_retry {
             self.next_retry = now + RETRY_INTERVAL;
+            // A VMAC that could not be made is asked for again.
+            self.vmacs.retain(|_, v| !v.failed);
+            self.ensure_lost_vmacs(&mut out);
             out.extend(self.reopen_lost_sockets());
             if self.slots.iter().any(|s| !s.started()) {
                 out.extend(self.start_pending(now));
@@ -458,6 +482,50 @@ impl Core {
                 self.statics.address_failed(ifindex, address);
                 Vec::new()
             }
+            Feedback::VmacReady { link } => {
+                match self.vmacs.get_mut(&link.name) {
+                    Some(vmac) => {
+                        vmac.ifindex = Some(link.ifindex);
+                        vmac.failed = false;
+                    }
+                    // Not wanted any more (a reload in between).
+                    None => return Vec::new(),
+                }
+                // The executor saw it made; the link events follow.
+                self.system
+                    .apply(&NetEvent::Link(LinkEvent::Changed(link.clone())));
+                let keys: BTreeSet<SocketKey> = self
+                    .slots
+                    .iter()
+                    .filter(|s| s.started())
+                    .map(|s| s.spec.socket_key())
+                    .filter(|key| key.interface == link.name)
+                    .collect();
+                let mut out = Vec::new();
+                for key in keys {
+                    self.ensure_socket(&key, link.ifindex, &mut out);
+                }
+                out.extend(self.start_pending(now));
+                out.extend(self.refresh_health(now));
+                self.with_groups(out)
+            }
+            Feedback::VmacFailed { name, error } => {
+                if let Some(vmac) = self.vmacs.get_mut(&name) {
+                    vmac.failed = true;
+                }
+                for slot in &mut self.slots {
+                    if slot
+                        .spec
+                        .config
+                        .vmac
+                        .as_ref()
+                        .is_some_and(|v| v.interface == name)
+                    {
+                        slot.set_note(format!("cannot make the VMAC {name}: {error}"));
+                    }
+                }
+                Vec::new()
+            }
             Feedback::XdpFailed { interface, error } => {
                 for slot in &mut self.slots {
                     if slot.spec.config.interface == interface {
@@ -529,6 +597,7 @@ impl Core {
         out.extend(self.each_slot(|slot, ctx, out| slot.stop(ctx, now, &[], out)));
         let mut out = self.with_groups(out);
         self.slots.clear();
+        out.extend(self.remove_unused_vmacs());
         // keepalived clears the static entries after the instances.
         out.extend(self.statics.remove_all());
         let keys: BTreeSet<SocketKey> = self
@@ -655,6 +724,23 @@ impl Core {
             let Some(prepared) = self.slots[index].prepare(&self.system) else {
                 continue;
             };
+            let socket_ifindex = match self.slots[index]
+                .spec
+                .vmac_spec(&prepared.link, prepared.source)
+            {
+                None => prepared.link.ifindex,
+                Some(vmac) => {
+                    // The VMAC first: the socket and the VIPs go on it.
+                    let Some(vmac_ifindex) = self.ensure_vmac(vmac, &mut out) else {
+                        continue;
+                    };
+                    if self.slots[index].spec.socket_vmac().is_some() {
+                        vmac_ifindex
+                    } else {
+                        prepared.link.ifindex
+                    }
+                }
+            };
             let spec = &self.slots[index].spec;
             let key = spec.socket_key();
             // The policy first: the program checks adverts from the moment
@@ -668,7 +754,7 @@ impl Core {
             out.push(Effect::AttachXdp {
                 interface: spec.config.interface.clone(),
             });
-            if !self.ensure_socket(&key, prepared.link.ifindex, &mut out) {
+            if !self.ensure_socket(&key, socket_ifindex, &mut out) {
                 // Starts when the executor reports the socket open.
                 continue;
             }
@@ -676,6 +762,72 @@ impl Core {
             self.slots[index].start(prepared, &ctx, now, &mut out);
         }
         out
+    }
+
+    /// The index of the VMAC made for `spec`; else asks for it (unless it
+    /// is asked for already) and returns `None`.
+    fn ensure_vmac(&mut self, spec: VmacSpec, out: &mut Vec<Effect>) -> Option<u32> {
+        if let Some(vmac) = self.vmacs.get(&spec.name) {
+            if vmac.spec == spec {
+                return vmac.ifindex;
+            }
+        }
+        self.vmacs.insert(
+            spec.name.clone(),
+            VmacState {
+                spec: spec.clone(),
+                ifindex: None,
+                failed: false,
+            },
+        );
+        out.push(Effect::EnsureVmac(Box::new(spec)));
+        None
+    }
+
+    /// Asks again for the VMAC of a running instance that lost it (deleted,
+    /// or gone with its base), once its base is there.
+    fn ensure_lost_vmacs(&mut self, out: &mut Vec<Effect>) {
+        let wanted: Vec<VmacSpec> = self
+            .slots
+            .iter()
+            .filter_map(|s| s.running_vmac_spec())
+            .filter(|spec| self.system.link(spec.base_ifindex).is_some())
+            .collect();
+        for spec in wanted {
+            self.ensure_vmac(spec, out);
+        }
+    }
+
+    /// VMACs no instance uses any more go.
+    pub(super) fn remove_unused_vmacs(&mut self) -> Vec<Effect> {
+        let used: BTreeSet<&str> = self
+            .slots
+            .iter()
+            .filter_map(|s| s.spec.config.vmac.as_ref())
+            .map(|v| v.interface.as_str())
+            .collect();
+        let unused: Vec<String> = self
+            .vmacs
+            .keys()
+            .filter(|name| !used.contains(name.as_str()))
+            .cloned()
+            .collect();
+        unused
+            .into_iter()
+            .map(|name| {
+                self.vmacs.remove(&name);
+                Effect::RemoveVmac { name }
+            })
+            .collect()
+    }
+
+    /// The index the instance's socket is opened on: its VMAC's, or its
+    /// interface's.
+    fn socket_ifindex(&self, slot: &Slot) -> Option<u32> {
+        match slot.spec.socket_vmac() {
+            Some(vmac) => self.vmacs.get(&vmac.interface)?.ifindex,
+            None => slot.ifindex(),
+        }
     }
 
     /// Sockets no running or starting instance uses any more.
@@ -709,7 +861,7 @@ impl Core {
         let lost: BTreeMap<SocketKey, u32> = self
             .slots
             .iter()
-            .filter_map(|s| Some((s.spec.socket_key(), s.ifindex()?)))
+            .filter_map(|s| Some((s.spec.socket_key(), self.socket_ifindex(s)?)))
             .filter(|(_, ifindex)| self.system.link(*ifindex).is_some())
             .filter(|(key, _)| !self.sockets.contains_key(key) && !self.requested.contains_key(key))
             .collect();
@@ -746,6 +898,12 @@ impl Core {
                 &self.observed,
             );
             slot.set_trackers(&trackers);
+        }
+        for slot in &mut self.slots {
+            slot.health.vmac_fault = slot.spec.config.vmac.as_ref().is_some_and(|v| {
+                let made = self.vmacs.get(&v.interface).and_then(|m| m.ifindex);
+                made.is_none_or(|ifindex| !self.system.link(ifindex).is_some_and(|l| l.up))
+            });
         }
         let faulty: BTreeSet<String> = self
             .slots

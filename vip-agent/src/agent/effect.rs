@@ -9,7 +9,7 @@ use std::{net::IpAddr, time::Duration};
 use crate::{
     config::{NotifyScripts, Rule, ScriptUser, TrackFile, TrackProcess, VrrpScript},
     dataplane::VrrpPolicy,
-    net::routes::RouteSpec,
+    net::{netlink::Link, routes::RouteSpec, vmac::VmacSpec},
 };
 
 use super::notify::{FifoSettings, NotifyKind, NotifyState};
@@ -59,6 +59,13 @@ pub enum Effect {
         ifindex: u32,
         vrid: u8,
         ipv6: bool,
+    },
+    /// Create (or take over) and configure an instance's VMAC; answered by
+    /// [`Feedback::VmacReady`] or [`Feedback::VmacFailed`].
+    EnsureVmac(Box<VmacSpec>),
+    /// The instance stopped: its VMAC goes.
+    RemoveVmac {
+        name: String,
     },
     /// Open (or re-open with a new spec) the socket; answered by
     /// [`Feedback::SocketOpened`] or [`Feedback::SocketFailed`].
@@ -195,6 +202,14 @@ pub enum Feedback {
     },
     XdpFailed {
         interface: String,
+        error: String,
+    },
+    /// The VMAC is up and configured, as the link shows it.
+    VmacReady {
+        link: Link,
+    },
+    VmacFailed {
+        name: String,
         error: String,
     },
     /// The kernel refused a route (a gateway not reachable yet, an

@@ -15,7 +15,7 @@ use super::{
     sockets::SocketRegistry,
     trackers::{self, TrackerReport},
 };
-use crate::net::{announce::FrameSender, netlink::Netlink};
+use crate::net::{announce::FrameSender, netlink::Netlink, vmac::Vmacs};
 
 pub struct Executor {
     pub netlink: Netlink,
@@ -34,6 +34,7 @@ pub struct Executor {
     trackers: Vec<JoinHandle<()>>,
     tracker_reports: mpsc::Sender<TrackerReport>,
     fifos: notify::NotifyFifos,
+    vmacs: Vmacs,
 }
 
 impl Executor {
@@ -57,6 +58,7 @@ impl Executor {
             trackers: Vec::new(),
             tracker_reports,
             fifos: notify::NotifyFifos::default(),
+            vmacs: Vmacs::default(),
         }
     }
 
@@ -94,6 +96,27 @@ impl Executor {
             };
         }
         match effect {
+            Effect::EnsureVmac(spec) => {
+                return Some(match self.vmacs.ensure(&self.netlink, &spec).await {
+                    Ok(link) => {
+                        tracing::info!(interface = %spec.name, base = %spec.base, ifindex = link.ifindex, "VMAC up");
+                        Feedback::VmacReady { link }
+                    }
+                    Err(err) => {
+                        let error = format!("{err:#}");
+                        tracing::warn!(interface = %spec.name, error, "making the VMAC");
+                        Feedback::VmacFailed {
+                            name: spec.name.clone(),
+                            error,
+                        }
+                    }
+                });
+            }
+            Effect::RemoveVmac { name } => {
+                if let Err(err) = self.vmacs.remove(&self.netlink, &name).await {
+                    tracing::warn!(interface = %name, error = %format!("{err:#}"), "removing the VMAC");
+                }
+            }
             Effect::OpenSocket { key, spec } => {
                 return Some(match self.sockets.open(&key, spec) {
                     Ok(()) => Feedback::SocketOpened { key, spec },

@@ -304,6 +304,8 @@ pub fn tracked_files_and_processes(config: &Config) -> (Vec<TrackFile>, Vec<Trac
 pub struct Health {
     /// The instance's own interface is down (unless `dont_track_primary`).
     pub link_fault: bool,
+    /// The instance's VMAC is not there, not up, or not made yet.
+    pub vmac_fault: bool,
     /// A weight-0 tracker failed.
     pub tracker_fault: bool,
     /// Another member of a sync group is in fault.
@@ -319,7 +321,7 @@ pub struct Health {
 impl Health {
     /// Fault of the instance itself, which a sync group passes on.
     pub fn own_fault(&self) -> bool {
-        self.link_fault || self.tracker_fault
+        self.link_fault || self.vmac_fault || self.tracker_fault
     }
 
     pub fn fault(&self) -> bool {

@@ -29,6 +29,7 @@ use crate::{
     control::InstanceStatus,
     net::{
         netlink::{Link, LinkEvent},
+        vmac::VmacSpec,
         vrrp_socket::ReceivedPacket,
     },
     vrrp::{Action, Advertisement, Event, Instance, State, Timer, TransitionReason},
@@ -120,6 +121,12 @@ impl Slot {
 
     pub fn ifindex(&self) -> Option<u32> {
         self.run.as_ref().map(|r| r.link.ifindex)
+    }
+
+    /// What the VMAC of the running instance needs (none without one).
+    pub fn running_vmac_spec(&self) -> Option<VmacSpec> {
+        let run = self.run.as_ref()?;
+        self.spec.vmac_spec(&run.link, run.source)
     }
 
     /// The addresses installed right now.

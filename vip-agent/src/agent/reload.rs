@@ -174,6 +174,7 @@ impl Core {
         out.extend(self.reopen_changed_sockets());
         out.extend(self.start_pending(now));
         out.extend(self.close_unused_sockets());
+        out.extend(self.remove_unused_vmacs());
         out.extend(
             unused_interfaces
                 .into_iter()
@@ -203,7 +204,7 @@ impl Core {
             .filter(|p| !held.contains(&p.address))
         {
             out.push(Effect::ClearOwned {
-                ifindex: p.ifindex,
+                ifindex: p.xdp_ifindex,
                 vip: p.address,
             });
             out.push(Effect::DelVip {
@@ -313,15 +314,17 @@ impl Core {
             .iter()
             .chain(&inst.virtual_ipaddresses_excluded)
             .all(|vip| {
-                let dev = vip.dev().unwrap_or(&inst.interface);
-                let Some(dev) = self.system.link_by_name(dev) else {
+                let (Some(dev), Some(base)) = (
+                    self.system.link_by_name(inst.vip_interface(vip)),
+                    self.system.link_by_name(inst.vip_base(vip)),
+                ) else {
                     return false;
                 };
                 let present = self
                     .system
                     .address(dev.ifindex, vip.address, vip.prefix_len)
                     .is_some_and(|a| a.valid_lft.is_some());
-                present && owned(dev.ifindex, Some(vip.address))
+                present && owned(base.ifindex, Some(vip.address))
             });
         if !all_in_place {
             return false;
@@ -394,7 +397,7 @@ impl Core {
                 .iter()
                 .chain(&inst.virtual_ipaddresses_excluded);
             for vip in vips {
-                let dev = vip.dev().unwrap_or(&inst.interface);
+                let dev = inst.vip_interface(vip);
                 let Some(link) = self.system.link_by_name(dev) else {
                     continue;
                 };

@@ -10,9 +10,10 @@ use super::effect::SocketKey;
 use crate::{
     config::{
         max_advertised_addresses, AddressFamily, GlobalDefs, InitialState as ConfigInitialState,
-        VirtualAddress, VrrpInstance, DEFAULT_MTU,
+        VirtualAddress, Vmac, VrrpInstance, DEFAULT_MTU,
     },
     dataplane::VrrpPolicy,
+    net::{netlink::Link, vmac::VmacSpec},
     vrrp::{Auth, ChecksumMode, InitialState, Params, ProtocolVersion, UnicastPeer},
 };
 
@@ -44,11 +45,42 @@ impl Spec {
         }
     }
 
+    /// The socket is on the VMAC unless `vmac_xmit_base`, as keepalived
+    /// opens it: the other routers' adverts carry the same source MAC as
+    /// this router's VMAC, and a private macvlan takes those from its base.
     pub fn socket_key(&self) -> SocketKey {
         SocketKey {
-            interface: self.config.interface.clone(),
+            interface: self
+                .socket_vmac()
+                .map_or(&self.config.interface, |v| &v.interface)
+                .clone(),
             ipv6: self.ipv6(),
         }
+    }
+
+    /// The VMAC the socket is on, if it is on one.
+    pub fn socket_vmac(&self) -> Option<&Vmac> {
+        self.config.vmac.as_ref().filter(|v| !v.xmit_base)
+    }
+
+    /// What the VMAC needs, for the instance on `base` sending from `source`.
+    pub fn vmac_spec(&self, base: &Link, source: IpAddr) -> Option<VmacSpec> {
+        let vmac = self.config.vmac.as_ref()?;
+        let ipv6_vips = self
+            .all_vips()
+            .any(|v| v.address.is_ipv6() && self.config.vip_interface(v) == vmac.interface);
+        Some(VmacSpec {
+            name: vmac.interface.clone(),
+            base: base.name.clone(),
+            base_ifindex: base.ifindex,
+            mac: vmac.mac,
+            ipv4: !self.ipv6(),
+            ipv6: self.ipv6() || ipv6_vips,
+            link_local: match source {
+                IpAddr::V6(v6) if self.ipv6() && !vmac.xmit_base => Some(v6),
+                _ => None,
+            },
+        })
     }
 
     /// The virtual addresses, excluded ones included (they are installed,
@@ -67,6 +99,8 @@ impl Spec {
             && self.config.interface == other.interface
             && self.config.virtual_router_id == other.virtual_router_id
             && self.config.family == other.family
+            && self.config.vmac.as_ref().map(|v| &v.interface)
+                == other.vmac.as_ref().map(|v| &v.interface)
     }
 
     /// How many of the virtual addresses the adverts carry on an interface

@@ -15,14 +15,17 @@ use crate::{
     vrrp::{Event, State},
 };
 
-/// A VIP as installed: where, with which MAC for the fast path.
+/// A VIP as installed: where, with which MAC, answered for where.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Placement {
     pub address: IpAddr,
     pub prefix_len: u8,
     pub label: Option<String>,
     pub ifindex: u32,
+    /// Its own interface's MAC: a VMAC's for an address on one.
     pub mac: [u8; 6],
+    /// Where the fast path answers for it: the VMAC's base.
+    pub xdp_ifindex: u32,
 }
 
 /// The instance holds its VIPs.
@@ -62,31 +65,34 @@ impl Slot {
             return;
         };
         let mut placements = Vec::new();
+        let config = &self.spec.config;
         for vip in self.spec.all_vips() {
-            let (ifindex, mac) = match vip.dev() {
-                Some(dev) if dev != self.spec.config.interface => {
-                    match ctx.system.link_by_name(dev) {
-                        Some(other) => (other.ifindex, other.mac),
-                        None => {
-                            tracing::error!(instance = %self.name(), vip = %vip.address, dev, "VIP interface does not exist");
-                            continue;
-                        }
-                    }
+            let installed_on = config.vip_interface(vip);
+            let base = config.vip_base(vip);
+            let on = |name: &str| {
+                if name == config.interface {
+                    Some(&run.link)
+                } else {
+                    ctx.system.link_by_name(name)
                 }
-                _ => (run.link.ifindex, run.link.mac),
+            };
+            let (Some(link), Some(base_link)) = (on(installed_on), on(base)) else {
+                tracing::error!(instance = %self.name(), vip = %vip.address, dev = installed_on, "VIP interface does not exist");
+                continue;
             };
             placements.push(Placement {
                 address: vip.address,
                 prefix_len: vip.prefix_len,
                 label: vip.label().map(str::to_string),
-                ifindex,
-                mac,
+                ifindex: link.ifindex,
+                mac: link.mac,
+                xdp_ifindex: base_link.ifindex,
             });
         }
         let vrid = self.spec.config.virtual_router_id;
         for p in &placements {
             out.push(Effect::SetOwned {
-                ifindex: p.ifindex,
+                ifindex: p.xdp_ifindex,
                 vip: p.address,
                 mac: p.mac,
                 vrid,
@@ -117,7 +123,14 @@ impl Slot {
             .filter_map(|p| {
                 let frame = match p.address {
                     IpAddr::V4(v4) => gratuitous_arp(p.mac, v4),
-                    IpAddr::V6(v6) => unsolicited_na(p.mac, ctx.system.link_local(p.ifindex)?, v6),
+                    // A VMAC sending from its base has no link-local address.
+                    IpAddr::V6(v6) => {
+                        let source = ctx
+                            .system
+                            .link_local(p.ifindex)
+                            .or_else(|| ctx.system.link_local(p.xdp_ifindex))?;
+                        unsolicited_na(p.mac, source, v6)
+                    }
                 };
                 Some((p.ifindex, frame))
             })
@@ -168,7 +181,7 @@ impl Slot {
             .partition(|p| keep.contains(&p.address));
         for p in &released {
             out.push(Effect::ClearOwned {
-                ifindex: p.ifindex,
+                ifindex: p.xdp_ifindex,
                 vip: p.address,
             });
         }
