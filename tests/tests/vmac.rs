@@ -92,6 +92,10 @@ fn check_vmac(lab: &Lab, node: usize, who: &str) -> Result<()> {
         (VMAC_NAME, "promote_secondaries", "1"),
         ("eth0", "arp_ignore", "1"),
         ("eth0", "arp_filter", "1"),
+        // keepalived's clear_rp_filter: the routers start strict.
+        ("all", "rp_filter", "0"),
+        ("default", "rp_filter", "1"),
+        ("eth0", "rp_filter", "1"),
     ] {
         let value = sysctl(lab, node, interface, name)?;
         ensure!(
@@ -177,6 +181,13 @@ impl Pair {
         let high = lab.add_node("a", "eth0", &["10.51.0.1/24"])?;
         let low = lab.add_node("b", "eth0", &["10.51.0.2/24"])?;
         let client = lab.add_node("c", "eth0", &["10.51.0.9/24"])?;
+        // Strict reverse-path filtering, as a hardened gateway has it: the
+        // VMAC's own rp_filter 0 counts only once `all` is 0.
+        for node in [high, low] {
+            lab.node(node)
+                .ns
+                .sysctl("net.ipv4.conf.all.rp_filter", "1")?;
+        }
         Ok(Pair {
             lab,
             routers: [high, low],
@@ -278,15 +289,18 @@ fn vmac_pair_keeps_the_clients_arp_cache_through_failover() -> Result<()> {
         lab.node(high).ns.ifindex(VMAC_NAME).is_err(),
         "the VMAC is still there after vip-agent stopped"
     );
-    for (name, was) in [
-        ("arp_ignore", "0"),
-        ("arp_filter", "0"),
-        ("arp_announce", "0"),
+    for (interface, name, was) in [
+        ("eth0", "arp_ignore", "0"),
+        ("eth0", "arp_filter", "0"),
+        ("eth0", "arp_announce", "0"),
+        ("eth0", "rp_filter", "0"),
+        ("default", "rp_filter", "0"),
+        ("all", "rp_filter", "1"),
     ] {
-        let value = sysctl(lab, high, "eth0", name)?;
+        let value = sysctl(lab, high, interface, name)?;
         ensure!(
             value == was,
-            "eth0 {name} is {value} after the stop, not {was} again"
+            "{interface} {name} is {value} after the stop, not {was} again"
         );
     }
     pair.holder_is(low, "a stopped")?;

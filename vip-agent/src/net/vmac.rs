@@ -59,10 +59,26 @@ struct BaseSettings {
     vmacs: BTreeSet<String>,
 }
 
+/// What keepalived's `clear_rp_filter` changed, to put back when the last
+/// VMAC goes. A VMAC's `rp_filter` 0 means nothing while `all.rp_filter`
+/// is set (the kernel uses the larger of the two), and a strict `all` drops
+/// every packet sent to the VMAC, whose replies route out of the base.
+/// So `all` goes to 0 after `default` and every interface are raised to
+/// it: no other interface filters less than before.
+#[derive(Debug)]
+struct RpFilterCleared {
+    all: u32,
+    /// `default`'s value before, when it was raised.
+    default: Option<u32>,
+    /// The interfaces raised, with their values before.
+    raised: Vec<(String, u32)>,
+}
+
 /// The VMACs this agent made, and what it changed on their bases.
 #[derive(Debug, Default)]
 pub struct Vmacs {
     bases: HashMap<String, BaseSettings>,
+    rp_filter: Option<RpFilterCleared>,
 }
 
 fn sysctl_path(family: &str, interface: &str, name: &str) -> PathBuf {
@@ -73,6 +89,14 @@ fn read_sysctl(family: &str, interface: &str, name: &str) -> Option<String> {
     fs::read_to_string(sysctl_path(family, interface, name))
         .ok()
         .map(|v| v.trim().to_string())
+}
+
+fn read_rp_filter(interface: &str) -> Option<u32> {
+    read_sysctl("ipv4", interface, "rp_filter")?.parse().ok()
+}
+
+fn write_rp_filter(interface: &str, value: u32) -> Result<(), VmacError> {
+    write_sysctl("ipv4", interface, "rp_filter", &value.to_string())
 }
 
 fn write_sysctl(family: &str, interface: &str, name: &str, value: &str) -> Result<(), VmacError> {
@@ -88,6 +112,7 @@ impl Vmacs {
             .ensure_macvlan(&spec.name, spec.base_ifindex, spec.mac)
             .await?;
         if spec.ipv4 {
+            self.clear_all_rp_filter()?;
             // Replies for the VIPs come from the VMAC only; adverts from
             // the other routers (the same MAC) are heard on it.
             for (name, value) in [
@@ -138,6 +163,70 @@ impl Vmacs {
         Ok(())
     }
 
+    /// keepalived's `clear_rp_filter`, once while the agent has VMACs.
+    fn clear_all_rp_filter(&mut self) -> Result<(), VmacError> {
+        if self.rp_filter.is_some() {
+            return Ok(());
+        }
+        let all = match read_rp_filter("all") {
+            Some(0) | None => return Ok(()),
+            Some(all) => all,
+        };
+        let mut cleared = RpFilterCleared {
+            all,
+            default: None,
+            raised: Vec::new(),
+        };
+        if let Some(default) = read_rp_filter("default").filter(|&d| d < all) {
+            write_rp_filter("default", all)?;
+            cleared.default = Some(default);
+        }
+        let conf = PathBuf::from("/proc/sys/net/ipv4/conf");
+        let entries = fs::read_dir(&conf).map_err(|source| VmacError::Sysctl {
+            path: conf.clone(),
+            source,
+        })?;
+        for entry in entries.flatten() {
+            let interface = entry.file_name().to_string_lossy().into_owned();
+            if interface == "all" || interface == "default" {
+                continue;
+            }
+            if let Some(before) = read_rp_filter(&interface).filter(|&v| v < all) {
+                write_rp_filter(&interface, all)?;
+                cleared.raised.push((interface, before));
+            }
+        }
+        tracing::info!(
+            from = all,
+            "setting net.ipv4.conf.all.rp_filter to 0 for the VMACs"
+        );
+        write_rp_filter("all", 0)?;
+        self.rp_filter = Some(cleared);
+        Ok(())
+    }
+
+    /// keepalived's `restore_rp_filter`: each value goes back where it is
+    /// still what the agent set.
+    fn restore_all_rp_filter(&mut self) {
+        let Some(cleared) = self.rp_filter.take() else {
+            return;
+        };
+        let restore = |interface: &str, set: u32, before: u32| {
+            if read_rp_filter(interface) == Some(set) {
+                if let Err(err) = write_rp_filter(interface, before) {
+                    tracing::debug!(%interface, error = %err, "restoring rp_filter");
+                }
+            }
+        };
+        restore("all", 0, cleared.all);
+        if let Some(before) = cleared.default {
+            restore("default", cleared.all, before);
+        }
+        for (interface, before) in &cleared.raised {
+            restore(interface, cleared.all, *before);
+        }
+    }
+
     /// Deletes the VMAC; the base gets its settings back with its last VMAC.
     pub async fn remove(&mut self, netlink: &Netlink, name: &str) -> Result<(), VmacError> {
         if let Some(link) = netlink.link_by_name(name).await? {
@@ -159,6 +248,9 @@ impl Vmacs {
                     }
                 }
             }
+        }
+        if self.bases.is_empty() {
+            self.restore_all_rp_filter();
         }
         Ok(())
     }
