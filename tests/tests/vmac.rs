@@ -14,6 +14,10 @@
 //! naming the VIP and the base's MAC, so the client's cache takes that MAC
 //! (the test prints what it saw); vip-agent sets the base's `arp_announce`
 //! to 2, so its requests name the base's own address.
+//!
+//! IPv6: the VMAC has 00:00:5e:00:02:VRID and the base's link-local
+//! address; NS for the VIP are answered with the VMAC, the adverts leave
+//! from it, with keepalived as the other router too.
 
 use std::{net::IpAddr, time::Duration};
 
@@ -362,5 +366,143 @@ fn vmac_side_by_side_with_keepalived() -> Result<()> {
         arp_answers_vmac(&pair.lab, client, "after the take-back")?;
         pair.lab.passed();
     }
+    Ok(())
+}
+
+const VMAC6: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x02, VRID];
+const VIP6: &str = "2001:db8:51::100";
+
+fn config6(priority: u8) -> String {
+    format!(
+        "vrrp_instance VI_6 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {VRID}\n    \
+         priority {priority}\n    advert_int 1\n    use_vmac\n    virtual_ipaddress {{\n        \
+         {VIP6}/64\n    }}\n}}\n"
+    )
+}
+
+/// The IPv6 link-local addresses on `interface` in the node's namespace.
+fn link_locals(lab: &Lab, node: usize, interface: &str) -> Result<Vec<IpAddr>> {
+    let out = lab.node(node).ns.ip(&[
+        "-j", "-6", "addr", "show", "dev", interface, "scope", "link",
+    ])?;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    Ok(json[0]["addr_info"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["local"].as_str()?.parse().ok())
+        .collect())
+}
+
+/// The next VRRP advert for [`VRID`] the client sees: source MAC and
+/// source address.
+fn advert_source(lab: &Lab, client: usize) -> Result<([u8; 6], IpAddr)> {
+    let interface = lab.node(client).interface.clone();
+    let socket = lab
+        .node(client)
+        .ns
+        .in_thread(move || PacketSocket::bind(&interface))?;
+    let frame = socket
+        .recv_matching(BOUND, |frame| {
+            parse_ethernet_frame(frame)
+                .is_ok_and(|p| p.src.is_ipv6() && p.payload.get(1) == Some(&VRID))
+        })?
+        .context("no IPv6 advert seen")?;
+    let source = parse_ethernet_frame(&frame)
+        .map_err(anyhow::Error::msg)?
+        .src;
+    Ok((frame[6..12].try_into()?, source))
+}
+
+/// The client pings the IPv6 VIP and its neighbour entry holds the VMAC.
+fn client_keeps_vmac6(lab: &Lab, client: usize, when: &str) -> Result<()> {
+    let out = lab
+        .node(client)
+        .ns
+        .command("ping")
+        .args(["-6", "-n", "-c", "2", "-i", "0.2", "-W", "2", VIP6])
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "{when}: the client cannot reach the VIP: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let mac =
+        neighbour_mac(lab, client, VIP6).with_context(|| format!("{when}: no neighbour entry"))?;
+    ensure!(
+        mac == mac_text(VMAC6),
+        "{when}: the client's neighbour entry holds {mac} for the VIP, not the VMAC"
+    );
+    Ok(())
+}
+
+/// IPv6 `use_vmac` between two vip-agent routers, then with keepalived as
+/// the low router: the VMAC carries
+/// 00:00:5e:00:02:VRID and the base's link-local address, so the adverts
+/// leave from the VMAC with the same source address as without one
+/// (RFC 5798 section 5.1.2.1); XDP on the base answers NS for the VIP with
+/// the VMAC; the client's neighbour entry keeps it through failover.
+#[test]
+fn ipv6_vmac_pair_answers_neighbour_solicitations_with_the_vmac() -> Result<()> {
+    tests::require_root();
+    for low_impl in [Implementation::VipAgent, Implementation::Keepalived] {
+        ipv6_vmac_pair(low_impl)?;
+    }
+    Ok(())
+}
+
+fn ipv6_vmac_pair(low_impl: Implementation) -> Result<()> {
+    let mut lab = Lab::new()?;
+    let high = lab.add_node("a", "eth0", &["2001:db8:51::1/64"])?;
+    let low = lab.add_node("b", "eth0", &["2001:db8:51::2/64"])?;
+    let client = lab.add_node("c", "eth0", &["2001:db8:51::9/64"])?;
+    let vip6: IpAddr = VIP6.parse()?;
+    let _high = Router::start(&mut lab, high, "a", Implementation::VipAgent, &config6(150))?;
+    let _low = Router::start(&mut lab, low, "b", low_impl, &config6(100))?;
+    let low_name = low_impl.name();
+    let routers = [high, low];
+    wait_for_sole_holder(&lab, &routers, VMAC_NAME, vip6, high, BOUND)?;
+    for node in routers {
+        let (kind, mode, mac, base) = vmac_link(&lab, node)?;
+        ensure!(
+            (kind.as_str(), mode.as_str(), base.as_str()) == ("macvlan", "private", "eth0")
+                && mac == mac_text(VMAC6),
+            "node {node} ({low_name} low): {VMAC_NAME} is {kind} mode {mode} with {mac} on {base}"
+        );
+        let base_link_local = link_locals(&lab, node, "eth0")?;
+        let vmac_link_local = link_locals(&lab, node, VMAC_NAME)?;
+        ensure!(
+            !base_link_local.is_empty() && vmac_link_local == base_link_local,
+            "node {node} ({low_name} low): {VMAC_NAME} has link-local {vmac_link_local:?}, eth0 {base_link_local:?}"
+        );
+    }
+    let (mac, source) = advert_source(&lab, client)?;
+    let high_link_local = link_locals(&lab, high, "eth0")?;
+    ensure!(
+        mac == VMAC6 && high_link_local.contains(&source),
+        "the Master's adverts leave from {} {source}, not from the VMAC with {high_link_local:?}",
+        mac_text(mac)
+    );
+
+    let ifindex = lab.node(high).ns.ifindex("eth0")?;
+    let pin = lab.bpffs_dir("a").join("L2_STATS");
+    client_keeps_vmac6(&lab, client, "Master a")?;
+    let sent = stat(&l2_stats(&pin, ifindex)?, "na_sent");
+    ensure!(sent > 0, "the NA for the VIP did not come from XDP on eth0");
+
+    lab.node(high).ns.ip(&["link", "set", "eth0", "down"])?;
+    wait_for_sole_holder(&lab, &routers, VMAC_NAME, vip6, low, BOUND)?;
+    let (mac, source) = advert_source(&lab, client)?;
+    let low_link_local = link_locals(&lab, low, "eth0")?;
+    ensure!(
+        mac == VMAC6 && low_link_local.contains(&source),
+        "{low_name} Master's adverts leave from {} {source}, not from the VMAC with {low_link_local:?}",
+        mac_text(mac)
+    );
+    client_keeps_vmac6(&lab, client, &format!("after the failover to {low_name}"))?;
+    lab.node(high).ns.ip(&["link", "set", "eth0", "up"])?;
+    wait_for_sole_holder(&lab, &routers, VMAC_NAME, vip6, high, BOUND)?;
+    client_keeps_vmac6(&lab, client, "after the take-back by a")?;
+    lab.passed();
     Ok(())
 }
