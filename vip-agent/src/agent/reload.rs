@@ -8,7 +8,7 @@
 //! holds once the new configuration has started is released: an address
 //! another instance merely lists is not kept for it.
 
-use std::{net::IpAddr, time::Duration};
+use std::{collections::BTreeSet, net::IpAddr, time::Duration};
 
 use crate::{
     config::{Config, VrrpInstance},
@@ -83,12 +83,15 @@ impl Core {
             // Gratuitous ARP settings (often inherited from global_defs)
             // change how a Master announces, not the virtual router: the
             // instance keeps running and takes them.
+            // A sync group added or left changes when the instance may
+            // become Master: it runs again with its new membership.
             let same = |s: &Slot| {
-                s.spec.config == *instance
+                (s.spec.config == *instance
                     || VrrpInstance {
                         garp: instance.garp,
                         ..s.spec.config.clone()
-                    } == *instance
+                    } == *instance)
+                    && s.spec.sync_group == in_sync_group(&config, &instance.name)
             };
             if let Some(pos) = old.iter().position(same) {
                 let mut slot = old.remove(pos);
@@ -105,12 +108,17 @@ impl Core {
         let mut still_resigned = Vec::new();
         let mut handed_over = Handed::default();
         let ctx = Context::of(&self.system, &self.options);
+        let not_all_master = groups_not_all_master(&config, kept.iter().chain(&old));
         for mut slot in old {
             let successor = config.instances.iter().find(|i| slot.spec.same_router(i));
             if successor.is_some() && slot.resigned {
                 still_resigned.push(slot.name().to_string());
             }
             match successor {
+                Some(successor) if slot.is_master() && not_all_master.contains(&successor.name) => {
+                    tracing::info!(instance = %slot.name(), "instance changed by reload; its sync group was not all Master, so it starts again as Backup, as keepalived does");
+                    slot.stop(&ctx, now, &held_by_kept, &mut out);
+                }
                 Some(successor) if slot.is_master() => {
                     tracing::info!(instance = %slot.name(), "instance changed by reload; it stays Master");
                     let mut keep = held_by_kept.clone();
@@ -144,10 +152,7 @@ impl Core {
                 continue;
             }
             let mut slot = Slot::new(instance.clone(), config.global.clone());
-            slot.spec.sync_group = config
-                .sync_groups
-                .iter()
-                .any(|g| g.instances.len() > 1 && g.instances.contains(&instance.name));
+            slot.spec.sync_group = in_sync_group(&config, &instance.name);
             slot.resume_as_master = if resumed.contains(&instance.name) {
                 Some(TransitionReason::Reload)
             } else if restarted.contains(&instance.name) {
@@ -432,4 +437,37 @@ impl Core {
         }
         out
     }
+}
+
+/// The instance is in a sync group with other members
+/// ([`Spec::sync_group`](super::spec::Spec::sync_group)).
+fn in_sync_group(config: &Config, instance: &str) -> bool {
+    config
+        .sync_groups
+        .iter()
+        .any(|g| g.instances.len() > 1 && g.instances.iter().any(|i| i == instance))
+}
+
+/// Members of the new configuration's sync groups in which some member was
+/// not Master before the reload. keepalived keeps such a group's Masters
+/// Master only when every member was (`restore_vrrp_state`): the others
+/// start again as Backup, so a group formed by a reload never holds half
+/// of its VIPs here and half on another router.
+fn groups_not_all_master<'a>(
+    config: &Config,
+    before: impl Iterator<Item = &'a Slot> + Clone,
+) -> BTreeSet<String> {
+    config
+        .sync_groups
+        .iter()
+        .filter(|g| g.instances.len() > 1)
+        .filter(|g| {
+            !g.instances.iter().all(|member| {
+                before
+                    .clone()
+                    .any(|s| s.is_master() && s.name() == member.as_str())
+            })
+        })
+        .flat_map(|g| g.instances.iter().cloned())
+        .collect()
 }

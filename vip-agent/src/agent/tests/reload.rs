@@ -237,3 +237,48 @@ fn an_interface_no_instance_uses_any_more_is_detached() {
     let detached = position(&effects, |e| matches!(e, Effect::DetachXdp { .. })).unwrap();
     assert!(removed < detached);
 }
+
+/// A reload that puts two running instances into a sync group restarts
+/// them as members: the one that was Master alone does not stay Master
+/// while the other hears a better router (the group's VIPs stay together).
+#[test]
+fn a_reload_adding_a_sync_group_makes_its_members_wait_for_each_other() {
+    let instances = format!(
+        "{}{}",
+        instance("VI_1", 51, 100, "10.0.0.100/24", ""),
+        instance("VI_2", 52, 100, "10.0.0.101/24", "")
+    );
+    let mut h = Harness::started(&instances);
+    for second in 1..=6 {
+        h.run_until(secs(second));
+        h.advert("10.0.0.9", 51, 150, &["10.0.0.100"]);
+    }
+    assert_eq!(
+        (h.state("VI_1"), h.state("VI_2")),
+        (Some(State::Backup), Some(State::Master))
+    );
+    let grouped =
+        format!("vrrp_sync_group G {{\n  group {{\n    VI_1\n    VI_2\n  }}\n}}\n{instances}");
+    h.reload(&grouped);
+    assert!(h.slot("VI_1").spec.sync_group && h.slot("VI_2").spec.sync_group);
+    for second in 7..=20 {
+        h.run_until(secs(second));
+        h.advert("10.0.0.9", 51, 150, &["10.0.0.100"]);
+    }
+    assert_eq!(
+        (h.state("VI_1"), h.state("VI_2")),
+        (Some(State::Backup), Some(State::Backup))
+    );
+
+    // Out of the group again: VI_2 is on its own and becomes Master.
+    h.reload(&instances);
+    assert!(!h.slot("VI_2").spec.sync_group);
+    for second in 21..=30 {
+        h.run_until(secs(second));
+        h.advert("10.0.0.9", 51, 150, &["10.0.0.100"]);
+    }
+    assert_eq!(
+        (h.state("VI_1"), h.state("VI_2")),
+        (Some(State::Backup), Some(State::Master))
+    );
+}
