@@ -257,7 +257,7 @@ impl Core {
                 }
                 out.extend(self.step_down_sync_peers(&stepped, now));
                 out.extend(self.statics.route_removed(route, by));
-                return out;
+                return self.with_groups(out);
             }
             NetEvent::RuleRemoved { rule, by } => {
                 let ctx = Context::of(&self.system, &self.options);
@@ -269,7 +269,7 @@ impl Core {
                 }
                 out.extend(self.step_down_sync_peers(&stepped, now));
                 out.extend(self.statics.rule_removed(rule, by));
-                return out;
+                return self.with_groups(out);
             }
             NetEvent::Link(crate::net::netlink::LinkEvent::Removed { ifindex, .. }) => {
                 self.statics.link_removed(*ifindex);
@@ -665,7 +665,49 @@ impl Core {
             out.push(effect);
             out.extend(after);
         }
-        out
+        self.group_ownership_first(out)
+    }
+
+    /// A sync group's XDP ownership moves as one: the ownership changes of
+    /// every member's VIPs in a batch go before the batch's first frame
+    /// (an advert, priority 0 included, a gratuitous ARP, an NA). The
+    /// executor writes them in a row, and no router hears of the group's
+    /// change, and takes a member over, while another member's VIP still
+    /// answers here as before. Each instance alone sends its priority-0
+    /// advert first, as RFC 5798 section 6.4.3 orders it.
+    fn group_ownership_first(&self, effects: Vec<Effect>) -> Vec<Effect> {
+        let grouped: BTreeSet<IpAddr> = self
+            .config
+            .sync_groups
+            .iter()
+            .filter(|g| g.instances.len() > 1)
+            .flat_map(|g| g.instances.iter())
+            .filter_map(|name| self.config.instances.iter().find(|i| i.name == *name))
+            .flat_map(|i| {
+                i.virtual_ipaddresses
+                    .iter()
+                    .chain(&i.virtual_ipaddresses_excluded)
+            })
+            .map(|v| v.address)
+            .collect();
+        let moves = |e: &Effect| match e {
+            Effect::SetOwned { vip, .. } | Effect::ClearOwned { vip, .. } => grouped.contains(vip),
+            _ => false,
+        };
+        let is_frame =
+            |e: &Effect| matches!(e, Effect::SendAdvert { .. } | Effect::SendFrames { .. });
+        let Some(first_frame) = effects.iter().position(is_frame) else {
+            return effects;
+        };
+        if !effects[first_frame..].iter().any(moves) {
+            return effects;
+        }
+        let mut effects = effects;
+        let tail = effects.split_off(first_frame);
+        let (moved, rest): (Vec<Effect>, Vec<Effect>) = tail.into_iter().partition(moves);
+        effects.extend(moved);
+        effects.extend(rest);
+        effects
     }
 
     pub(super) fn group_notify(

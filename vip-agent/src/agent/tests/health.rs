@@ -36,12 +36,15 @@ fn a_member_in_fault_takes_its_sync_group_to_fault_and_back() {
         .collect();
     assert_eq!(released.len(), 2, "{released:?}");
     assert!(released.contains(&ip("10.0.0.100")) && released.contains(&ip("192.168.1.100")));
+    assert_ownership_moves_before_frames(&effects, &["10.0.0.100", "192.168.1.100"]);
     assert!(h.slot("VI_2").health.own_fault() && !h.slot("VI_1").health.own_fault());
-    h.link_change(link(ETH1, "eth1", MAC1, true));
+    let effects = h.link_change(link(ETH1, "eth1", MAC1, true));
+    let effects = [effects, h.run_until(h.now + secs(4))].concat();
     assert_eq!(
         (h.state("VI_1"), h.state("VI_2")),
         (Some(State::Master), Some(State::Master))
     );
+    assert_ownership_moves_before_frames(&effects, &["10.0.0.100", "192.168.1.100"]);
 }
 
 /// A sync group's weight-0 script counts for every member.
@@ -185,6 +188,7 @@ fn a_sync_group_goes_master_only_when_every_member_can() {
         })
         .collect();
     assert!(added.contains(&ip("10.0.0.100")) && added.contains(&ip("10.0.0.101")));
+    assert_ownership_moves_before_frames(&effects, &["10.0.0.100", "10.0.0.101"]);
     let reasons: Vec<&str> = h
         .slot("VI_2")
         .counters

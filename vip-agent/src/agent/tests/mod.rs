@@ -350,3 +350,26 @@ pub fn frames_sent(effects: &[Effect]) -> usize {
 pub fn position(effects: &[Effect], pick: impl Fn(&Effect) -> bool) -> Option<usize> {
     effects.iter().position(pick)
 }
+
+/// A sync group's XDP ownership moves as one: in `effects`, each of `vips`
+/// changes ownership (SetOwned / ClearOwned), and every one of those
+/// changes comes before the first frame sent (advert, gratuitous ARP, NA),
+/// so no router hears of the change while a member's VIP still answers
+/// here the old way.
+pub fn assert_ownership_moves_before_frames(effects: &[Effect], vips: &[&str]) {
+    let first_frame = position(effects, |e| {
+        matches!(e, Effect::SendAdvert { .. } | Effect::SendFrames { .. })
+    })
+    .unwrap_or(effects.len());
+    for vip in vips {
+        let vip = ip(vip);
+        let at = effects.iter().position(|e| {
+            matches!(e, Effect::SetOwned { vip: v, .. } | Effect::ClearOwned { vip: v, .. } if *v == vip)
+        });
+        let at = at.unwrap_or_else(|| panic!("no ownership change of {vip}: {effects:?}"));
+        assert!(
+            at < first_frame,
+            "the ownership of {vip} changes at {at}, after the first frame at {first_frame}: {effects:?}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! when someone else removes one of them.
 
 use super::*;
+use crate::agent::notify::{NotifyKind, NotifyState};
 use crate::net::routes::{route_message, rule_message, RemovedRoute, RemovedRule, RouteSpec};
 
 const ROUTING: &str = "  virtual_routes {\n    10.1.0.0/16 via 10.0.0.254 dev eth0\n    \
@@ -199,6 +200,16 @@ fn a_sync_group_steps_down_together() {
         (Some(State::Backup), Some(State::Backup))
     );
     assert!(trace(&effects).contains(&"vip- 192.168.1.100".to_string()));
+    assert_ownership_moves_before_frames(&effects, &["10.0.0.100", "192.168.1.100"]);
+    // The group's own notification goes with its members'.
+    assert!(
+        effects.iter().any(|e| matches!(
+            e,
+            Effect::Notify { kind: NotifyKind::Group, name, state: NotifyState::Backup, .. }
+                if name == "G"
+        )),
+        "{effects:?}"
+    );
 }
 
 /// The interface of a watched route or rule is tracked with weight 0: its
