@@ -56,4 +56,16 @@ impl Router {
             }
         })
     }
+
+    /// Replaces the configuration of the router started as `role` with
+    /// `config` and sends SIGHUP, as `systemctl reload` does.
+    pub fn reload(&self, lab: &Lab, role: &str, config: &str) -> Result<()> {
+        match self {
+            Router::Agent(agent) => {
+                std::fs::write(lab.work_dir().join(format!("{role}.conf")), config)?;
+                agent.signal(nix::sys::signal::Signal::SIGHUP)
+            }
+            Router::Keepalived(keepalived) => keepalived.reload(config),
+        }
+    }
 }

@@ -147,3 +147,96 @@ fn a_lowered_member_keeps_its_sync_group_together_as_keepalived_does() -> Result
     }
     Ok(())
 }
+
+/// Router a's file before and after the reload: its inside instance is
+/// the better one (150 against b's 100), its outside instance the worse
+/// (100 against b's 150); `grouped` puts both into one sync group.
+fn split_config(outside: u8, inside: u8, grouped: bool) -> String {
+    let instance = |name: &str, interface: &str, vrid: u8, priority: u8, vip: &str| {
+        format!(
+            "vrrp_instance {name} {{\n    state BACKUP\n    interface {interface}\n    \
+             virtual_router_id {vrid}\n    priority {priority}\n    advert_int 1\n    \
+             virtual_ipaddress {{\n        {vip}/24\n    }}\n}}\n"
+        )
+    };
+    let group = if grouped {
+        "vrrp_sync_group G {\n    group {\n        OUTSIDE\n        INSIDE\n    }\n}\n"
+    } else {
+        ""
+    };
+    format!(
+        "{group}{}{}",
+        instance("OUTSIDE", "eth0", 94, outside, OUTSIDE_VIP),
+        instance("INSIDE", "eth1", 95, inside, INSIDE_VIP)
+    )
+}
+
+/// A reload that groups a router's two instances, one Master and one
+/// Backup: keepalived keeps a group's Masters only when all of its members
+/// were Master (`restore_vrrp_state`), so the Master member steps back, the
+/// other router takes that VIP too, and the group waits there as Backup
+/// though its inside instance would win alone.
+fn reload_forms_group(implementation: Implementation) -> Result<()> {
+    let mut lab = Lab::new()?;
+    let a = lab.add_node("a", "eth0", &["10.62.0.1/24"])?;
+    let b = lab.add_node("b", "eth0", &["10.62.0.2/24"])?;
+    lab.add_link(a, "br1", "eth1", &["10.62.1.1/24"])?;
+    lab.add_link(b, "br1", "eth1", &["10.62.1.2/24"])?;
+    let router_a = Router::start(
+        &mut lab,
+        a,
+        "a",
+        implementation,
+        &split_config(100, 150, false),
+    )?;
+    let _router_b = Router::start(
+        &mut lab,
+        b,
+        "b",
+        implementation,
+        &split_config(150, 100, false),
+    )?;
+    let name = implementation.name();
+    let outside: IpAddr = OUTSIDE_VIP.parse()?;
+    let inside: IpAddr = INSIDE_VIP.parse()?;
+    wait_for_sole_holder(&lab, &[a, b], "eth0", outside, b, BOUND)?;
+    wait_for_sole_holder(&lab, &[a, b], "eth1", inside, a, BOUND)?;
+
+    router_a.reload(&lab, "a", &split_config(100, 150, true))?;
+    wait_for_sole_holder(&lab, &[a, b], "eth1", inside, b, BOUND).map_err(|e| {
+        e.context(format!(
+            "{name}: the inside VIP to join the outside VIP on b"
+        ))
+    })?;
+    let start = Instant::now();
+    let mut samples = 0;
+    while start.elapsed() < WATCH {
+        let seen = (
+            holders(&lab, &[a, b], "eth0", outside),
+            holders(&lab, &[a, b], "eth1", inside),
+        );
+        ensure!(
+            seen == (vec![b], vec![b]),
+            "{name}: {:?} after the inside VIP moved, the outside VIP is on {:?} and the inside \
+             VIP on {:?} (nodes a={a}, b={b}); both should stay on b",
+            start.elapsed(),
+            seen.0,
+            seen.1
+        );
+        samples += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("{name}: both VIPs on b after the reload, {samples} samples over {WATCH:?}");
+    drop(router_a);
+    lab.passed();
+    Ok(())
+}
+
+#[test]
+fn a_reload_forming_a_sync_group_keeps_its_vips_together_as_keepalived_does() -> Result<()> {
+    tests::require_root();
+    for implementation in Implementation::BOTH {
+        reload_forms_group(implementation)?;
+    }
+    Ok(())
+}

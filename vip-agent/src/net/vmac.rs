@@ -134,6 +134,13 @@ impl Vmacs {
             "disable_ipv6",
             if spec.ipv6 { "0" } else { "1" },
         )?;
+        if spec.ipv6 {
+            // The VMAC takes no router advertisements (no default route
+            // through it) and sends no router solicitations: a Backup's
+            // frame from the VMAC would draw the switch's forwarding of
+            // the VMAC away from the Master.
+            write_sysctl("ipv6", &spec.name, "accept_ra", "0")?;
+        }
         netlink.set_link_up(link.ifindex).await?;
         if let Some(link_local) = spec.link_local {
             netlink
