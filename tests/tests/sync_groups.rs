@@ -9,6 +9,11 @@
 //! both VIPs stay on the Master and nothing flaps. Before vip-agent held a
 //! ready member back, the inside VIP moved alone and the two routers then
 //! took the group from each other in turn.
+//!
+//! A reload that puts a router's Master instance and Backup instance into
+//! one group: keepalived keeps the group's Masters only when every member
+//! was Master, so the Master member steps back and both VIPs end up on the
+//! other router, and stay there.
 
 use std::{
     net::IpAddr,
