@@ -365,42 +365,6 @@ fn track_script_weight_moves_the_vip_and_weight_zero_faults() -> Result<()> {
 }
 
 #[test]
-fn sync_group_moves_its_instances_together() -> Result<()> {
-    let mut lab = Lab::new()?;
-    let a = lab.add_node("a", "eth0", &["10.9.0.1/24"])?;
-    let b = lab.add_node("b", "eth0", &["10.9.0.2/24"])?;
-    lab.add_link(a, "br1", "eth1", &["10.9.1.1/24"])?;
-    lab.add_link(b, "br1", "eth1", &["10.9.1.2/24"])?;
-    let group = "vrrp_sync_group G {\n    group {\n        OUTSIDE\n        INSIDE\n    }\n}\n";
-    let config = |p: u8| {
-        group.to_string()
-            + &instance("OUTSIDE", "eth0", 90, p, "1", &["10.9.0.100/24"])
-            + &instance("INSIDE", "eth1", 91, p, "1", &["10.9.1.100/24"])
-    };
-    let conf_a = write_config(&lab, "a.conf", &config(150))?;
-    let conf_b = write_config(&lab, "b.conf", &config(100))?;
-    let agent_a = lab.start_agent(&AgentSpec::with_config(a, "a", conf_a))?;
-    let _agent_b = lab.start_agent(&AgentSpec::with_config(b, "b", conf_b))?;
-    let outside: IpAddr = "10.9.0.100".parse()?;
-    let inside: IpAddr = "10.9.1.100".parse()?;
-    wait_for_sole_holder(&lab, &[a, b], "eth0", outside, a, BOUND)?;
-    wait_for_sole_holder(&lab, &[a, b], "eth1", inside, a, BOUND)?;
-
-    // Only the inside link fails; the whole group moves to B.
-    lab.node(a).ns.ip(&["link", "set", "eth1", "down"])?;
-    wait_for_state(&agent_a, "INSIDE", "FAULT", BOUND)?;
-    wait_for_state(&agent_a, "OUTSIDE", "FAULT", BOUND)?;
-    wait_for_sole_holder(&lab, &[a, b], "eth0", outside, b, BOUND)?;
-    wait_for_sole_holder(&lab, &[a, b], "eth1", inside, b, BOUND)?;
-
-    lab.node(a).ns.ip(&["link", "set", "eth1", "up"])?;
-    wait_for_sole_holder(&lab, &[a, b], "eth0", outside, a, BOUND)?;
-    wait_for_sole_holder(&lab, &[a, b], "eth1", inside, a, BOUND)?;
-    lab.passed();
-    Ok(())
-}
-
-#[test]
 fn a_restarted_agent_removes_the_vip_its_crashed_run_left() -> Result<()> {
     let mut lab = Lab::new()?;
     let a = lab.add_node("a", "eth0", &["10.10.0.1/24"])?;

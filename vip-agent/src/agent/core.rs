@@ -315,13 +315,7 @@ impl Core {
                             interface: link.name.clone(),
                         });
                     }
-                    let keys: BTreeSet<SocketKey> = started()
-                        .map(|s| s.spec.socket_key())
-                        .filter(|key| key.interface == link.name)
-                        .collect();
-                    for key in keys {
-                        self.ensure_socket(&key, link.ifindex, &mut out);
-                    }
+                    self.ensure_sockets_on(link, &mut out);
                 }
                 LinkEvent::Changed(_) => {}
             }
@@ -494,17 +488,8 @@ impl Core {
                 // The executor saw it made; the link events follow.
                 self.system
                     .apply(&NetEvent::Link(LinkEvent::Changed(link.clone())));
-                let keys: BTreeSet<SocketKey> = self
-                    .slots
-                    .iter()
-                    .filter(|s| s.started())
-                    .map(|s| s.spec.socket_key())
-                    .filter(|key| key.interface == link.name)
-                    .collect();
                 let mut out = Vec::new();
-                for key in keys {
-                    self.ensure_socket(&key, link.ifindex, &mut out);
-                }
+                self.ensure_sockets_on(&link, &mut out);
                 out.extend(self.start_pending(now));
                 out.extend(self.refresh_health(now));
                 self.with_groups(out)
@@ -735,6 +720,21 @@ impl Core {
             .find(|s| s.spec.socket_key() == *key && s.spec.multicast())
             .map(|s| s.spec.group());
         SocketSpec { ifindex, group }
+    }
+
+    /// Asks for the sockets the started instances on `link` need, at its
+    /// current index (a re-created interface or a VMAC just made).
+    fn ensure_sockets_on(&mut self, link: &crate::net::netlink::Link, out: &mut Vec<Effect>) {
+        let keys: BTreeSet<SocketKey> = self
+            .slots
+            .iter()
+            .filter(|s| s.started())
+            .map(|s| s.spec.socket_key())
+            .filter(|key| key.interface == link.name)
+            .collect();
+        for key in keys {
+            self.ensure_socket(&key, link.ifindex, out);
+        }
     }
 
     /// Asks for the socket unless it is open or asked for with that spec.
