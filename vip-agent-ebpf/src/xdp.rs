@@ -205,14 +205,24 @@ enum L2 {
 const L2_COUNTERS: u32 = L2::NoAcceptDropped as u32 + 1;
 const _: () = assert!(L2_COUNTERS as usize * 8 == core::mem::size_of::<L2Stats>());
 
-/// Adds one to `counter` of `ifindex` (its own BPF function: one copy of the
-/// zeroed value on one small stack frame).
-#[inline(never)]
+/// Adds one to `counter` of `ifindex`.
+#[inline(always)]
 fn count_l2(ifindex: u32, counter: L2) {
-    let counter = counter as u32;
-    if counter >= L2_COUNTERS {
-        return;
-    }
+    bump_l2(ifindex, counter as u32, L2_COUNTERS);
+}
+
+/// Counts a request that was seen and what became of it: both counters in
+/// one map access.
+#[inline(always)]
+fn count_l2_seen(ifindex: u32, seen: L2, outcome: L2) {
+    bump_l2(ifindex, seen as u32, outcome as u32);
+}
+
+/// Adds one to counters `first` and `second` (`L2_COUNTERS`: none) of
+/// `ifindex`. Its own BPF function: one copy of the zeroed value on one
+/// small stack frame.
+#[inline(never)]
+fn bump_l2(ifindex: u32, first: u32, second: u32) {
     let key = IfKey { ifindex };
     let stats = match L2_STATS.get_ptr_mut(key) {
         Some(p) => p,
@@ -225,8 +235,15 @@ fn count_l2(ifindex: u32, counter: L2) {
         }
     };
     // SAFETY: this CPU's slot of a per-CPU map (nothing else writes it
-    // meanwhile); `counter` indexes one of its u64 fields.
-    unsafe { *(stats as *mut u64).add(counter as usize) += 1 };
+    // meanwhile); each index is checked to name one of its u64 fields.
+    unsafe {
+        if first < L2_COUNTERS {
+            *(stats as *mut u64).add(first as usize) += 1;
+        }
+        if second < L2_COUNTERS {
+            *(stats as *mut u64).add(second as usize) += 1;
+        }
+    }
 }
 
 /// Outcome of one VRRP frame: index of its counter in [`VrrpStats`].
@@ -346,24 +363,23 @@ fn try_arp(ctx: &XdpContext, ifindex: u32, l3: usize) -> Result<u32, Error> {
         count_l2(ifindex, L2::ArpOther);
         return Ok(xdp_action::XDP_PASS);
     }
-    count_l2(ifindex, L2::ArpRequestsSeen);
     let sha = [a[8], a[9], a[10], a[11], a[12], a[13]];
     let spa = [a[14], a[15], a[16], a[17]];
     let tpa = [a[24], a[25], a[26], a[27]];
     if spa == tpa {
         // Gratuitous ARP: an announcement, nothing to answer.
-        count_l2(ifindex, L2::ArpPassed);
+        count_l2_seen(ifindex, L2::ArpRequestsSeen, L2::ArpPassed);
         return Ok(xdp_action::XDP_PASS);
     }
     let Some(own) = held(ifindex, FAMILY_V4, v4_key(tpa)) else {
-        count_l2(ifindex, L2::ArpPassed);
+        count_l2_seen(ifindex, L2::ArpRequestsSeen, L2::ArpPassed);
         return Ok(xdp_action::XDP_PASS);
     };
     // Fenced: the agent stopped heartbeating, so nobody may answer for the
     // VIP from here, not even the kernel, which still has the address until
     // its lifetime runs out. Dropping lets the new Master own it.
     if is_fenced() {
-        count_l2(ifindex, L2::ArpFenced);
+        count_l2_seen(ifindex, L2::ArpRequestsSeen, L2::ArpFenced);
         return Ok(xdp_action::XDP_DROP);
     }
     let m = own.mac;
@@ -383,7 +399,7 @@ fn try_arp(ctx: &XdpContext, ifindex: u32, l3: usize) -> Result<u32, Error> {
             sha[0], sha[1], sha[2], sha[3], sha[4], sha[5], m[0], m[1], m[2], m[3], m[4], m[5],
         ],
     )?;
-    count_l2(ifindex, L2::ArpRepliesSent);
+    count_l2_seen(ifindex, L2::ArpRequestsSeen, L2::ArpRepliesSent);
     Ok(xdp_action::XDP_TX)
 }
 
@@ -653,12 +669,11 @@ fn try_neighbour_solicitation(
     if icmp_len > MAX_NS_LEN {
         // More options than checked here: the kernel judges and answers it,
         // but not for a held VIP while fenced.
-        count_l2(ifindex, L2::NsSeen);
         if held(ifindex, FAMILY_V6, target).is_some() && is_fenced() {
-            count_l2(ifindex, L2::NsFenced);
+            count_l2_seen(ifindex, L2::NsSeen, L2::NsFenced);
             return Ok(xdp_action::XDP_DROP);
         }
-        count_l2(ifindex, L2::NsPassed);
+        count_l2_seen(ifindex, L2::NsSeen, L2::NsPassed);
         return Ok(xdp_action::XDP_PASS);
     }
     let sum = sum_bytes(ctx, l4, icmp_len)?
@@ -670,14 +685,14 @@ fn try_neighbour_solicitation(
     if nd_options(ctx, nd, answer) != OPTIONS_VALID {
         return Ok(xdp_action::XDP_PASS);
     }
-    count_l2(ifindex, L2::NsSeen);
     let Some(own) = held(ifindex, FAMILY_V6, target) else {
-        count_l2(ifindex, L2::NsPassed);
+        count_l2_seen(ifindex, L2::NsSeen, L2::NsPassed);
         return Ok(xdp_action::XDP_PASS);
     };
     // Fenced: as for ARP, nobody answers for a VIP a stalled agent holds.
+    // An NS to answer is counted as seen with its answer (or its failure).
     if is_fenced() {
-        count_l2(ifindex, L2::NsFenced);
+        count_l2_seen(ifindex, L2::NsSeen, L2::NsFenced);
         return Ok(xdp_action::XDP_DROP);
     }
     answer.target = target;
@@ -771,7 +786,7 @@ fn try_neighbour_advertisement(
         // SAFETY: helper call on our own context; every packet pointer is
         // re-derived (and re-checked by ptr_at) afterwards.
         if unsafe { bpf_xdp_adjust_tail(ctx.ctx, new_len - cur_len) } != 0 {
-            count_l2(ifindex, L2::NsPassed);
+            count_l2_seen(ifindex, L2::NsSeen, L2::NsPassed);
             return Err(Error::TailAdjust);
         }
     }
@@ -793,7 +808,7 @@ fn try_neighbour_advertisement(
         na + ND_HLEN,
         [ND_OPT_TARGET_LL, 1, m[0], m[1], m[2], m[3], m[4], m[5]],
     )?;
-    count_l2(ifindex, L2::NaSent);
+    count_l2_seen(ifindex, L2::NsSeen, L2::NaSent);
     Ok(xdp_action::XDP_TX)
 }
 

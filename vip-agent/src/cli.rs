@@ -69,8 +69,9 @@ pub struct RunArgs {
     pub bpffs_dir: PathBuf,
 
     /// XDP attach mode. auto: native where XDP_TX replies really leave the
-    /// interface (skb on veth), falling back to skb; off: no XDP, the kernel
-    /// answers ARP/NS.
+    /// interface, falling back to skb; on veth, skb (native replies reach a
+    /// veth peer only when the peer runs an XDP program: choose native there
+    /// when it does); off: no XDP, the kernel answers ARP/NS.
     #[arg(long, value_enum, default_value_t = XdpModeChoice::Auto)]
     pub xdp_mode: XdpModeChoice,
 

@@ -12,8 +12,8 @@ mod flood;
 mod footprint;
 mod handover;
 mod lab;
+mod live_flood;
 mod report;
-mod xdp_cost;
 
 use std::{
     path::{Path, PathBuf},
@@ -80,8 +80,8 @@ pub struct Plan {
     pub failover_reps: usize,
     /// Repetitions of the planned handover and of the crash + restart.
     pub handover_reps: usize,
-    pub xdp_blocks: usize,
-    pub xdp_runs_per_block: usize,
+    pub live_flood_reps: usize,
+    pub live_flood_secs: f64,
     pub flood_reps: usize,
     pub flood_secs: f64,
     pub footprint_reps: usize,
@@ -95,8 +95,8 @@ impl Plan {
                 quick,
                 failover_reps: 2,
                 handover_reps: 2,
-                xdp_blocks: 4,
-                xdp_runs_per_block: 20_000,
+                live_flood_reps: 1,
+                live_flood_secs: 2.0,
                 flood_reps: 2,
                 flood_secs: 3.0,
                 // Each footprint run waits for its instances to become
@@ -109,8 +109,8 @@ impl Plan {
                 quick,
                 failover_reps: 7,
                 handover_reps: 5,
-                xdp_blocks: 12,
-                xdp_runs_per_block: 50_000,
+                live_flood_reps: 3,
+                live_flood_secs: 5.0,
                 flood_reps: 4,
                 flood_secs: 8.0,
                 footprint_reps: 3,
@@ -208,7 +208,7 @@ fn machine() -> Value {
 /// `bench/results.json`).
 pub const SECTIONS: [&str; 6] = [
     "footprint",
-    "xdp_cost",
+    "live_flood",
     "failover",
     "handover",
     "crash_restart",
@@ -244,11 +244,21 @@ pub fn run(quick: bool, only: &[String]) -> Result<()> {
     let started = Instant::now();
     let env = build(quick)?;
     eprintln!("bench: agent {}", env.agent_bin.display());
-    let mut results = json!({
-        "quick": quick,
-        "plan": format!("{:?}", env.plan),
-        "machine": machine(),
-    });
+    let dir = workspace_root().join("bench");
+    // `--only` re-measures the named sections into the committed results.
+    let mut results = match only.is_empty() {
+        true => json!({}),
+        false => std::fs::read_to_string(dir.join("results.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_else(|| json!({})),
+    };
+    results["quick"] = json!(quick);
+    results["plan"] = json!(format!("{:?}", env.plan));
+    results["machine"] = machine();
+    if !only.is_empty() {
+        results["only"] = json!(only);
+    }
     let mut timed = |name: &str, f: &Section| -> Result<()> {
         let t = Instant::now();
         eprintln!("bench: {name} ...");
@@ -260,7 +270,7 @@ pub fn run(quick: bool, only: &[String]) -> Result<()> {
     };
     let sections: [&Section; SECTIONS.len()] = [
         &footprint::run,
-        &xdp_cost::run,
+        &live_flood::run,
         &failover::run,
         &handover::run_handover,
         &handover::run_crash_restart,
@@ -272,8 +282,9 @@ pub fn run(quick: bool, only: &[String]) -> Result<()> {
         }
         timed(name, f)?;
     }
-    results["seconds"]["total"] = json!(started.elapsed().as_secs_f64());
-    let dir = workspace_root().join("bench");
+    if only.is_empty() {
+        results["seconds"]["total"] = json!(started.elapsed().as_secs_f64());
+    }
     std::fs::create_dir_all(&dir)?;
     write(
         &dir.join("results.json"),

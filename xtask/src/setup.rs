@@ -21,6 +21,9 @@ const PACKAGES: &[&str] = &[
     "tshark",
     "tcpdump",
     "keepalived",
+    // cargo xtask bench: GRO on a veth gives it the NAPI that frames
+    // redirected from the live-frames generator need.
+    "ethtool",
     // setpriv: the systemd tests run the agent with the unit's capabilities.
     "util-linux",
     // promtool, which lints the agent's `--metrics-listen` scrapes in the tests.
