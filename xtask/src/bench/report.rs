@@ -183,7 +183,7 @@ fn live_flood_table(s: &mut String, runs: &[Value], lf: &Value) {
     let secs = runs[0]["seconds"].as_f64().unwrap_or(0.0);
     let _ = writeln!(
         s,
-        "### The ARP answer under a saturating flood\n\nThe kernel's live-frames test-run mode \
+        "### The ARP answer under a live-frames flood\n\nThe kernel's live-frames test-run mode \
          (`BPF_PROG_TEST_RUN`, `BPF_F_TEST_XDP_LIVE_FRAMES`, batches of 64) runs a generator \
          program on CPU {GENERATOR_CPU} whose `XDP_TX` sends ARP requests for the VIP out of a \
          veth straight into the responder's veth, {secs:.0} s per run. The responder's receive \
@@ -192,8 +192,10 @@ fn live_flood_table(s: &mut String, runs: &[Value], lf: &Value) {
          and XDP_TX's, sent or refused by the generator's full veth). *arrived*: counted by a \
          native XDP program on the generator's veth, which shares CPU {GENERATOR_CPU} with the \
          generator and drains fewer than arrive. *busy*: the responder thread's share of its CPU. \
-         Offered frames beyond what the responder's veth ring holds are dropped before the \
-         responder sees them. Native figures are veth's: no physical NIC here. Medians over \
+         Every responder was offered several times what it answered; frames beyond what its \
+         veth ring (256) holds while its thread wakes are dropped before it sees them, which is \
+         why no thread reaches 100% busy and why the CPU-ns per answer include the thread's \
+         wake-ups and polls. Native figures are veth's: no physical NIC here. Medians over \
          {reps} repetitions, interleaved.\n"
     );
     let _ = writeln!(
@@ -364,7 +366,7 @@ pub fn markdown(r: &Value) -> String {
         s.push('\n');
     }
 
-    // 2. the ARP answer under a saturating flood
+    // 2. the ARP answer under a live-frames flood
     let lf = &r["live_flood"];
     let runs = arr(&lf["runs"]);
     if !runs.is_empty() {
