@@ -12,6 +12,7 @@ mod flood;
 mod footprint;
 mod handover;
 mod lab;
+mod live_election;
 mod live_flood;
 mod report;
 
@@ -82,6 +83,8 @@ pub struct Plan {
     pub handover_reps: usize,
     pub live_flood_reps: usize,
     pub live_flood_secs: f64,
+    pub live_election_reps: usize,
+    pub live_election_secs: f64,
     pub flood_reps: usize,
     pub flood_secs: f64,
     pub footprint_reps: usize,
@@ -97,6 +100,8 @@ impl Plan {
                 handover_reps: 2,
                 live_flood_reps: 1,
                 live_flood_secs: 2.0,
+                live_election_reps: 1,
+                live_election_secs: 4.0,
                 flood_reps: 2,
                 flood_secs: 3.0,
                 // Each footprint run waits for its instances to become
@@ -111,6 +116,8 @@ impl Plan {
                 handover_reps: 5,
                 live_flood_reps: 3,
                 live_flood_secs: 5.0,
+                live_election_reps: 3,
+                live_election_secs: 10.0,
                 flood_reps: 4,
                 flood_secs: 8.0,
                 footprint_reps: 3,
@@ -206,13 +213,14 @@ fn machine() -> Value {
 
 /// The sections in the order they run (names for `--only`, keys of
 /// `bench/results.json`).
-pub const SECTIONS: [&str; 6] = [
+pub const SECTIONS: [&str; 7] = [
     "footprint",
     "live_flood",
     "failover",
     "handover",
     "crash_restart",
     "flood",
+    "live_election",
 ];
 
 /// Runs the benchmark: every section, or only those named in `only`.
@@ -275,6 +283,7 @@ pub fn run(quick: bool, only: &[String]) -> Result<()> {
         &handover::run_handover,
         &handover::run_crash_restart,
         &flood::run,
+        &live_election::run,
     ];
     for (name, f) in SECTIONS.into_iter().zip(sections) {
         if !only.is_empty() && !only.iter().any(|o| o == name) {

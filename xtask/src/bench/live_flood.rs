@@ -85,18 +85,18 @@ pub const VARIANTS: [(&str, Responder); 5] = [
 pub const GENERATOR_CPU: usize = 0;
 pub const RESPONDER_CPU: usize = 1;
 /// The generator's end of the veth pair (the responder's is [`IFACE`]).
-const GENERATOR_IF: &str = "lg0";
+pub(super) const GENERATOR_IF: &str = "lg0";
 /// Frames per live-frames batch (the kernel's default is 64).
 const BATCH: u32 = 64;
 /// The frame handed to the generator program, which fills in the request.
 const FRAME_LEN: usize = 60;
 
-fn ip_in(lab: &Lab, node: usize, args: &[&str]) -> Result<()> {
+pub(super) fn ip_in(lab: &Lab, node: usize, args: &[&str]) -> Result<()> {
     lab.node(node).ns.ip(args)?;
     Ok(())
 }
 
-fn exec_in(lab: &Lab, node: usize, shell: &str) -> Result<()> {
+pub(super) fn exec_in(lab: &Lab, node: usize, shell: &str) -> Result<()> {
     let mut cmd = Command::new("ip");
     cmd.args([
         "netns",
@@ -216,7 +216,7 @@ fn threaded_napi(lab: &Lab, node: usize, interface: &str, cpu: usize) -> Result<
     Ok(tid)
 }
 
-fn pin(pid: Pid, cpu: usize) -> Result<()> {
+pub(super) fn pin(pid: Pid, cpu: usize) -> Result<()> {
     let mut set = CpuSet::new();
     set.set(cpu)?;
     sched_setaffinity(pid, &set).with_context(|| format!("pinning {pid} to CPU {cpu}"))
@@ -242,7 +242,13 @@ fn returned(pins: &Path) -> Result<u64> {
 
 /// Runs the generator for `secs` on [`GENERATOR_CPU`] in the calling
 /// thread's namespace; returns the frames it sent and the wall-clock time.
-fn generate(program: &Path, ifindex: u32, secs: f64) -> Result<(u64, f64)> {
+/// With `rate`, about that many frames per second, sent every 10 ms.
+pub(super) fn generate(
+    program: &Path,
+    ifindex: u32,
+    secs: f64,
+    rate: Option<f64>,
+) -> Result<(u64, f64)> {
     pin(Pid::from_raw(0), GENERATOR_CPU)?;
     let program =
         Xdp::from_pin(program, XdpAttachType::Interface).context("opening the pinned generator")?;
@@ -255,7 +261,11 @@ fn generate(program: &Path, ifindex: u32, secs: f64) -> Result<(u64, f64)> {
         .collect();
     let start = Instant::now();
     let end = start + Duration::from_secs_f64(secs);
-    let mut repeat: u32 = 1 << 16;
+    let tick = Duration::from_millis(10);
+    let mut repeat: u32 = match rate {
+        Some(rate) => ((rate * tick.as_secs_f64()) as u32).max(1),
+        None => 1 << 16,
+    };
     let mut sent = 0u64;
     loop {
         check_interrupt()?;
@@ -274,7 +284,19 @@ fn generate(program: &Path, ifindex: u32, secs: f64) -> Result<(u64, f64)> {
         if now >= end {
             break;
         }
-        repeat = next_repeat(repeat, call.elapsed(), end - now);
+        match rate {
+            Some(rate) => {
+                // Each call also waits for an RCU grace period: size the
+                // next one to what is due, and wait when ahead.
+                let ahead = Duration::from_secs_f64(sent as f64 / rate);
+                if let Some(wait) = (start + ahead).checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                let due = rate * (start.elapsed() + tick).as_secs_f64();
+                repeat = (due - sent as f64).clamp(1024.0, rate) as u32;
+            }
+            None => repeat = next_repeat(repeat, call.elapsed(), end - now),
+        }
     }
     Ok((sent, start.elapsed().as_secs_f64()))
 }
@@ -287,8 +309,10 @@ pub fn next_repeat(last: u32, took: Duration, left: Duration) -> u32 {
     (rate * target).clamp(1024.0, 64.0 * 1024.0 * 1024.0) as u32
 }
 
-/// One measured run: a new pair of namespaces, the responder, the flood.
-fn one(env: &Env, label: &str, responder: Responder) -> Result<Value> {
+/// A lab of two namespaces joined by one veth pair (no bridge: frames
+/// redirected out of the generator's veth go to its peer): `gen` with
+/// `gen_if` (10.0.0.9/24), `dut` with [`IFACE`] (10.0.0.1/24).
+pub(super) fn veth_lab(gen_if: &str) -> Result<(Lab, usize, usize)> {
     let mut lab = lab::new_lab()?;
     let gen = lab::add_node(&mut lab, "gen", &[])?;
     let dut = lab::add_node(&mut lab, "dut", &[])?;
@@ -301,27 +325,20 @@ fn one(env: &Env, label: &str, responder: Responder) -> Result<Value> {
         &lab,
         gen,
         &[
-            "link",
-            "add",
-            GENERATOR_IF,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            IFACE,
-            "netns",
-            &dut_ns,
+            "link", "add", gen_if, "type", "veth", "peer", "name", IFACE, "netns", &dut_ns,
         ],
     )?;
-    ip_in(
-        &lab,
-        gen,
-        &["addr", "add", "10.0.0.9/24", "dev", GENERATOR_IF],
-    )?;
-    ip_in(&lab, gen, &["link", "set", GENERATOR_IF, "up"])?;
+    ip_in(&lab, gen, &["addr", "add", "10.0.0.9/24", "dev", gen_if])?;
+    ip_in(&lab, gen, &["link", "set", gen_if, "up"])?;
     ip_in(&lab, dut, &["addr", "add", "10.0.0.1/24", "dev", IFACE])?;
     ip_in(&lab, dut, &["link", "set", IFACE, "up"])?;
 
+    Ok((lab, gen, dut))
+}
+
+/// One measured run: a new pair of namespaces, the responder, the flood.
+pub(super) fn one(env: &Env, label: &str, responder: Responder) -> Result<Value> {
+    let (mut lab, gen, dut) = veth_lab(GENERATOR_IF)?;
     let pins = lab.bpffs_dir("live");
     fs::create_dir_all(&pins)?;
     pin_baselines(&env.baselines_obj, &pins)?;
@@ -376,7 +393,7 @@ fn one(env: &Env, label: &str, responder: Responder) -> Result<Value> {
         let generator = generator.clone();
         lab.node(gen)
             .ns
-            .in_thread(move || generate(&generator, ifindex, secs))
+            .in_thread(move || generate(&generator, ifindex, secs, None))
     };
     flood(0.5)?;
     pause(Duration::from_millis(50))?;
@@ -430,7 +447,7 @@ fn one(env: &Env, label: &str, responder: Responder) -> Result<Value> {
 /// Loads the reference programs and pins each, and the answer counter,
 /// under `pins` by name (aya-ebpf's maps are in the section libbpf, and so
 /// bpftool, no longer loads).
-fn pin_baselines(object: &Path, pins: &Path) -> Result<()> {
+pub(super) fn pin_baselines(object: &Path, pins: &Path) -> Result<()> {
     let mut ebpf =
         Ebpf::load_file(object).with_context(|| format!("loading {}", object.display()))?;
     for name in ["bench_arp_gen", "bench_count_arp", "bench_tx_floor"] {
@@ -470,7 +487,7 @@ fn attach_native(
 
 /// `xdpdrv`, `xdpgeneric` or `none`: how XDP is attached to the node's
 /// [`IFACE`], from `ip -d link`.
-fn xdp_attachment(lab: &Lab, node: usize) -> Result<&'static str> {
+pub(super) fn xdp_attachment(lab: &Lab, node: usize) -> Result<&'static str> {
     let out = lab
         .node(node)
         .ns

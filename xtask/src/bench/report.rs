@@ -9,6 +9,7 @@ use super::{
     flood::VARIANTS,
     footprint,
     handover::{CRASH_CASES, HANDOVER_CASES, RESTART_AFTER_S},
+    live_election,
     live_flood::{self, GENERATOR_CPU, RESPONDER_CPU},
     median_p95,
 };
@@ -247,6 +248,60 @@ fn live_flood_table(s: &mut String, runs: &[Value], lf: &Value) {
         );
     }
     let _ = writeln!(s, "\nMethod: {}.\n", lf["method"].as_str().unwrap_or(""));
+}
+
+/// The election under a live-frames flood: per system, the load that
+/// reached the Master, state changes of both nodes, who held the VIP.
+fn live_election_table(s: &mut String, runs: &[Value], le: &Value) {
+    let reps = repetitions(runs);
+    let secs = runs[0]["seconds"].as_f64().unwrap_or(0.0);
+    let rate = le["offered_per_s"].as_f64().unwrap_or(f64::NAN);
+    let _ = writeln!(
+        s,
+        "### Election under a live-frames flood\n\nVRRPv3, advert_int 0.05 s: the Master \
+         (priority 150) holds the VIP on the flooded veth, the Backup (100) listens on the \
+         generator's end of the same pair, so every advert crosses the flooded link. Load: \
+         {:.2} M ARP requests/s for {secs:.0} s per run, the geometric mean of the kernel path's \
+         answers ({:.2} M/s) and native XDP's ({:.2} M/s), measured first in the same run as in \
+         the section above. NAPI in softirq (as a gateway runs it), daemons not pinned; the \
+         generator on CPU {GENERATOR_CPU}, where the responder's softirq also lands, so a \
+         costlier responder slows the generator: *offered* is what it managed. State changes = \
+         transitions to Master of either node during the flood (vip-agent: `became_master`; \
+         keepalived: \"Entering MASTER STATE\"). {reps} repetitions, interleaved.\n",
+        rate / 1e6,
+        le["kernel_answers_per_s"].as_f64().unwrap_or(f64::NAN) / 1e6,
+        le["native_answers_per_s"].as_f64().unwrap_or(f64::NAN) / 1e6,
+    );
+    let _ = writeln!(
+        s,
+        "| system | XDP | runs | offered/s | state changes (total) | runs with any | Master holds VIP after | Backup holds VIP after |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    for (label, _, _) in live_election::VARIANTS {
+        let v: Vec<&Value> = runs.iter().filter(|x| x["variant"] == label).collect();
+        if v.is_empty() {
+            continue;
+        }
+        let count = |key: &str| v.iter().filter(|x| x[key] == true).count();
+        let changes: Vec<u64> = v
+            .iter()
+            .filter_map(|x| x["state_changes"].as_u64())
+            .collect();
+        let _ = writeln!(
+            s,
+            "| {label} | {} | {} | {:.2} M | {} | {} | {}/{} | {}/{} |",
+            v[0]["xdp"].as_str().unwrap_or("?"),
+            v.len(),
+            median_p95(&field(&v, "offered_per_s")).0 / 1e6,
+            changes.iter().sum::<u64>(),
+            changes.iter().filter(|&&c| c > 0).count(),
+            count("master_holds_vip_after"),
+            v.len(),
+            count("backup_holds_vip_after"),
+            v.len(),
+        );
+    }
+    s.push('\n');
 }
 
 pub fn markdown(r: &Value) -> String {
@@ -502,6 +557,11 @@ pub fn markdown(r: &Value) -> String {
             }
         }
         s.push('\n');
+    }
+    let le = &r["live_election"];
+    let runs = arr(&le["runs"]);
+    if !runs.is_empty() {
+        live_election_table(&mut s, runs, le);
     }
     if let Some(t) = r["seconds"]["total"].as_f64() {
         let _ = writeln!(s, "Whole run: {t:.0} s.");
