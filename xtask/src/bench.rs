@@ -1,6 +1,7 @@
 //! `cargo xtask bench [--quick] [--only SECTION,...]`: failover outage,
-//! planned handover, crash + restart, XDP ARP answer cost, ARP flood end to
-//! end, election under flood and footprint, each against a
+//! planned handover, crash + restart, the ARP answer under a live-frames
+//! flood, ARP flood end to end, election under both floods and footprint,
+//! each against a
 //! baseline measured in the same run with the runs interleaved (A B A B).
 //! Everything runs in network namespaces this process creates (`vipb-*`)
 //! and removes, also on failure and Ctrl-C. Writes `bench/results.json`
