@@ -140,21 +140,41 @@ fn lowered(router: &Router) -> bool {
     }
 }
 
-/// Starts both routers under `implementation`, lowers the Master's inside
-/// instance and watches the group; returns what was seen.
-fn run(implementation: Implementation) -> Result<()> {
+/// Two routers, each with an outside (`eth0`) and an inside (`eth1`) link.
+fn gateway_lab() -> Result<(Lab, usize, usize)> {
     let mut lab = Lab::new()?;
     let a = lab.add_node("a", "eth0", &["10.62.0.1/24"])?;
     let b = lab.add_node("b", "eth0", &["10.62.0.2/24"])?;
     lab.add_link(a, "br1", "eth1", &["10.62.1.1/24"])?;
     lab.add_link(b, "br1", "eth1", &["10.62.1.2/24"])?;
+    Ok((lab, a, b))
+}
+
+/// Starts router a and router b under `implementation` with these files.
+fn start_pair(
+    lab: &mut Lab,
+    (a, b): (usize, usize),
+    implementation: Implementation,
+    (config_a, config_b): (&str, &str),
+) -> Result<(Router, Router)> {
+    Ok((
+        Router::start(lab, a, "a", implementation, config_a)?,
+        Router::start(lab, b, "b", implementation, config_b)?,
+    ))
+}
+
+/// Starts both routers under `implementation`, lowers the Master's inside
+/// instance and watches the group; returns what was seen.
+fn run(implementation: Implementation) -> Result<()> {
+    let (mut lab, a, b) = gateway_lab()?;
     let flag_a = lab.work_dir().join("a.lowered");
     let flag_b = lab.work_dir().join("b.lowered");
-    let mut routers = Vec::new();
-    for (node, role, priority, flag) in [(a, "a", 150, &flag_a), (b, "b", 100, &flag_b)] {
-        let text = config(priority, flag);
-        routers.push(Router::start(&mut lab, node, role, implementation, &text)?);
-    }
+    let (router_a, _router_b) = start_pair(
+        &mut lab,
+        (a, b),
+        implementation,
+        (&config(150, &flag_a), &config(100, &flag_b)),
+    )?;
     let agent = implementation == Implementation::VipAgent;
     let implementation = implementation.name();
     let outside: IpAddr = OUTSIDE_VIP.parse()?;
@@ -167,7 +187,7 @@ fn run(implementation: Implementation) -> Result<()> {
     wait_for(
         &format!("{implementation}: a's inside instance to be lowered"),
         BOUND,
-        || lowered(&routers[0]).then_some(()),
+        || lowered(&router_a).then_some(()),
     )?;
     let samples = watch_holders(
         &lab,
@@ -185,11 +205,10 @@ fn run(implementation: Implementation) -> Result<()> {
     wait_for(
         &format!("{implementation}: a's inside instance to recover"),
         BOUND,
-        || (!lowered(&routers[0]) || !agent).then_some(()),
+        || (!lowered(&router_a) || !agent).then_some(()),
     )?;
     wait_for_sole_holder(&lab, &[a, b], "eth0", outside, a, BOUND)?;
     wait_for_sole_holder(&lab, &[a, b], "eth1", inside, a, BOUND)?;
-    drop(routers);
     lab.passed();
     Ok(())
 }
@@ -232,24 +251,15 @@ fn split_config(outside: u8, inside: u8, grouped: bool) -> String {
 /// other router takes that VIP too, and the group waits there as Backup
 /// though its inside instance would win alone.
 fn reload_forms_group(implementation: Implementation) -> Result<()> {
-    let mut lab = Lab::new()?;
-    let a = lab.add_node("a", "eth0", &["10.62.0.1/24"])?;
-    let b = lab.add_node("b", "eth0", &["10.62.0.2/24"])?;
-    lab.add_link(a, "br1", "eth1", &["10.62.1.1/24"])?;
-    lab.add_link(b, "br1", "eth1", &["10.62.1.2/24"])?;
-    let router_a = Router::start(
+    let (mut lab, a, b) = gateway_lab()?;
+    let (router_a, _router_b) = start_pair(
         &mut lab,
-        a,
-        "a",
+        (a, b),
         implementation,
-        &split_config(100, 150, false),
-    )?;
-    let _router_b = Router::start(
-        &mut lab,
-        b,
-        "b",
-        implementation,
-        &split_config(150, 100, false),
+        (
+            &split_config(100, 150, false),
+            &split_config(150, 100, false),
+        ),
     )?;
     let name = implementation.name();
     let outside: IpAddr = OUTSIDE_VIP.parse()?;
@@ -294,24 +304,12 @@ fn a_reload_forming_a_sync_group_keeps_its_vips_together_as_keepalived_does() ->
 /// takes both back. Sampled every 20 ms throughout: the VIPs may be on no
 /// router or briefly on both, never one here and one there.
 fn inside_link_fails(implementation: Implementation) -> Result<()> {
-    let mut lab = Lab::new()?;
-    let a = lab.add_node("a", "eth0", &["10.62.0.1/24"])?;
-    let b = lab.add_node("b", "eth0", &["10.62.0.2/24"])?;
-    lab.add_link(a, "br1", "eth1", &["10.62.1.1/24"])?;
-    lab.add_link(b, "br1", "eth1", &["10.62.1.2/24"])?;
-    let router_a = Router::start(
+    let (mut lab, a, b) = gateway_lab()?;
+    let (router_a, _router_b) = start_pair(
         &mut lab,
-        a,
-        "a",
+        (a, b),
         implementation,
-        &split_config(150, 150, true),
-    )?;
-    let _router_b = Router::start(
-        &mut lab,
-        b,
-        "b",
-        implementation,
-        &split_config(100, 100, true),
+        (&split_config(150, 150, true), &split_config(100, 100, true)),
     )?;
     let name = implementation.name();
     let every = Duration::from_millis(20);

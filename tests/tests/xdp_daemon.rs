@@ -594,6 +594,50 @@ fn assert_fenced_in_time(
     Ok(fencing)
 }
 
+/// Where a fenced VIP is watched: the client asking, the node that still
+/// holds the address, and that node's pinned L2 counters.
+struct Fence<'a> {
+    lab: &'a Lab,
+    client: usize,
+    mac: [u8; 6],
+    holder: usize,
+    pin: &'a Path,
+    ifindex: u32,
+}
+
+impl Fence<'_> {
+    /// Asserts that XDP fenced the VIP in time and then: no request is
+    /// answered, the address is still on the holder's eth0 (only the fast
+    /// path went quiet), and each request counts as fenced. Returns the
+    /// counters after.
+    fn assert_silent(
+        &self,
+        since: Instant,
+        what: &str,
+        whose: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+        assert_fenced_in_time(self.lab, self.client, self.mac, since, what)?;
+        let fenced = l2_stats(self.pin, self.ifindex)?;
+        let replies = arping_replies(self.lab, self.client, self.mac, "3", "3")?;
+        let later = l2_stats(self.pin, self.ifindex)?;
+        assert_eq!(replies, 0, "{whose}'s VIP is not answered");
+        assert!(
+            addresses(self.lab, self.holder, "eth0").contains(&vip_addr(VIP)),
+            "the VIP is still on eth0 ({whose})"
+        );
+        assert!(
+            stat(&later, "arp_fenced") > stat(&fenced, "arp_fenced"),
+            "requests for {whose}'s VIP are counted as fenced: {fenced:?} -> {later:?}"
+        );
+        assert_eq!(
+            stat(&later, "arp_replies_sent"),
+            stat(&fenced, "arp_replies_sent"),
+            "nothing answered while fenced"
+        );
+        Ok(later)
+    }
+}
+
 #[test]
 fn a_stopped_daemon_is_fenced_in_xdp_and_answers_again_when_continued() -> Result<()> {
     // The kernel never answers ARP on eth0: only XDP can.
@@ -620,25 +664,16 @@ fn a_stopped_daemon_is_fenced_in_xdp_and_answers_again_when_continued() -> Resul
     agent.signal(Signal::SIGSTOP)?;
     let since = Instant::now();
     let stopped = (|| -> Result<()> {
-        assert_fenced_in_time(&lab, client, mac, since, "SIGSTOP, no kernel ARP")?;
-        let fenced = l2_stats(&pin, ifindex)?;
-        let replies = arping_replies(&lab, client, mac, "3", "3")?;
-        let later = l2_stats(&pin, ifindex)?;
+        let fence = Fence {
+            lab: &lab,
+            client,
+            mac,
+            holder: a,
+            pin: &pin,
+            ifindex,
+        };
+        let later = fence.assert_silent(since, "SIGSTOP, no kernel ARP", "a stopped agent")?;
         println!("fenced: {later:?}");
-        assert_eq!(replies, 0, "a stopped agent's VIP is not answered");
-        assert!(
-            addresses(&lab, a, "eth0").contains(&vip_addr(VIP)),
-            "the VIP is still on eth0 while the agent is stopped"
-        );
-        assert!(
-            stat(&later, "arp_fenced") > stat(&fenced, "arp_fenced"),
-            "requests for the held VIP are counted as fenced: {fenced:?} -> {later:?}"
-        );
-        assert_eq!(
-            stat(&later, "arp_replies_sent"),
-            stat(&fenced, "arp_replies_sent"),
-            "nothing answered while fenced"
-        );
         assert!(stat(&later, "arp_fenced") > stat(&running, "arp_fenced"));
         Ok(())
     })();
@@ -829,25 +864,16 @@ fn a_crashed_daemon_is_fenced_by_its_pinned_attachment() -> Result<()> {
         dir.join("link_eth0").exists(),
         "the attachment stays pinned after the crash"
     );
-    assert_fenced_in_time(&lab, client, mac, since, "SIGKILL, default kernel ARP")?;
-    let fenced = l2_stats(&pin, ifindex)?;
-    let replies = arping_replies(&lab, client, mac, "3", "3")?;
-    let later = l2_stats(&pin, ifindex)?;
+    let fence = Fence {
+        lab: &lab,
+        client,
+        mac,
+        holder: a,
+        pin: &pin,
+        ifindex,
+    };
+    let later = fence.assert_silent(since, "SIGKILL, default kernel ARP", "a crashed agent")?;
     println!("crashed: {before:?} -> {later:?}");
-    assert_eq!(replies, 0, "a crashed agent's VIP is not answered");
-    assert!(
-        addresses(&lab, a, "eth0").contains(&vip_addr(VIP)),
-        "the VIP is still on eth0 after the crash (60 s lifetime)"
-    );
-    assert!(
-        stat(&later, "arp_fenced") > stat(&fenced, "arp_fenced"),
-        "requests for the dead agent's VIP are counted as fenced: {fenced:?} -> {later:?}"
-    );
-    assert_eq!(
-        stat(&later, "arp_replies_sent"),
-        stat(&fenced, "arp_replies_sent"),
-        "nothing answered while fenced"
-    );
     lab.passed();
     Ok(())
 }
