@@ -52,19 +52,7 @@ pub fn start_pair(
     advert_int: &str,
     xdp_mode: &str,
 ) -> Result<(Daemon, Daemon)> {
-    let conf = |priority, master| {
-        config(
-            version,
-            advert_int,
-            None,
-            &[Inst {
-                vrid: 51,
-                priority,
-                master,
-                vip: format!("{VIP}/24"),
-            }],
-        )
-    };
+    let conf = |priority, master| pair_config(version, advert_int, priority, master);
     let master = start(
         lab,
         agent_bin,
@@ -87,6 +75,21 @@ pub fn start_pair(
         holds(lab, a, VIP)
     })?;
     Ok((master, backup))
+}
+
+/// One node's file of a Master/Backup pair: VRID 51 for [`VIP`].
+pub fn pair_config(version: u8, advert_int: &str, priority: u8, master: bool) -> String {
+    config(
+        version,
+        advert_int,
+        None,
+        &[Inst {
+            vrid: 51,
+            priority,
+            master,
+            vip: format!("{VIP}/24"),
+        }],
+    )
 }
 
 /// One VRRP instance of a generated configuration.

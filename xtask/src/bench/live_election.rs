@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::{
     check_interrupt,
-    daemon::{self, holds, Inst, System, VIP},
+    daemon::{self, holds, System, VIP},
     lab::IFACE,
     live_flood::{self, generate, pin_baselines, veth_lab, xdp_attachment, Responder},
     pause, wait_until, Env,
@@ -39,19 +39,7 @@ fn one(env: &Env, variant: (&str, System, &str), rate: f64) -> Result<Value> {
     let (label, system, mode) = variant;
     // The Backup's interface is the generator's end of the pair.
     let (mut lab, gen, dut) = veth_lab(IFACE)?;
-    let conf = |priority, master| {
-        daemon::config(
-            3,
-            "0.05",
-            None,
-            &[Inst {
-                vrid: 51,
-                priority,
-                master,
-                vip: format!("{VIP}/24"),
-            }],
-        )
-    };
+    let conf = |priority, master| daemon::pair_config(3, "0.05", priority, master);
     let master = daemon::start(
         &mut lab,
         &env.agent_bin,
